@@ -1,0 +1,56 @@
+/** Client authentication methods Tessera accepts (RFC 6749 §2.3, RFC 7523 §2.2). */
+export const CLIENT_AUTH_METHODS = ["client_secret_basic", "client_secret_post", "private_key_jwt"] as const;
+
+/** A client authentication method. */
+export type ClientAuthMethod = (typeof CLIENT_AUTH_METHODS)[number];
+
+/** `none`: no refresh tokens from token exchange; `same_session`: bound to the subject's session. */
+export type RefreshTokenPolicy = "none" | "same_session";
+
+/**
+ * `downscope`: never more scope than the subject token has (default);
+ * `requester`: the requester's own scopes, as Keycloak's token exchange V2 does.
+ */
+export type ScopePolicy = "downscope" | "requester";
+
+/** What a client may do at the token exchange grant. */
+export interface TokenExchangeSettings {
+  enabled: boolean;
+  refreshTokens: RefreshTokenPolicy;
+  scopePolicy: ScopePolicy;
+}
+
+/** A public JSON Web Key as stored for `private_key_jwt` clients. */
+export type PublicJwk = Record<string, unknown> & { kty: string };
+
+/** An OAuth client of a realm. */
+export interface Client {
+  clientId: string;
+  enabled: boolean;
+  /** Public clients authenticate with `client_id` alone and hold no credentials. */
+  publicClient: boolean;
+  /** Methods this client may authenticate with; empty for public clients. */
+  authMethods: ClientAuthMethod[];
+  /** Salted hash of the client secret (PHC string); never the secret itself. */
+  secretHash?: string;
+  /** Public keys for `private_key_jwt`. */
+  jwks?: { keys: PublicJwk[] };
+  /** Where to fetch the public keys for `private_key_jwt`. */
+  jwksUri?: string;
+  /** Whether the client may use the client_credentials grant. */
+  serviceAccount: boolean;
+  /** Stable `sub` of the client's service-account tokens. */
+  serviceAccountUserId: string;
+  defaultScopes: string[];
+  optionalScopes: string[];
+  /** RFC 8707 resource URIs that name this client as a target. */
+  resourceUris: string[];
+  tokenExchange: TokenExchangeSettings;
+}
+
+/** Token exchange settings of a client that says nothing about token exchange. */
+export const TOKEN_EXCHANGE_DEFAULTS: TokenExchangeSettings = {
+  enabled: false,
+  refreshTokens: "none",
+  scopePolicy: "downscope",
+};

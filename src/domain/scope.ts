@@ -1,0 +1,7 @@
+/** An OAuth scope of a realm. */
+export interface Scope {
+  name: string;
+  /** Client IDs a token carrying this scope is meant for: they become its `aud`. */
+  audiences: string[];
+  description?: string;
+}
