@@ -52,6 +52,8 @@ export interface RealmRepository {
   /** Throws {@link StorageConflictError} on a duplicate client id, {@link StorageNotFoundError} on an unknown realm. */
   createClient(realm: string, client: Client): Promise<void>;
   getClient(realm: string, clientId: string): Promise<Client | undefined>;
+  /** The client whose `resourceUris` contains `uri` (RFC 8707 resource indicator), if any. */
+  findClientByResourceUri(realm: string, uri: string): Promise<Client | undefined>;
   /** The realm's clients sorted by client id. */
   listClients(realm: string): Promise<Client[]>;
   /** Throws {@link StorageNotFoundError}. */

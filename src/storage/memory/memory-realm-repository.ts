@@ -83,6 +83,12 @@ export class MemoryRealmRepository implements RealmRepository {
     return client && structuredClone(client);
   }
 
+  async findClientByResourceUri(realm: string, uri: string): Promise<Client | undefined> {
+    const clients = this.#data(realm)?.clients.values() ?? [];
+    for (const client of clients) if (client.resourceUris.includes(uri)) return structuredClone(client);
+    return undefined;
+  }
+
   async listClients(realm: string): Promise<Client[]> {
     return listOf(this.#data(realm)?.clients, (c) => c.clientId);
   }
@@ -138,7 +144,9 @@ export class MemoryRealmRepository implements RealmRepository {
   }
 
   async listSigningKeys(realm: string): Promise<SigningKey[]> {
-    return structuredClone(this.#data(realm)?.keys ?? []);
+    // Newest first by createdAt (keys may be added out of order, e.g. on restore); ties: last added first.
+    const keys = structuredClone(this.#data(realm)?.keys ?? []);
+    return keys.sort((a, b) => b.createdAt.getTime() - a.createdAt.getTime());
   }
 
   async consumeJti(realm: string, clientId: string, jti: string, expiresAt: Date): Promise<boolean> {

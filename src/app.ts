@@ -1,0 +1,74 @@
+import { connectNodeAdapter } from "@connectrpc/connect-node";
+import { TokenExchangeService } from "../gen/tessera/exchange/v1/token_exchange_service_pb.js";
+import { AdminService } from "../gen/tessera/admin/v1/admin_service_pb.js";
+import { ClientSecretVerifier } from "./crypto/client-secrets.js";
+import { PrivateKeyCipher } from "./crypto/private-key-cipher.js";
+import { realmUrls, systemClock, type Clock } from "./domain/index.js";
+import { ClientAuthenticator } from "./exchange/client-auth.js";
+import { ClientCredentialsGrant } from "./exchange/client-credentials-grant.js";
+import type { GrantDeps } from "./exchange/grant-deps.js";
+import { TokenExchangeGrant } from "./exchange/token-exchange-grant.js";
+import type { HttpResponse } from "./http/node-types.js";
+import { createOAuthRoutes } from "./http/oauth-routes.js";
+import type { Logger } from "./logger.js";
+import { AdminRpc } from "./rpc/admin-service.js";
+import { TokenExchangeRpc } from "./rpc/token-exchange-service.js";
+import type { DualHandler } from "./server.js";
+import type { RealmRepository } from "./storage/realm-repository.js";
+import { RealmKeyStore } from "./tokens/realm-keys.js";
+import { TokenIssuer } from "./tokens/token-issuer.js";
+import { RealmTokenVerifier } from "./tokens/token-verifier.js";
+
+/** What Tessera is built from. */
+export interface TesseraOptions {
+  repository: RealmRepository;
+  /** Base of every issuer, without a trailing slash. */
+  publicUrl: string;
+  /** 32 bytes that encrypt private keys at rest. */
+  masterKey: Uint8Array;
+  log: Logger;
+  clock?: Clock;
+}
+
+/** The assembled services and the one request handler that serves them all. */
+export interface Tessera {
+  handler: DualHandler;
+  tokenExchange: TokenExchangeRpc;
+  keys: RealmKeyStore;
+}
+
+/** Largest accepted RPC message, bytes (the same limit as form bodies). */
+const MAX_MESSAGE_BYTES = 64 * 1024;
+
+/**
+ * Wires repository -> keys -> grants -> RPC services -> one handler serving gRPC, gRPC-Web,
+ * Connect and the OAuth HTTP endpoints.
+ */
+export function createTessera(options: TesseraOptions): Tessera {
+  const { repository, log } = options;
+  const clock = options.clock ?? systemClock;
+  const urls = (realm: string) => realmUrls(options.publicUrl, realm);
+  const keys = new RealmKeyStore(repository, new PrivateKeyCipher(options.masterKey), clock);
+  const authenticator = new ClientAuthenticator({ repository, secrets: new ClientSecretVerifier(), clock, urls });
+  const deps: GrantDeps = {
+    repository,
+    authenticator,
+    issuer: new TokenIssuer(keys, clock),
+    verifier: new RealmTokenVerifier(keys, clock),
+    clock,
+    urls,
+  };
+  const tokenExchange = new TokenExchangeRpc(new TokenExchangeGrant(deps), new ClientCredentialsGrant(deps), log);
+  const admin = new AdminRpc(repository, log);
+  const oauthRoutes = createOAuthRoutes({ rpc: tokenExchange, repository, keys, urls, log });
+  const handler = connectNodeAdapter({
+    routes: (router) => {
+      router.service(TokenExchangeService, tokenExchange.serviceImpl());
+      router.service(AdminService, admin.serviceImpl());
+    },
+    readMaxBytes: MAX_MESSAGE_BYTES,
+    // connect-node types its response without `write` overloads; it is the same object.
+    fallback: (req, res) => oauthRoutes(req, res as HttpResponse),
+  });
+  return { handler, tokenExchange, keys };
+}

@@ -1,0 +1,193 @@
+import {
+  createLocalJWKSet,
+  createRemoteJWKSet,
+  decodeJwt,
+  errors,
+  jwtVerify,
+  type JWTVerifyGetKey,
+} from "jose";
+import {
+  JWT_BEARER_ASSERTION_TYPE,
+  epochSeconds,
+  type Client,
+  type ClientAuthMethod,
+  type Clock,
+  type Realm,
+  type RealmUrls,
+} from "../domain/index.js";
+import type { ClientSecretVerifier } from "../crypto/client-secrets.js";
+import type { RealmRepository } from "../storage/realm-repository.js";
+import { OAuthError, oauthError } from "./errors.js";
+
+/** The credentials a request presents, in whatever places the client put them. */
+export interface PresentedClientCredentials {
+  /** The raw `Authorization` header (HTTP) or metadata (gRPC), if any. */
+  authorization?: string;
+  clientId?: string;
+  clientSecret?: string;
+  clientAssertionType?: string;
+  clientAssertion?: string;
+}
+
+/** How the client proved who it is. */
+export type ClientAuthentication = ClientAuthMethod | "none";
+
+/** A client whose credentials checked out. */
+export interface AuthenticatedClient {
+  client: Client;
+  method: ClientAuthentication;
+}
+
+/** Asymmetric algorithms accepted on client assertions (RFC 7523) (no `none`, no HMAC with a shared secret). */
+export const ASSERTION_ALGORITHMS = ["ES256", "ES384", "ES512", "RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "EdDSA"];
+
+/** Longest accepted lifetime of a client assertion, seconds (RFC 7523 §3: "exp" must be near). */
+const MAX_ASSERTION_LIFETIME_SECONDS = 600;
+
+/** Collaborators of {@link ClientAuthenticator}. */
+export interface ClientAuthenticatorDeps {
+  repository: RealmRepository;
+  secrets: ClientSecretVerifier;
+  clock: Clock;
+  urls: (realm: string) => RealmUrls;
+}
+
+/**
+ * Authenticates the client of a token request: client_secret_basic and client_secret_post
+ * (RFC 6749 §2.3.1), private_key_jwt (RFC 7523 §2.2, §3), or a public client by `client_id`
+ * (RFC 6749 §2.1). Every failure is the same `invalid_client`, whatever the reason.
+ */
+export class ClientAuthenticator {
+  readonly #remoteJwks = new Map<string, JWTVerifyGetKey>();
+
+  constructor(private readonly deps: ClientAuthenticatorDeps) {}
+
+  /** Authenticates; throws `invalid_client` (or `invalid_request` for a malformed request). */
+  async authenticate(realm: Realm, presented: PresentedClientCredentials): Promise<AuthenticatedClient> {
+    const basic = presented.authorization !== undefined;
+    const methods = [basic, presented.clientSecret !== undefined, presented.clientAssertion !== undefined];
+    // RFC 6749 §2.3: the client MUST NOT use more than one authentication method in each request.
+    if (methods.filter(Boolean).length > 1) throw oauthError.invalidClient(basic);
+    if (basic) return this.#basic(realm, presented);
+    if (presented.clientAssertion !== undefined || presented.clientAssertionType !== undefined) {
+      return this.#assertion(realm, presented);
+    }
+    if (presented.clientId === undefined) {
+      // RFC 6749 §3.2.1: a client that does not authenticate must still identify itself.
+      throw oauthError.invalidClient(false);
+    }
+    if (presented.clientSecret !== undefined) {
+      return this.#secret(realm, presented.clientId, presented.clientSecret, "client_secret_post", false);
+    }
+    return this.#public(realm, presented.clientId);
+  }
+
+  async #basic(realm: Realm, presented: PresentedClientCredentials): Promise<AuthenticatedClient> {
+    const parsed = parseBasicAuthorization(presented.authorization ?? "");
+    // RFC 6749 §2.3.1: a client_id in the body must name the same client.
+    if (!parsed || (presented.clientId !== undefined && presented.clientId !== parsed.clientId)) {
+      throw oauthError.invalidClient(true);
+    }
+    return this.#secret(realm, parsed.clientId, parsed.secret, "client_secret_basic", true);
+  }
+
+  async #secret(
+    realm: Realm,
+    clientId: string,
+    secret: string,
+    method: "client_secret_basic" | "client_secret_post",
+    basicChallenge: boolean,
+  ): Promise<AuthenticatedClient> {
+    const client = await this.deps.repository.getClient(realm.name, clientId);
+    const usable = client?.enabled && !client.publicClient && client.authMethods.includes(method);
+    const storedHash = usable ? client.secretHash : undefined;
+    const ok = await this.deps.secrets.verify(`${realm.name}\u0000${clientId}`, storedHash, secret);
+    if (!ok || !client) throw oauthError.invalidClient(basicChallenge);
+    return { client, method };
+  }
+
+  async #public(realm: Realm, clientId: string): Promise<AuthenticatedClient> {
+    const client = await this.deps.repository.getClient(realm.name, clientId);
+    // RFC 6749 §2.1: only a client registered as public may go without credentials.
+    if (!client?.enabled || !client.publicClient) throw oauthError.invalidClient(false);
+    return { client, method: "none" };
+  }
+
+  async #assertion(realm: Realm, presented: PresentedClientCredentials): Promise<AuthenticatedClient> {
+    // RFC 7523 §2.2: both parameters, with the jwt-bearer assertion type.
+    if (presented.clientAssertionType !== JWT_BEARER_ASSERTION_TYPE || !presented.clientAssertion) {
+      throw oauthError.invalidClient(false);
+    }
+    const assertion = presented.clientAssertion;
+    let clientId: string | undefined;
+    try {
+      clientId = decodeJwt(assertion).sub;
+    } catch (cause) {
+      throw oauthError.invalidClient(false, cause);
+    }
+    if (!clientId || (presented.clientId !== undefined && presented.clientId !== clientId)) {
+      throw oauthError.invalidClient(false);
+    }
+    const client = await this.deps.repository.getClient(realm.name, clientId);
+    if (!client?.enabled || client.publicClient || !client.authMethods.includes("private_key_jwt")) {
+      throw oauthError.invalidClient(false);
+    }
+    const urls = this.deps.urls(realm.name);
+    const now = this.deps.clock.now();
+    let payload;
+    try {
+      ({ payload } = await jwtVerify(assertion, this.#clientKeys(realm.name, client), {
+        // RFC 7523 §3: iss and sub are the client_id, aud names the authorization server.
+        issuer: clientId,
+        subject: clientId,
+        audience: [urls.issuer, urls.tokenEndpoint],
+        algorithms: ASSERTION_ALGORITHMS,
+        requiredClaims: ["exp", "jti"],
+        currentDate: now,
+        clockTolerance: 5,
+      }));
+    } catch (cause) {
+      if (cause instanceof errors.JOSEError || cause instanceof TypeError) throw oauthError.invalidClient(false, cause);
+      throw cause;
+    }
+    const exp = payload.exp ?? 0;
+    if (typeof payload.jti !== "string" || exp - epochSeconds(now) > MAX_ASSERTION_LIFETIME_SECONDS) {
+      throw oauthError.invalidClient(false);
+    }
+    // RFC 7523 §3 item 7: the jti is accepted once.
+    const first = await this.deps.repository.consumeJti(realm.name, clientId, payload.jti, new Date(exp * 1000));
+    if (!first) throw oauthError.invalidClient(false);
+    return { client, method: "private_key_jwt" };
+  }
+
+  #clientKeys(realm: string, client: Client): JWTVerifyGetKey {
+    if (client.jwks) return createLocalJWKSet(client.jwks as Parameters<typeof createLocalJWKSet>[0]);
+    if (!client.jwksUri) throw new OAuthError("invalid_client", "client authentication failed");
+    const key = `${realm}\u0000${client.clientId}\u0000${client.jwksUri}`;
+    let remote = this.#remoteJwks.get(key);
+    if (!remote) {
+      remote = createRemoteJWKSet(new URL(client.jwksUri), { timeoutDuration: 5000, cooldownDuration: 30_000 });
+      this.#remoteJwks.set(key, remote);
+    }
+    return remote;
+  }
+}
+
+/**
+ * Parses `Authorization: Basic` per RFC 6749 §2.3.1: base64 of the form-urlencoded client id,
+ * a colon, and the form-urlencoded secret. Returns undefined when malformed.
+ */
+export function parseBasicAuthorization(header: string): { clientId: string; secret: string } | undefined {
+  const match = /^Basic ([A-Za-z0-9+/]+={0,2})$/i.exec(header.trim());
+  if (!match) return undefined;
+  const decoded = Buffer.from(match[1], "base64").toString("utf8");
+  const colon = decoded.indexOf(":");
+  if (colon < 0) return undefined;
+  try {
+    const clientId = decodeURIComponent(decoded.slice(0, colon).replace(/\+/g, " "));
+    const secret = decodeURIComponent(decoded.slice(colon + 1).replace(/\+/g, " "));
+    return clientId ? { clientId, secret } : undefined;
+  } catch {
+    return undefined;
+  }
+}

@@ -1,0 +1,47 @@
+import { epochSeconds } from "../domain/index.js";
+import type { PresentedClientCredentials } from "./client-auth.js";
+import { oauthError } from "./errors.js";
+import type { GrantDeps } from "./grant-deps.js";
+import { requireRealm } from "./realm-context.js";
+import { grantClientScopes, parseScopeParameter } from "./scope-policy.js";
+import { availableAudiences } from "./target-policy.js";
+import type { TokenResponse } from "./token-response.js";
+
+/** A client credentials request (RFC 6749 §4.4.2). */
+export interface ClientCredentialsRequest {
+  realm: string;
+  credentials: PresentedClientCredentials;
+  scope?: string;
+}
+
+/**
+ * The client credentials grant (RFC 6749 §4.4): a confidential service-account client gets an access
+ * token whose `sub` is its service-account user, `aud` the audiences of the granted scopes (or the
+ * client itself), and no `sid`.
+ */
+export class ClientCredentialsGrant {
+  constructor(private readonly deps: GrantDeps) {}
+
+  /** Issues the token or throws an {@link OAuthError}. */
+  async grant(request: ClientCredentialsRequest): Promise<TokenResponse> {
+    const { repository, authenticator, issuer, clock } = this.deps;
+    const { realm, urls } = await requireRealm(repository, this.deps.urls, request.realm);
+    const { client } = await authenticator.authenticate(realm, request.credentials);
+    // RFC 6749 §4.4: the client credentials grant is for confidential clients only.
+    if (client.publicClient) throw oauthError.unauthorizedClient("public clients may not use client_credentials");
+    // RFC 6749 §5.2 unauthorized_client: this client has no service account.
+    if (!client.serviceAccount) throw oauthError.unauthorizedClient("client has no service account");
+    const scopes = grantClientScopes(client, parseScopeParameter(request.scope));
+    const audiences = await availableAudiences(repository, realm.name, scopes);
+    const aud = audiences.size > 0 ? [...audiences] : [client.clientId];
+    const signed = await issuer.issueAccessToken(realm, urls.issuer, {
+      sub: client.serviceAccountUserId,
+      aud: aud.length === 1 ? aud[0] : aud,
+      exp: epochSeconds(clock.now()) + realm.accessTokenLifespan,
+      client_id: client.clientId,
+      azp: client.clientId,
+      ...(scopes.length > 0 && { scope: scopes.join(" ") }),
+    });
+    return { accessToken: signed.token, tokenType: "Bearer", expiresIn: signed.expiresIn, scope: scopes.join(" "), jti: signed.jti };
+  }
+}

@@ -1,0 +1,22 @@
+import { CLIENT_AUTH_METHODS, GrantType, type Realm, type RealmUrls } from "../domain/index.js";
+import { ASSERTION_ALGORITHMS } from "../exchange/client-auth.js";
+
+/**
+ * The realm's authorization server metadata (RFC 8414 §2), served at both
+ * `.well-known/openid-configuration` and `.well-known/oauth-authorization-server`.
+ */
+export function realmMetadata(realm: Realm, urls: RealmUrls, scopes: string[]): Record<string, unknown> {
+  return {
+    issuer: urls.issuer,
+    token_endpoint: urls.tokenEndpoint,
+    jwks_uri: urls.jwksUri,
+    grant_types_supported: [GrantType.tokenExchange, GrantType.clientCredentials],
+    // No authorization endpoint: no response type is supported.
+    response_types_supported: [],
+    token_endpoint_auth_methods_supported: [...CLIENT_AUTH_METHODS],
+    token_endpoint_auth_signing_alg_values_supported: ASSERTION_ALGORITHMS,
+    id_token_signing_alg_values_supported: [realm.signingAlgorithm],
+    subject_types_supported: ["public"],
+    scopes_supported: scopes,
+  };
+}

@@ -1,0 +1,87 @@
+import type { HttpRequest, HttpResponse } from "./node-types.js";
+import { OAuthError, oauthError } from "../exchange/errors.js";
+import { requireRealm } from "../exchange/realm-context.js";
+import type { RealmUrls } from "../domain/index.js";
+import type { Logger } from "../logger.js";
+import type { TokenExchangeRpc } from "../rpc/token-exchange-service.js";
+import type { RealmRepository } from "../storage/realm-repository.js";
+import type { RealmKeyStore } from "../tokens/realm-keys.js";
+import { realmMetadata } from "./discovery.js";
+import { BodyTooLargeError, MAX_FORM_BYTES, readForm } from "./form.js";
+import { sendAdapterError, sendOAuthError } from "./oauth-errors.js";
+import { sendJson } from "./responses.js";
+import { handleTokenRequest } from "./token-endpoint.js";
+
+/** Collaborators of the OAuth HTTP adapter. */
+export interface OAuthRoutesDeps {
+  rpc: TokenExchangeRpc;
+  repository: RealmRepository;
+  keys: RealmKeyStore;
+  urls: (realm: string) => RealmUrls;
+  log: Logger;
+}
+
+type Endpoint = "token" | "certs" | "metadata";
+
+/** `/realms/{realm}/{rest}` paths and the endpoint each serves. */
+const ENDPOINTS: Record<string, Endpoint> = {
+  "protocol/openid-connect/token": "token",
+  "protocol/openid-connect/certs": "certs",
+  ".well-known/openid-configuration": "metadata",
+  ".well-known/oauth-authorization-server": "metadata",
+};
+
+const METHODS: Record<Endpoint, string> = { token: "POST", certs: "GET", metadata: "GET" };
+
+/**
+ * The OAuth 2.0 HTTP adapter under `/realms/{realm}/`, Keycloak's paths: the token endpoint, the
+ * JWKS and the RFC 8414 metadata. Unknown paths and realms are 404 with a JSON error body.
+ */
+export function createOAuthRoutes(deps: OAuthRoutesDeps): (req: HttpRequest, res: HttpResponse) => void {
+  return (req, res) => {
+    serve(deps, req, res).catch((error: unknown) => {
+      if (res.headersSent) {
+        deps.log.error({ err: error }, "failure after the answer was sent");
+        res.destroy();
+      } else if (error instanceof BodyTooLargeError) {
+        sendJson(res, 413, { error: "invalid_request", error_description: `body larger than ${MAX_FORM_BYTES} bytes` }, {
+          // HTTP/1.1: the rest of the body was not read, so the connection cannot be reused.
+          headers: req.httpVersionMajor === 1 ? { connection: "close" } : {},
+        });
+      } else {
+        sendOAuthError(res, error, deps.log);
+      }
+    });
+  };
+}
+
+async function serve(deps: OAuthRoutesDeps, req: HttpRequest, res: HttpResponse): Promise<void> {
+  const path = new URL(req.url ?? "/", "http://localhost").pathname;
+  const match = /^\/realms\/([^/]+)\/(.+)$/.exec(path);
+  const endpoint = match ? ENDPOINTS[match[2]] : undefined;
+  if (!match || !endpoint) {
+    req.resume();
+    return sendAdapterError(res, new OAuthError("not_found", "no such endpoint"), deps.log);
+  }
+  if (req.method !== METHODS[endpoint]) {
+    req.resume();
+    res.setHeader("allow", METHODS[endpoint]);
+    return sendJson(res, 405, { error: "invalid_request", error_description: `use ${METHODS[endpoint]}` });
+  }
+  let realmName: string;
+  try {
+    realmName = decodeURIComponent(match[1]);
+  } catch {
+    throw oauthError.realmNotFound("");
+  }
+  if (endpoint === "token") {
+    return handleTokenRequest(deps.rpc, realmName, await readForm(req), req, res);
+  }
+  const { realm, urls } = await requireRealm(deps.repository, deps.urls, realmName);
+  if (endpoint === "certs") {
+    await deps.keys.signingKey(realm); // a new realm publishes its key before it signs anything
+    return sendJson(res, 200, await deps.keys.jwks(realm.name), { maxAgeSeconds: 60 });
+  }
+  const scopes = (await deps.repository.listScopes(realm.name)).map((s) => s.name);
+  return sendJson(res, 200, realmMetadata(realm, urls, scopes), { maxAgeSeconds: 60 });
+}

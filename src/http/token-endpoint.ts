@@ -1,0 +1,83 @@
+import type { HttpRequest, HttpResponse } from "./node-types.js";
+import { create } from "@bufbuild/protobuf";
+import {
+  ClientAuthenticationSchema,
+  ClientCredentialsRequestSchema,
+  ExchangeTokenRequestSchema,
+} from "../../gen/tessera/exchange/v1/token_exchange_service_pb.js";
+import { GrantType } from "../domain/index.js";
+import { oauthError } from "../exchange/errors.js";
+import type { TokenExchangeRpc } from "../rpc/token-exchange-service.js";
+import type { FormParameters } from "./form.js";
+import { sendJson } from "./responses.js";
+
+/** The client authentication parameters of the form body (RFC 6749 §2.3.1, RFC 7523 §2.2). */
+function clientOf(form: FormParameters) {
+  return create(ClientAuthenticationSchema, {
+    clientId: form.get("client_id") ?? "",
+    clientSecret: form.get("client_secret") ?? "",
+    clientAssertionType: form.get("client_assertion_type") ?? "",
+    clientAssertion: form.get("client_assertion") ?? "",
+  });
+}
+
+/**
+ * The token endpoint `POST /realms/{realm}/protocol/openid-connect/token`: maps the form onto the
+ * TokenExchangeService RPCs and renders their answer as RFC 6749 §5.1 / RFC 8693 §2.2.1 JSON.
+ * Holds no grant logic; errors thrown here are rendered by the caller.
+ */
+export async function handleTokenRequest(
+  rpc: TokenExchangeRpc,
+  realm: string,
+  form: FormParameters,
+  req: HttpRequest,
+  res: HttpResponse,
+): Promise<void> {
+  const authorization = req.headers.authorization;
+  const grantType = form.get("grant_type");
+  if (grantType === GrantType.tokenExchange) {
+    const issued = await rpc.exchangeToken(
+      create(ExchangeTokenRequestSchema, {
+        realm,
+        client: clientOf(form),
+        subjectToken: form.get("subject_token") ?? "",
+        subjectTokenType: form.get("subject_token_type") ?? "",
+        actorToken: form.get("actor_token") ?? "",
+        actorTokenType: form.get("actor_token_type") ?? "",
+        requestedTokenType: form.get("requested_token_type") ?? "",
+        audience: form.getAll("audience"),
+        resource: form.getAll("resource"),
+        scope: form.get("scope") ?? "",
+        requestedSubject: form.get("requested_subject") ?? "",
+        subjectIssuer: form.get("subject_issuer") ?? "",
+        requestedIssuer: form.get("requested_issuer") ?? "",
+      }),
+      authorization,
+    );
+    sendJson(res, 200, {
+      access_token: issued.accessToken,
+      issued_token_type: issued.issuedTokenType,
+      token_type: issued.tokenType,
+      expires_in: Number(issued.expiresIn),
+      ...(issued.scope && { scope: issued.scope }),
+      ...(issued.refreshToken && { refresh_token: issued.refreshToken, refresh_expires_in: Number(issued.refreshExpiresIn) }),
+    });
+    return;
+  }
+  if (grantType === GrantType.clientCredentials) {
+    const issued = await rpc.clientCredentials(
+      create(ClientCredentialsRequestSchema, { realm, client: clientOf(form), scope: form.get("scope") ?? "" }),
+      authorization,
+    );
+    sendJson(res, 200, {
+      access_token: issued.accessToken,
+      token_type: issued.tokenType,
+      expires_in: Number(issued.expiresIn),
+      ...(issued.scope && { scope: issued.scope }),
+    });
+    return;
+  }
+  // RFC 6749 §5.2: a missing grant_type is invalid_request, an unknown one unsupported_grant_type.
+  if (grantType === undefined) throw oauthError.invalidRequest("grant_type is required");
+  throw oauthError.unsupportedGrantType("grant_type unsupported");
+}

@@ -1,0 +1,151 @@
+import { randomBytes } from "node:crypto";
+import { existsSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+import { createTessera } from "./app.js";
+import { ConfigError, SERVE_USAGE, parseServeConfig, type ServeSettings } from "./config.js";
+import { createLogger, type Logger } from "./logger.js";
+import { RealmFileError, parseRealmFile } from "./realm-file/index.js";
+import { listen, type ListeningServer } from "./server.js";
+import { MemoryRealmRepository } from "./storage/memory/memory-realm-repository.js";
+import { MongoRealmRepository } from "./storage/mongo/mongo-realm-repository.js";
+import {
+  StorageConflictError,
+  StorageUnavailableError,
+  type RealmBundle,
+  type RealmRepository,
+} from "./storage/realm-repository.js";
+
+/** The realm `npm start` loads when no `--import` is given (memory storage only): from src/ or dist/src/. */
+export const DEMO_REALM_FILE = ["../examples/demo-realm.yaml", "../../examples/demo-realm.yaml"]
+  .map((relative) => fileURLToPath(new URL(relative, import.meta.url)))
+  .find((path) => existsSync(path)) ?? "examples/demo-realm.yaml";
+
+/** A running Tessera: its address and how to stop it. */
+export interface RunningTessera {
+  server: ListeningServer;
+  repository: RealmRepository;
+  /** Graceful stop: finish in-flight requests, close storage. */
+  stop(): Promise<void>;
+}
+
+/** A start-up failure that deserves one line and a non-zero exit, not a stack trace. */
+export class StartupError extends Error {
+  override readonly name = "StartupError";
+}
+
+/**
+ * The composition root of `tessera serve`: config -> storage -> realm imports -> services ->
+ * one server -> listen. Throws {@link ConfigError}, {@link RealmFileError} or {@link StartupError}.
+ */
+export async function serve(settings: ServeSettings, log: Logger): Promise<RunningTessera> {
+  const masterKey = settings.masterKey ?? ephemeralMasterKey(settings, log);
+  // Parse every realm file before storage is touched: a bad file leaves nothing half-imported.
+  const files = settings.imports.length > 0 ? settings.imports : settings.storage.kind === "memory" ? [DEMO_REALM_FILE] : [];
+  const bundles = await Promise.all(files.map((file) => parseRealmFile(file)));
+  const repository = await openRepository(settings);
+  try {
+    await importRealms(repository, bundles, files, log);
+    const tessera = createTessera({ repository, publicUrl: settings.publicUrl, masterKey, log });
+    const server = await listen(tessera.handler, settings.host, settings.port).catch((error: NodeJS.ErrnoException) => {
+      throw new StartupError(`cannot listen on ${settings.host}:${settings.port}: ${error.code ?? error.message}`);
+    });
+    return {
+      server,
+      repository,
+      stop: async () => {
+        await server.close();
+        await repository.close();
+      },
+    };
+  } catch (error) {
+    await repository.close();
+    throw error;
+  }
+}
+
+function ephemeralMasterKey(settings: ServeSettings, log: Logger): Uint8Array {
+  if (settings.storage.kind === "mongodb") {
+    throw new StartupError("TESSERA_MASTER_KEY is required with MongoDB storage (32 random bytes, base64): signing keys are encrypted with it");
+  }
+  log.warn("TESSERA_MASTER_KEY not set: using an ephemeral key; fine for memory storage, which forgets everything on exit");
+  return randomBytes(32);
+}
+
+async function openRepository(settings: ServeSettings): Promise<RealmRepository> {
+  if (settings.storage.kind === "memory") return new MemoryRealmRepository();
+  try {
+    return await MongoRealmRepository.connect(settings.storage.uri, { dbName: settings.storage.database });
+  } catch (error) {
+    if (error instanceof StorageUnavailableError) throw new StartupError(`MongoDB unreachable: ${error.message}`);
+    throw error;
+  }
+}
+
+/** Imports each realm; a realm that already exists in storage is kept as it is (Keycloak's IGNORE_EXISTING). */
+async function importRealms(repository: RealmRepository, bundles: RealmBundle[], files: string[], log: Logger): Promise<void> {
+  const names = new Map<string, string>();
+  bundles.forEach((bundle, i) => {
+    const earlier = names.get(bundle.realm.name);
+    if (earlier) throw new StartupError(`${files[i]}: realm ${bundle.realm.name} is also defined in ${earlier}`);
+    names.set(bundle.realm.name, files[i]);
+  });
+  for (const [i, bundle] of bundles.entries()) {
+    try {
+      await repository.importRealm(bundle);
+      log.info({ realm: bundle.realm.name, file: files[i] }, "realm imported");
+    } catch (error) {
+      if (!(error instanceof StorageConflictError)) throw error;
+      log.warn({ realm: bundle.realm.name, file: files[i] }, "realm already exists in storage; not re-imported");
+    }
+  }
+}
+
+/** Runs `tessera serve` until SIGTERM/SIGINT; returns the process exit code. */
+export async function runServe(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
+  let running: RunningTessera;
+  let settings: ServeSettings;
+  try {
+    const config = parseServeConfig(argv, env);
+    if (config.help) {
+      process.stdout.write(SERVE_USAGE);
+      return 0;
+    }
+    settings = config;
+    running = await serve(settings, createLogger(settings.logLevel));
+  } catch (error) {
+    if (error instanceof ConfigError || error instanceof RealmFileError || error instanceof StartupError) {
+      process.stderr.write(`tessera: ${error.message}\n`);
+      return 2;
+    }
+    throw error;
+  }
+  process.stdout.write(banner(settings, running.server.address.port));
+  return new Promise<number>((resolve) => {
+    let stopping = false;
+    const stop = (signal: string) => {
+      if (stopping) process.exit(1); // a second signal: stop at once
+      stopping = true;
+      process.stderr.write(`tessera: ${signal}, shutting down\n`);
+      running.stop().then(() => resolve(0), () => resolve(1));
+    };
+    process.on("SIGTERM", () => stop("SIGTERM"));
+    process.on("SIGINT", () => stop("SIGINT"));
+  });
+}
+
+function banner(settings: ServeSettings, port: number): string {
+  const base = `http://${settings.host.includes(":") ? `[${settings.host}]` : settings.host}:${port}`;
+  const lines = [
+    `Tessera listening on ${base} (gRPC, gRPC-Web, Connect and OAuth 2.0 HTTP on one port)`,
+    `storage: ${settings.storage.kind}; issuers: ${settings.publicUrl}/realms/{realm}`,
+    "AdminService is NOT protected yet: keep this port private.",
+  ];
+  if (settings.imports.length === 0 && settings.storage.kind === "memory") {
+    lines.push(
+      "",
+      "Demo realm loaded. Try:",
+      `  curl -s -u gateway:gateway-secret -d grant_type=client_credentials -d scope=orders.read ${base}/realms/demo/protocol/openid-connect/token`,
+    );
+  }
+  return `${lines.join("\n")}\n`;
+}

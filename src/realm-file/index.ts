@@ -1,0 +1,10 @@
+/**
+ * The realm file: the YAML or JSON import format of a realm (EXCHANGE.md, "Realm file"), and the
+ * rules every realm, client, scope and user must meet, for reuse by the admin API.
+ */
+export { parseRealmDocument, parseRealmFile } from "./parse.js";
+export { RealmFileError } from "./realm-file-error.js";
+export { realmFileSchema, type RealmFile, type RealmFileClient, type RealmFileUser } from "./schema.js";
+export { formatIssue, formatIssuePath, type IssuePath, type ValidationIssue } from "./issues.js";
+export { validateClient, type ClientValidationContext } from "./validate-client.js";
+export { validateRealm, validateRealmBundle, validateScope, validateUser } from "./validate-realm.js";

@@ -1,0 +1,58 @@
+import { readFile } from "node:fs/promises";
+import { LineCounter, parseDocument } from "yaml";
+import type { RealmBundle } from "../storage/realm-repository.js";
+import { toRealmBundle } from "./convert.js";
+import { fromZodIssues, type ValidationIssue } from "./issues.js";
+import { RealmFileError } from "./realm-file-error.js";
+import { realmFileSchema } from "./schema.js";
+import { validateRealmBundle } from "./validate-realm.js";
+
+/**
+ * Reads and parses a realm file (YAML or JSON, told apart by content: JSON is YAML).
+ * Throws {@link RealmFileError} if the file cannot be read or is not a valid realm;
+ * see {@link parseRealmDocument}.
+ */
+export async function parseRealmFile(path: string): Promise<RealmBundle> {
+  let text: string;
+  try {
+    text = await readFile(path, "utf8");
+  } catch (error) {
+    throw new RealmFileError(path, [{ path: [], message: `cannot read the file: ${(error as Error).message}` }]);
+  }
+  return parseRealmDocument(text, path);
+}
+
+/**
+ * Parses the text of a realm file into the domain objects of one realm, all or nothing: it returns
+ * a complete, valid {@link RealmBundle} (secrets hashed) or throws a {@link RealmFileError} whose
+ * message names `source`, the path of the key and what was expected.
+ */
+export async function parseRealmDocument(text: string, source: string): Promise<RealmBundle> {
+  const parsed = realmFileSchema.safeParse(parseYaml(text, source));
+  if (!parsed.success) throw new RealmFileError(source, fromZodIssues(parsed.error.issues));
+  const bundle = await toRealmBundle(parsed.data);
+  const issues = validateRealmBundle(bundle);
+  if (issues.length > 0) throw new RealmFileError(source, issues);
+  return bundle;
+}
+
+/** YAML 1.2 (so JSON too) to plain values. Messages carry line and column, never the source text. */
+function parseYaml(text: string, source: string): unknown {
+  const lineCounter = new LineCounter();
+  const document = parseDocument(text, { lineCounter, prettyErrors: false });
+  const error = document.errors[0];
+  if (error !== undefined) {
+    const { line, col } = lineCounter.linePos(error.pos[0]);
+    throw new RealmFileError(source, [firstLine(`YAML syntax error at line ${line}, column ${col}: ${error.message}`)]);
+  }
+  try {
+    return document.toJS();
+  } catch (cause) {
+    // toJS refuses excessive alias expansion ("billion laughs").
+    throw new RealmFileError(source, [firstLine(`YAML error: ${(cause as Error).message}`)]);
+  }
+}
+
+function firstLine(message: string): ValidationIssue {
+  return { path: [], message: message.split("\n")[0] };
+}

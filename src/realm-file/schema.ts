@@ -1,0 +1,84 @@
+import { z } from "zod";
+import { CLIENT_AUTH_METHODS, SIGNING_ALGORITHMS } from "../domain/index.js";
+
+/**
+ * An object schema that refuses unknown keys; the refusal names the keys it accepts, so that a
+ * misspelt key is easy to fix.
+ */
+function strictObject<T extends z.ZodRawShape>(shape: T) {
+  return z.object(shape).strict(`expected one of ${Object.keys(shape).join(", ")}`);
+}
+
+const nonEmpty = z.string().min(1, "expected a non-empty string");
+
+/**
+ * A JSON Web Key as written in a client's `jwks`. The one object of the file that is not strict:
+ * RFC 7517 lets a JWK carry members beyond those Tessera reads. What it must be (public,
+ * importable) is checked by `validateClient`.
+ */
+const jwkSchema = z.object({ kty: z.string() }).passthrough();
+
+const tokenExchangeSchema = strictObject({
+  enabled: z.boolean().optional(),
+  refreshTokens: z.enum(["none", "same_session"]).optional(),
+  scopePolicy: z.enum(["downscope", "requester"]).optional(),
+});
+
+const scopeSchema = strictObject({
+  name: z.string(),
+  audiences: z.array(z.string()).optional(),
+  description: z.string().optional(),
+});
+
+const clientSchema = strictObject({
+  clientId: z.string(),
+  enabled: z.boolean().optional(),
+  public: z.boolean().optional(),
+  /** Plain secret; hashed on import. */
+  secret: nonEmpty.optional(),
+  authMethods: z.array(z.enum(CLIENT_AUTH_METHODS)).optional(),
+  jwks: strictObject({ keys: z.array(jwkSchema) }).optional(),
+  jwksUri: z.string().optional(),
+  serviceAccount: z.boolean().optional(),
+  defaultScopes: z.array(z.string()).optional(),
+  optionalScopes: z.array(z.string()).optional(),
+  resourceUris: z.array(z.string()).optional(),
+  tokenExchange: tokenExchangeSchema.optional(),
+});
+
+const attributeValue = z.union([z.string(), z.array(z.string())], {
+  errorMap: () => ({ message: "expected a string or a list of strings" }),
+});
+
+const userSchema = strictObject({
+  id: z.string().optional(),
+  username: z.string(),
+  email: z.string().optional(),
+  enabled: z.boolean().optional(),
+  attributes: z.record(z.string(), attributeValue).optional(),
+});
+
+/**
+ * The realm file (EXCHANGE.md, "Realm file"): the shape and types of every key. Every object
+ * except a JWK is strict. Rules across fields and objects (credentials, URIs, references,
+ * uniqueness) are checked on the converted domain objects by `validateRealmBundle`.
+ */
+export const realmFileSchema = strictObject({
+  realm: z.string(),
+  enabled: z.boolean().optional(),
+  accessTokenLifespan: z.number().optional(),
+  refreshTokenLifespan: z.number().optional(),
+  signingAlgorithm: z.enum(SIGNING_ALGORITHMS).optional(),
+  scopes: z.array(scopeSchema).optional(),
+  clients: z.array(clientSchema).optional(),
+  users: z.array(userSchema).optional(),
+});
+
+/** A realm file as parsed, before defaults and conversion to domain objects. */
+export type RealmFile = z.infer<typeof realmFileSchema>;
+
+/** One client of a realm file. */
+export type RealmFileClient = NonNullable<RealmFile["clients"]>[number];
+
+/** One user of a realm file. */
+export type RealmFileUser = NonNullable<RealmFile["users"]>[number];

@@ -1,0 +1,95 @@
+import { REALM_NAME_PATTERN, type Realm, type Scope, type User } from "../domain/index.js";
+import type { RealmBundle } from "../storage/realm-repository.js";
+import { prefixIssues, type ValidationIssue } from "./issues.js";
+import { validateClient } from "./validate-client.js";
+
+/** RFC 6749 §3.3: scope-token = 1*( %x21 / %x23-5B / %x5D-7E ). */
+const SCOPE_TOKEN = /^[\x21\x23-\x5B\x5D-\x7E]+$/;
+
+/**
+ * Checks a realm's settings: its name (a URL path segment, {@link REALM_NAME_PATTERN}) and its
+ * lifespans (positive whole seconds). Paths are the realm file's top-level keys.
+ */
+export function validateRealm(realm: Realm): ValidationIssue[] {
+  const issues: ValidationIssue[] = [];
+  if (!REALM_NAME_PATTERN.test(realm.name)) {
+    issues.push({
+      path: ["realm"],
+      message: `expected 1-64 letters, digits, ".", "_" or "-", starting with a letter or digit, got ${JSON.stringify(realm.name)}`,
+    });
+  }
+  for (const key of ["accessTokenLifespan", "refreshTokenLifespan"] as const) {
+    const value = realm[key];
+    if (!Number.isSafeInteger(value) || value <= 0) {
+      issues.push({ path: [key], message: `expected a positive integer (seconds), got ${value}` });
+    }
+  }
+  return issues;
+}
+
+/** Checks a scope: its name is an RFC 6749 scope token and each audience names a client of the realm. */
+export function validateScope(scope: Scope, context: { clientIds: ReadonlySet<string> }): ValidationIssue[] {
+  const issues: ValidationIssue[] = [];
+  if (!SCOPE_TOKEN.test(scope.name)) {
+    issues.push({ path: ["name"], message: 'expected a scope token (RFC 6749 §3.3: printable ASCII, no space, " or \\)' });
+  }
+  scope.audiences.forEach((audience, i) => {
+    if (!context.clientIds.has(audience)) {
+      issues.push({
+        path: ["audiences", i],
+        message: `expected the client id of a client of the realm, got ${JSON.stringify(audience)}`,
+      });
+    }
+  });
+  return issues;
+}
+
+/** Checks a user: a non-empty id and username. */
+export function validateUser(user: User): ValidationIssue[] {
+  return (["id", "username"] as const)
+    .filter((key) => user[key] === "")
+    .map((key) => ({ path: [key], message: "expected a non-empty string" }));
+}
+
+/**
+ * Checks a whole realm as `RealmRepository.importRealm` would store it: the realm settings,
+ * every client, scope and user, unique client ids, scope names, usernames and user ids, and that
+ * every reference (a client's scopes, a scope's audiences, resource URIs) resolves within the
+ * bundle. Paths are those of the realm file (`clients[2].defaultScopes[0]`); empty when valid.
+ */
+export function validateRealmBundle(bundle: RealmBundle): ValidationIssue[] {
+  const issues = [
+    ...validateRealm(bundle.realm),
+    ...duplicateIssues("scopes", "name", bundle.scopes),
+    ...duplicateIssues("clients", "clientId", bundle.clients),
+    ...duplicateIssues("users", "username", bundle.users),
+    ...duplicateIssues("users", "id", bundle.users),
+  ];
+  const scopeNames = new Set(bundle.scopes.map((s) => s.name));
+  const claimedResourceUris = new Map<string, string>();
+  bundle.clients.forEach((client, i) => {
+    issues.push(...prefixIssues(["clients", i], validateClient(client, { scopeNames, claimedResourceUris })));
+    for (const uri of client.resourceUris) if (!claimedResourceUris.has(uri)) claimedResourceUris.set(uri, client.clientId);
+  });
+  const clientIds = new Set(bundle.clients.map((c) => c.clientId));
+  bundle.scopes.forEach((scope, i) => issues.push(...prefixIssues(["scopes", i], validateScope(scope, { clientIds }))));
+  bundle.users.forEach((user, i) => issues.push(...prefixIssues(["users", i], validateUser(user))));
+  return issues;
+}
+
+/** An issue for each item whose `key` repeats an earlier item's, naming where it was first. */
+function duplicateIssues<K extends string, T extends Record<K, string>>(list: string, key: K, items: readonly T[]): ValidationIssue[] {
+  const first = new Map<string, number>();
+  const issues: ValidationIssue[] = [];
+  items.forEach((item, i) => {
+    const earlier = first.get(item[key]);
+    if (earlier === undefined) first.set(item[key], i);
+    else {
+      issues.push({
+        path: [list, i, key],
+        message: `expected a unique ${key}, got ${JSON.stringify(item[key])} as in ${list}[${earlier}]`,
+      });
+    }
+  });
+  return issues;
+}

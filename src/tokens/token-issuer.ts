@@ -1,0 +1,51 @@
+import { randomUUID } from "node:crypto";
+import { SignJWT, type JWTPayload } from "jose";
+import { epochSeconds, type Clock, type Realm } from "../domain/index.js";
+import type { RealmKeyStore } from "./realm-keys.js";
+
+/** JWT `typ` of access tokens (RFC 9068 §2.1). */
+export const ACCESS_TOKEN_TYP = "at+jwt";
+
+/** Claims the caller decides; `iss`, `iat` and `jti` are set by the issuer. */
+export interface TokenClaims extends JWTPayload {
+  sub: string;
+  aud: string | string[];
+  /** Expiry, seconds since the epoch. */
+  exp: number;
+}
+
+/** A signed token and what a response needs to say of it. */
+export interface SignedToken {
+  token: string;
+  jti: string;
+  /** Seconds from now until `exp`. */
+  expiresIn: number;
+}
+
+/** Signs a realm's tokens with its active key. */
+export class TokenIssuer {
+  constructor(
+    private readonly keys: RealmKeyStore,
+    private readonly clock: Clock,
+  ) {}
+
+  /** Signs an RFC 9068 access token (`typ: at+jwt`). */
+  issueAccessToken(realm: Realm, issuer: string, claims: TokenClaims): Promise<SignedToken> {
+    return this.#sign(realm, issuer, claims, ACCESS_TOKEN_TYP);
+  }
+
+  /** Signs an OpenID Connect ID token (`typ: JWT`). */
+  issueIdToken(realm: Realm, issuer: string, claims: TokenClaims): Promise<SignedToken> {
+    return this.#sign(realm, issuer, claims, "JWT");
+  }
+
+  async #sign(realm: Realm, issuer: string, claims: TokenClaims, typ: string): Promise<SignedToken> {
+    const key = await this.keys.signingKey(realm);
+    const jti = randomUUID();
+    const iat = epochSeconds(this.clock.now());
+    const token = await new SignJWT({ ...claims, iss: issuer, iat, jti })
+      .setProtectedHeader({ alg: key.algorithm, typ, kid: key.kid })
+      .sign(key.privateKey);
+    return { token, jti, expiresIn: Math.max(0, claims.exp - iat) };
+  }
+}

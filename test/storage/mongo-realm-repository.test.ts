@@ -1,0 +1,108 @@
+import assert from "node:assert/strict";
+import { randomUUID } from "node:crypto";
+import { createServer } from "node:net";
+import { after, before, describe, it } from "node:test";
+import { MongoClient } from "mongodb";
+import { StorageConflictError, StorageUnavailableError } from "../../src/storage/realm-repository.js";
+import { MongoRealmRepository } from "../../src/storage/mongo/mongo-realm-repository.js";
+import { startMongoServer, type MongoServer } from "../support/mongo-server.js";
+import { runRealmRepositoryConformance } from "./realm-repository.conformance.js";
+
+describe("MongoRealmRepository", () => {
+  let server: MongoServer;
+  const dbName = `tessera_test_${randomUUID().replaceAll("-", "")}`;
+
+  before(async () => {
+    server = await startMongoServer();
+  });
+  after(async () => {
+    const client = await MongoClient.connect(server.uri);
+    await client.db(dbName).dropDatabase().finally(() => client.close());
+    await server.stop();
+  });
+
+  runRealmRepositoryConformance("MongoRealmRepository", async () => {
+    const repo = await MongoRealmRepository.connect(server.uri, { dbName });
+    return { repo, cleanup: () => repo.close() };
+  });
+
+  it("connect when the server is unreachable then StorageUnavailableError within seconds, naming host:port but no credentials", async () => {
+    const port = await closedPort();
+    const started = Date.now();
+    const error = await MongoRealmRepository.connect(`mongodb://tessera:s3cr%40t-pw@127.0.0.1:${port}/?authSource=admin`, {
+      serverSelectionTimeoutMS: 1500,
+    }).then(
+      () => assert.fail("connect resolved"),
+      (e: unknown) => e,
+    );
+    assert.ok(error instanceof StorageUnavailableError, String(error));
+    assert.ok(Date.now() - started < 5000, `took ${Date.now() - started} ms`);
+    assert.match(error.message, new RegExp(`127\\.0\\.0\\.1:${port}`));
+    assert.doesNotMatch(error.message, /s3cr|tessera:/);
+  });
+
+  it("consumeJti across two repository instances on the same database: the second sees the first's", async () => {
+    const [a, b] = await Promise.all([
+      MongoRealmRepository.connect(server.uri, { dbName }),
+      MongoRealmRepository.connect(server.uri, { dbName }),
+    ]);
+    try {
+      const realm = `r-${randomUUID()}`;
+      await a.createRealm({ name: realm, enabled: true, accessTokenLifespan: 300, refreshTokenLifespan: 1800, signingAlgorithm: "ES256" });
+      assert.equal((await b.getRealm(realm))?.name, realm);
+      const expiresAt = new Date(Date.now() + 60_000);
+      assert.equal(await a.consumeJti(realm, "web", "jti-1", expiresAt), true);
+      assert.equal(await b.consumeJti(realm, "web", "jti-1", expiresAt), false);
+      assert.equal(await b.consumeJti(realm, "web", "jti-2", expiresAt), true);
+      assert.equal(await a.consumeJti(realm, "web", "jti-2", expiresAt), false);
+    } finally {
+      await Promise.all([a.close(), b.close()]);
+    }
+  });
+
+  describe("without transactions", () => {
+    let raw: MongoClient;
+    let repo: MongoRealmRepository;
+    before(async () => {
+      raw = await MongoClient.connect(server.uri);
+      repo = await MongoRealmRepository.connect(server.uri, { dbName });
+    });
+    after(async () => {
+      await repo.close();
+      await raw.close();
+    });
+
+    it("a realm left hidden by an interrupted import is invisible, its name taken, and deleteRealm clears it", async () => {
+      const name = `r-${randomUUID()}`;
+      const realm = { name, enabled: true, accessTokenLifespan: 300, refreshTokenLifespan: 1800, signingAlgorithm: "ES256" } as const;
+      await raw.db(dbName).collection("realms").insertOne({ ...realm, _state: "importing" });
+      await raw.db(dbName).collection("clients").insertOne({ realm: name, clientId: "half-written" });
+      assert.equal(await repo.getRealm(name), undefined);
+      assert.ok(!(await repo.listRealms()).some((r) => r.name === name));
+      await assert.rejects(repo.createRealm(realm), StorageConflictError);
+      assert.equal(await repo.deleteRealm(name), true);
+      await repo.createRealm(realm);
+      assert.deepEqual(await repo.getRealm(name), realm);
+      assert.deepEqual(await repo.listClients(name), []);
+    });
+
+    it("objects orphaned by an interrupted delete are not inherited by a new realm of the same name", async () => {
+      const name = `r-${randomUUID()}`;
+      await raw.db(dbName).collection("scopes").insertOne({ realm: name, name: "orphan", audiences: [] });
+      await repo.createRealm({ name, enabled: true, accessTokenLifespan: 300, refreshTokenLifespan: 1800, signingAlgorithm: "ES256" });
+      assert.deepEqual(await repo.listScopes(name), []);
+    });
+  });
+});
+
+/** A 127.0.0.1 port nothing listens on. */
+function closedPort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const probe = createServer();
+    probe.once("error", reject);
+    probe.listen(0, "127.0.0.1", () => {
+      const address = probe.address();
+      probe.close(() => resolve(typeof address === "object" && address ? address.port : 1));
+    });
+  });
+}
