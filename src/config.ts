@@ -107,7 +107,11 @@ export function parseServeConfig(argv: string[], env: NodeJS.ProcessEnv): ServeC
     host: hostValue,
     port,
     publicUrl,
-    storage: storageOf(pick("storage", "TESSERA_STORAGE"), pick("mongodb-uri", "MONGODB_URI"), pick("mongodb-database", "TESSERA_MONGODB_DATABASE")),
+    storage: storageOf(
+      pick("storage", "TESSERA_STORAGE"),
+      pick("mongodb-uri", "MONGODB_URI"),
+      pick("mongodb-database", "TESSERA_MONGODB_DATABASE"),
+    ),
     imports,
     logLevel,
     masterKey: masterKeyOf(env.TESSERA_MASTER_KEY),
@@ -173,8 +177,12 @@ function oneOf<T extends string>(setting: Setting | undefined, allowed: readonly
 function storageOf(kind: Setting | undefined, uri: Setting | undefined, database: Setting | undefined): StorageConfig {
   const chosen = oneOf(kind, STORAGE_KINDS) ?? (uri === undefined ? "memory" : "mongodb");
   if (chosen === "memory") return { kind: "memory" };
-  if (uri === undefined) throw new ConfigError(`${kind?.name ?? "--storage"}: mongodb expects --mongodb-uri or MONGODB_URI`);
-  if (!/^mongodb(\+srv)?:\/\/\S+$/.test(uri.value)) fail(uri, "expected a mongodb:// or mongodb+srv:// connection string", false);
+  if (uri === undefined) {
+    throw new ConfigError(`${kind?.name ?? "--storage"}: mongodb expects --mongodb-uri or MONGODB_URI`);
+  }
+  if (!/^mongodb(\+srv)?:\/\/\S+$/.test(uri.value)) {
+    fail(uri, "expected a mongodb:// or mongodb+srv:// connection string", false);
+  }
   // MongoDB database names: at most 63 bytes, none of /\. "$*<>:|? (MongoDB manual, naming restrictions).
   if (database !== undefined && !/^[^/\\. "$*<>:|?\0]{1,63}$/.test(database.value)) {
     fail(database, 'expected a MongoDB database name: 1-63 characters, none of /\\. "$*<>:|?', true);
@@ -188,9 +196,8 @@ function masterKeyOf(value: string | undefined): Uint8Array | undefined {
   const text = value.trim();
   const key = /^(?:[A-Za-z0-9+/]+|[A-Za-z0-9_-]+)={0,2}$/.test(text) ? Buffer.from(text, "base64") : undefined;
   if (key?.length !== 32) {
-    throw new ConfigError(
-      "TESSERA_MASTER_KEY: expected 32 bytes in base64 or base64url (e.g. openssl rand -base64 32); the value is not shown",
-    );
+    const expected = "expected 32 bytes in base64 or base64url (e.g. openssl rand -base64 32)";
+    throw new ConfigError(`TESSERA_MASTER_KEY: ${expected}; the value is not shown`);
   }
   return new Uint8Array(key);
 }

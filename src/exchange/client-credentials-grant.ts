@@ -4,7 +4,7 @@ import { oauthError } from "./errors.js";
 import type { GrantDeps } from "./grant-deps.js";
 import { requireRealm } from "./realm-context.js";
 import { grantClientScopes, parseScopeParameter } from "./scope-policy.js";
-import { availableAudiences } from "./target-policy.js";
+import { availableAudiences, scopeAudiences } from "./target-policy.js";
 import type { TokenResponse } from "./token-response.js";
 
 /** A client credentials request (RFC 6749 §4.4.2). */
@@ -32,7 +32,7 @@ export class ClientCredentialsGrant {
     // RFC 6749 §5.2 unauthorized_client: this client has no service account.
     if (!client.serviceAccount) throw oauthError.unauthorizedClient("client has no service account");
     const scopes = grantClientScopes(client, parseScopeParameter(request.scope));
-    const audiences = await availableAudiences(repository, realm.name, scopes);
+    const audiences = availableAudiences(await scopeAudiences(repository, realm.name, scopes));
     const aud = audiences.size > 0 ? [...audiences] : [client.clientId];
     const signed = await issuer.issueAccessToken(realm, urls.issuer, {
       sub: client.serviceAccountUserId,

@@ -40,8 +40,8 @@ export function grantClientScopes(client: Client, requested: string[] | undefine
 /**
  * Token exchange (RFC 8693 §2.1 `scope`): the requested scopes, each among the requester's default
  * and optional scopes, and under `downscope` also in the subject token's scope. Without a `scope`
- * parameter the requester's default scopes are taken, and under `downscope` those the subject token
- * lacks are left out: a token never gains scope through an exchange unless the policy is `requester`.
+ * parameter: under `downscope` the subject token's scopes that the requester may hold (a token never
+ * gains scope through an exchange), under `requester` the requester's default scopes.
  */
 export function grantExchangeScopes(
   requester: Client,
@@ -50,8 +50,9 @@ export function grantExchangeScopes(
   policy: ScopePolicy,
 ): string[] {
   if (requested === undefined) {
-    const defaults = requester.defaultScopes;
-    return policy === "downscope" ? defaults.filter((s) => subjectScopes.has(s)) : [...defaults];
+    if (policy === "requester") return [...requester.defaultScopes];
+    const allowed = allowedScopes(requester);
+    return [...subjectScopes].filter((s) => allowed.has(s));
   }
   const granted = grantClientScopes(requester, requested);
   if (policy === "downscope") {

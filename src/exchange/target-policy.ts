@@ -7,14 +7,27 @@ export interface RequestedTargets {
   resource: string[];
 }
 
-/** The audiences a token of the granted scopes may carry: the union of the scopes' `audiences`. */
-export async function availableAudiences(
-  repository: RealmRepository,
-  realm: string,
-  scopes: string[],
-): Promise<Set<string>> {
+/** Each granted scope with the audiences it names (none for an audience-less scope like `profile`). */
+export type ScopeAudiences = ReadonlyMap<string, readonly string[]>;
+
+/** Reads the `audiences` of each granted scope. */
+export async function scopeAudiences(repository: RealmRepository, realm: string, scopes: string[]): Promise<ScopeAudiences> {
   const found = await Promise.all(scopes.map((name) => repository.getScope(realm, name)));
-  return new Set(found.flatMap((scope) => scope?.audiences ?? []));
+  return new Map(scopes.map((name, i) => [name, found[i]?.audiences ?? []]));
+}
+
+/** The audiences a token of the granted scopes may carry: the union of the scopes' `audiences`. */
+export function availableAudiences(scopes: ScopeAudiences): Set<string> {
+  return new Set([...scopes.values()].flat());
+}
+
+/**
+ * When the client named targets but no `scope`, keeps only the scopes meant for those targets
+ * (and scopes meant for no audience in particular): a token for orders-api does not carry
+ * inventory scopes the subject token happened to have.
+ */
+export function scopesForTargets(scopes: ScopeAudiences, aud: readonly string[]): string[] {
+  return [...scopes].filter(([, audiences]) => audiences.length === 0 || audiences.some((a) => aud.includes(a))).map(([name]) => name);
 }
 
 /**

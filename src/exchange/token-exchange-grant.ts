@@ -6,7 +6,7 @@ import { oauthError } from "./errors.js";
 import type { GrantDeps } from "./grant-deps.js";
 import { requireRealm, type RealmContext } from "./realm-context.js";
 import { grantExchangeScopes, parseScopeParameter } from "./scope-policy.js";
-import { availableAudiences, resolveAudience } from "./target-policy.js";
+import { availableAudiences, resolveAudience, scopeAudiences, scopesForTargets } from "./target-policy.js";
 import type { TokenResponse } from "./token-response.js";
 
 /** A token exchange request: the RFC 8693 §2.1 parameters plus Keycloak's extensions. */
@@ -52,15 +52,14 @@ export class TokenExchangeGrant {
       throw oauthError.invalidRequest("subject_token was not issued to or for this client");
     }
     const subjectScopes = new Set(typeof subject.scope === "string" ? subject.scope.split(" ") : []);
-    const scopes = grantExchangeScopes(
-      client,
-      parseScopeParameter(request.scope),
-      subjectScopes,
-      client.tokenExchange.scopePolicy,
-    );
-    const available = await availableAudiences(this.deps.repository, context.realm.name, scopes);
+    const requestedScopes = parseScopeParameter(request.scope);
+    const granted = grantExchangeScopes(client, requestedScopes, subjectScopes, client.tokenExchange.scopePolicy);
+    const audiencesByScope = await scopeAudiences(this.deps.repository, context.realm.name, granted);
     const targets = { audience: request.audience, resource: request.resource };
+    const available = availableAudiences(audiencesByScope);
     const aud = await resolveAudience(this.deps.repository, context.realm.name, targets, available, client.clientId);
+    const named = targets.audience.length + targets.resource.length > 0;
+    const scopes = requestedScopes === undefined && named ? scopesForTargets(audiencesByScope, aud) : granted;
     return this.#issue(context, client, subject, scopes, aud, requestedType);
   }
 

@@ -4,7 +4,7 @@
  */
 export { parseRealmDocument, parseRealmFile } from "./parse.js";
 export { RealmFileError } from "./realm-file-error.js";
-export { realmFileSchema, type RealmFile, type RealmFileClient, type RealmFileUser } from "./schema.js";
+export { realmFileSchema, type RealmFile } from "./schema.js";
 export { formatIssue, formatIssuePath, type IssuePath, type ValidationIssue } from "./issues.js";
 export { validateClient, type ClientValidationContext } from "./validate-client.js";
 export { validateRealm, validateRealmBundle, validateScope, validateUser } from "./validate-realm.js";

@@ -66,5 +66,6 @@ const TYPE_NAMES: Readonly<Record<string, string>> = {
 
 function describeType(expected: string, received: string): string {
   const what = TYPE_NAMES[expected] ?? expected;
-  return received === "undefined" ? `required, expected ${what}` : `expected ${what}, got ${TYPE_NAMES[received] ?? received}`;
+  if (received === "undefined") return `required, expected ${what}`;
+  return `expected ${what}, got ${TYPE_NAMES[received] ?? received}`;
 }

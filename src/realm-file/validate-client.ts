@@ -30,7 +30,9 @@ export function validateClient(client: Client, context: ClientValidationContext)
 function publicClientIssues(client: Client): ValidationIssue[] {
   const issues: ValidationIssue[] = [];
   const none = "expected none on a public client";
-  if (client.secretHash !== undefined) issues.push({ path: ["secret"], message: `${none}; remove it or the public flag` });
+  if (client.secretHash !== undefined) {
+    issues.push({ path: ["secret"], message: `${none}; remove it or the public flag` });
+  }
   if (client.jwks !== undefined) issues.push({ path: ["jwks"], message: none });
   if (client.jwksUri !== undefined) issues.push({ path: ["jwksUri"], message: none });
   if (client.authMethods.length > 0) {
@@ -46,7 +48,8 @@ function confidentialClientIssues(client: Client): ValidationIssue[] {
   const hasSecret = client.secretHash !== undefined;
   const hasKeys = client.jwks !== undefined || client.jwksUri !== undefined;
   if (!hasSecret && !hasKeys) {
-    return [{ path: [], message: "expected credentials on a confidential client: secret, jwks or jwksUri (or public: true)" }];
+    const message = "expected credentials on a confidential client: secret, jwks or jwksUri (or public: true)";
+    return [{ path: [], message }];
   }
   const issues: ValidationIssue[] = [];
   if (client.authMethods.length === 0) {
@@ -87,7 +90,8 @@ function scopeIssues(client: Client, scopeNames: ReadonlySet<string>): Validatio
   for (const list of ["defaultScopes", "optionalScopes"] as const) {
     client[list].forEach((name, i) => {
       if (!scopeNames.has(name)) {
-        issues.push({ path: [list, i], message: `expected the name of a scope of the realm, got ${JSON.stringify(name)}` });
+        const message = `expected the name of a scope of the realm, got ${JSON.stringify(name)}`;
+        issues.push({ path: [list, i], message });
       } else if (seen.has(name)) {
         issues.push({ path: [list, i], message: `expected each scope once, got ${JSON.stringify(name)} again` });
       }

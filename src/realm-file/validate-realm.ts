@@ -13,10 +13,8 @@ const SCOPE_TOKEN = /^[\x21\x23-\x5B\x5D-\x7E]+$/;
 export function validateRealm(realm: Realm): ValidationIssue[] {
   const issues: ValidationIssue[] = [];
   if (!REALM_NAME_PATTERN.test(realm.name)) {
-    issues.push({
-      path: ["realm"],
-      message: `expected 1-64 letters, digits, ".", "_" or "-", starting with a letter or digit, got ${JSON.stringify(realm.name)}`,
-    });
+    const expected = 'expected 1-64 letters, digits, ".", "_" or "-", starting with a letter or digit';
+    issues.push({ path: ["realm"], message: `${expected}, got ${JSON.stringify(realm.name)}` });
   }
   for (const key of ["accessTokenLifespan", "refreshTokenLifespan"] as const) {
     const value = realm[key];
@@ -31,7 +29,8 @@ export function validateRealm(realm: Realm): ValidationIssue[] {
 export function validateScope(scope: Scope, context: { clientIds: ReadonlySet<string> }): ValidationIssue[] {
   const issues: ValidationIssue[] = [];
   if (!SCOPE_TOKEN.test(scope.name)) {
-    issues.push({ path: ["name"], message: 'expected a scope token (RFC 6749 §3.3: printable ASCII, no space, " or \\)' });
+    const message = 'expected a scope token (RFC 6749 §3.3: printable ASCII, no space, " or \\)';
+    issues.push({ path: ["name"], message });
   }
   scope.audiences.forEach((audience, i) => {
     if (!context.clientIds.has(audience)) {
@@ -69,7 +68,9 @@ export function validateRealmBundle(bundle: RealmBundle): ValidationIssue[] {
   const claimedResourceUris = new Map<string, string>();
   bundle.clients.forEach((client, i) => {
     issues.push(...prefixIssues(["clients", i], validateClient(client, { scopeNames, claimedResourceUris })));
-    for (const uri of client.resourceUris) if (!claimedResourceUris.has(uri)) claimedResourceUris.set(uri, client.clientId);
+    for (const uri of client.resourceUris) {
+      if (!claimedResourceUris.has(uri)) claimedResourceUris.set(uri, client.clientId);
+    }
   });
   const clientIds = new Set(bundle.clients.map((c) => c.clientId));
   bundle.scopes.forEach((scope, i) => issues.push(...prefixIssues(["scopes", i], validateScope(scope, { clientIds }))));
@@ -78,7 +79,11 @@ export function validateRealmBundle(bundle: RealmBundle): ValidationIssue[] {
 }
 
 /** An issue for each item whose `key` repeats an earlier item's, naming where it was first. */
-function duplicateIssues<K extends string, T extends Record<K, string>>(list: string, key: K, items: readonly T[]): ValidationIssue[] {
+function duplicateIssues<K extends string, T extends Record<K, string>>(
+  list: string,
+  key: K,
+  items: readonly T[],
+): ValidationIssue[] {
   const first = new Map<string, number>();
   const issues: ValidationIssue[] = [];
   items.forEach((item, i) => {

@@ -13,9 +13,21 @@ describe("realm file to domain objects", () => {
   });
 
   it("keeps realm settings that are given", async () => {
-    const doc = { realm: "r", enabled: false, accessTokenLifespan: 60, refreshTokenLifespan: 600, signingAlgorithm: "EdDSA" };
+    const doc = {
+      realm: "r",
+      enabled: false,
+      accessTokenLifespan: 60,
+      refreshTokenLifespan: 600,
+      signingAlgorithm: "EdDSA",
+    };
     const { realm } = await parseDoc(doc);
-    assert.deepEqual(realm, { name: "r", enabled: false, accessTokenLifespan: 60, refreshTokenLifespan: 600, signingAlgorithm: "EdDSA" });
+    assert.deepEqual(realm, {
+      name: "r",
+      enabled: false,
+      accessTokenLifespan: 60,
+      refreshTokenLifespan: 600,
+      signingAlgorithm: "EdDSA",
+    });
   });
 
   it("hashes secrets as argon2id PHC strings and keeps no plain secret anywhere", async () => {
@@ -80,7 +92,11 @@ describe("realm file to domain objects", () => {
     const doc = validDoc();
     doc.clients[0].tokenExchange = { enabled: true, refreshTokens: "same_session", scopePolicy: "requester" };
     const { clients } = await parseDoc(doc);
-    assert.deepEqual(clients[0].tokenExchange, { enabled: true, refreshTokens: "same_session", scopePolicy: "requester" });
+    assert.deepEqual(clients[0].tokenExchange, {
+      enabled: true,
+      refreshTokens: "same_session",
+      scopePolicy: "requester",
+    });
   });
 
   it("gives each client a fresh service-account user id", async () => {
@@ -92,7 +108,10 @@ describe("realm file to domain objects", () => {
   });
 
   it("keeps scope audiences and descriptions, defaulting audiences to none", async () => {
-    const { scopes } = await parseDoc({ ...validDoc(), scopes: [...(validDoc().scopes as object[]), { name: "x", description: "X" }] });
+    const { scopes } = await parseDoc({
+      ...validDoc(),
+      scopes: [...(validDoc().scopes as object[]), { name: "x", description: "X" }],
+    });
     assert.deepEqual(scopes, [
       { name: "orders.read", audiences: ["orders-api"] },
       { name: "profile", audiences: [] },
@@ -110,7 +129,10 @@ describe("realm file to domain objects", () => {
     };
     const { users } = await parseDoc(doc);
     assert.match(users[0].id, UUID);
-    assert.deepEqual({ ...users[0], id: "" }, { id: "", username: "alice", enabled: true, attributes: { dept: ["sales"], roles: ["a", "b"] } });
+    assert.deepEqual(
+      { ...users[0], id: "" },
+      { id: "", username: "alice", enabled: true, attributes: { dept: ["sales"], roles: ["a", "b"] } },
+    );
     assert.deepEqual(users[1], {
       id: "3c9d0e4a-0000-4000-8000-000000000001",
       username: "bob",

@@ -13,7 +13,10 @@ export const SECRETS = ["gw-Secret-4f1c9a", "orders-Secret-77d2b0"];
 /** A P-256 key pair as JWKs. */
 export function ecJwks(): { publicJwk: Record<string, unknown>; privateJwk: Record<string, unknown> } {
   const { publicKey, privateKey } = generateKeyPairSync("ec", { namedCurve: "P-256" });
-  return { publicJwk: { ...publicKey.export({ format: "jwk" }), kid: "k1" }, privateJwk: privateKey.export({ format: "jwk" }) };
+  return {
+    publicJwk: { ...publicKey.export({ format: "jwk" }), kid: "k1" },
+    privateJwk: privateKey.export({ format: "jwk" }),
+  };
 }
 
 /** A small valid realm: two scopes, a confidential gateway, a target API, a public CLI, a user. */
@@ -65,7 +68,8 @@ export async function assertRefused(
   assert.ok(!message.includes("\n"), `one line: ${message}`);
   const prefix = path === "" ? `${source}: ` : `${source}: ${path}: `;
   assert.ok(message.startsWith(prefix), `${JSON.stringify(message)} starts with ${JSON.stringify(prefix)}`);
-  for (const fragment of expected) assert.ok(message.includes(fragment), `${JSON.stringify(message)} mentions ${JSON.stringify(fragment)}`);
+  for (const fragment of expected)
+    assert.ok(message.includes(fragment), `${JSON.stringify(message)} mentions ${JSON.stringify(fragment)}`);
   for (const secret of SECRETS) assert.ok(!message.includes(secret), `${JSON.stringify(message)} quotes a secret`);
   return message;
 }

@@ -66,7 +66,10 @@ describe("parseRealmFile", () => {
   it("refuses a file it cannot read, naming the file and the OS reason", async () => {
     await assert.rejects(parseRealmFile("examples/no-such-realm.yaml"), (error: unknown) => {
       assert.ok(error instanceof RealmFileError);
-      assert.match(error.message, /^examples\/no-such-realm\.yaml: cannot read the file: ENOENT: no such file or directory/);
+      assert.match(
+        error.message,
+        /^examples\/no-such-realm\.yaml: cannot read the file: ENOENT: no such file or directory/,
+      );
       return true;
     });
   });
@@ -91,10 +94,13 @@ describe("parseRealmDocument: YAML", () => {
   });
 
   it("refuses alias expansion beyond reason", async () => {
-    const text = ["a: &a [x, x, x, x, x, x, x, x, x, x]", ...Array.from({ length: 8 }, (_, i) => {
-      const prev = i === 0 ? "a" : `l${i - 1}`;
-      return `l${i}: &l${i} [*${prev}, *${prev}, *${prev}, *${prev}, *${prev}, *${prev}, *${prev}, *${prev}, *${prev}, *${prev}]`;
-    })].join("\n");
+    const text = [
+      "a: &a [x, x, x, x, x, x, x, x, x, x]",
+      ...Array.from({ length: 8 }, (_, i) => {
+        const prev = i === 0 ? "a" : `l${i - 1}`;
+        return `l${i}: &l${i} [*${prev}, *${prev}, *${prev}, *${prev}, *${prev}, *${prev}, *${prev}, *${prev}, *${prev}, *${prev}]`;
+      }),
+    ].join("\n");
     await assertRefused(text, "", ["YAML error", "alias"]);
   });
 
@@ -107,12 +113,21 @@ describe("parseRealmDocument: shape", () => {
   it("names the file, the key path and the expected values of an enum", async () => {
     const doc = validDoc();
     doc.clients.push({ clientId: "x", secret: "x-secret", tokenExchange: { scopePolicy: "up" } });
-    const message = await assertDocRefused(doc, "clients[3].tokenExchange.scopePolicy", ["expected one of downscope | requester", 'got "up"']);
-    assert.equal(message, 'realm.yaml: clients[3].tokenExchange.scopePolicy: expected one of downscope | requester, got "up"');
+    const message = await assertDocRefused(doc, "clients[3].tokenExchange.scopePolicy", [
+      "expected one of downscope | requester",
+      'got "up"',
+    ]);
+    assert.equal(
+      message,
+      'realm.yaml: clients[3].tokenExchange.scopePolicy: expected one of downscope | requester, got "up"',
+    );
   });
 
   it("refuses an unknown key at the top, naming the keys it accepts", async () => {
-    await assertDocRefused({ ...validDoc(), realmName: "x" }, "realmName", ["unknown key", "realm, enabled, accessTokenLifespan"]);
+    await assertDocRefused({ ...validDoc(), realmName: "x" }, "realmName", [
+      "unknown key",
+      "realm, enabled, accessTokenLifespan",
+    ]);
   });
 
   it("refuses an unknown key in a client", async () => {
@@ -124,9 +139,16 @@ describe("parseRealmDocument: shape", () => {
   it("refuses an unknown key in tokenExchange, a scope, a user and jwks", async () => {
     const withTx = validDoc();
     withTx.clients[0].tokenExchange = { enabled: true, impersonate: true };
-    await assertDocRefused(withTx, "clients[0].tokenExchange.impersonate", ["unknown key", "enabled, refreshTokens, scopePolicy"]);
-    await assertDocRefused({ ...validDoc(), scopes: [{ name: "a", audience: [] }] }, "scopes[0].audience", ["unknown key"]);
-    await assertDocRefused({ ...validDoc(), users: [{ username: "a", mail: "a@x" }] }, "users[0].mail", ["unknown key"]);
+    await assertDocRefused(withTx, "clients[0].tokenExchange.impersonate", [
+      "unknown key",
+      "enabled, refreshTokens, scopePolicy",
+    ]);
+    await assertDocRefused({ ...validDoc(), scopes: [{ name: "a", audience: [] }] }, "scopes[0].audience", [
+      "unknown key",
+    ]);
+    await assertDocRefused({ ...validDoc(), users: [{ username: "a", mail: "a@x" }] }, "users[0].mail", [
+      "unknown key",
+    ]);
     const withJwks = validDoc();
     withJwks.clients.push({ clientId: "j", jwks: { keys: [], extra: 1 } });
     await assertDocRefused(withJwks, "clients[3].jwks.extra", ["unknown key"]);
@@ -154,7 +176,11 @@ describe("parseRealmDocument: shape", () => {
   });
 
   it("refuses a wrong type deep in a list", async () => {
-    await assertDocRefused({ ...validDoc(), scopes: [{ name: "a", audiences: ["gateway", 7] }] }, "scopes[0].audiences[1]", ["expected a string"]);
+    await assertDocRefused(
+      { ...validDoc(), scopes: [{ name: "a", audiences: ["gateway", 7] }] },
+      "scopes[0].audiences[1]",
+      ["expected a string"],
+    );
     const doc = validDoc();
     doc.clients[0].serviceAccount = "yes";
     await assertDocRefused(doc, "clients[0].serviceAccount", ["expected true or false, got a string"]);
@@ -163,14 +189,20 @@ describe("parseRealmDocument: shape", () => {
   it("refuses an unknown auth method and signing algorithm", async () => {
     const doc = validDoc();
     doc.clients[0].authMethods = ["client_secret_jwt"];
-    await assertDocRefused(doc, "clients[0].authMethods[0]", ["expected one of client_secret_basic | client_secret_post | private_key_jwt"]);
-    await assertDocRefused({ ...validDoc(), signingAlgorithm: "HS256" }, "signingAlgorithm", ["expected one of ES256 | RS256 | PS256 | EdDSA"]);
+    await assertDocRefused(doc, "clients[0].authMethods[0]", [
+      "expected one of client_secret_basic | client_secret_post | private_key_jwt",
+    ]);
+    await assertDocRefused({ ...validDoc(), signingAlgorithm: "HS256" }, "signingAlgorithm", [
+      "expected one of ES256 | RS256 | PS256 | EdDSA",
+    ]);
   });
 
   it("refuses a user attribute that is neither a string nor a list of strings", async () => {
-    await assertDocRefused({ ...validDoc(), users: [{ username: "a", attributes: { n: 1 } }] }, "users[0].attributes.n", [
-      "expected a string or a list of strings",
-    ]);
+    await assertDocRefused(
+      { ...validDoc(), users: [{ username: "a", attributes: { n: 1 } }] },
+      "users[0].attributes.n",
+      ["expected a string or a list of strings"],
+    );
   });
 
   it("reports the first problem and how many more", async () => {

@@ -29,7 +29,9 @@ describe("realm rules", () => {
         "expected a positive integer (seconds)",
         `got ${value}`,
       ]);
-      await assertDocRefused({ ...validDoc(), refreshTokenLifespan: value }, "refreshTokenLifespan", ["expected a positive integer"]);
+      await assertDocRefused({ ...validDoc(), refreshTokenLifespan: value }, "refreshTokenLifespan", [
+        "expected a positive integer",
+      ]);
     }
   });
 
@@ -40,28 +42,48 @@ describe("realm rules", () => {
     const scopes = validDoc();
     scopes.scopes = [{ name: "profile" }, { name: "a" }, { name: "profile" }];
     await assertDocRefused(scopes, "scopes[2].name", ['got "profile" as in scopes[0]']);
-    await assertDocRefused({ ...validDoc(), users: [{ username: "a" }, { username: "a" }] }, "users[1].username", ["expected a unique username"]);
-    await assertDocRefused({ ...validDoc(), users: [{ id: "u1", username: "a" }, { id: "u1", username: "b" }] }, "users[1].id", [
-      "expected a unique id",
+    await assertDocRefused({ ...validDoc(), users: [{ username: "a" }, { username: "a" }] }, "users[1].username", [
+      "expected a unique username",
     ]);
+    await assertDocRefused(
+      {
+        ...validDoc(),
+        users: [
+          { id: "u1", username: "a" },
+          { id: "u1", username: "b" },
+        ],
+      },
+      "users[1].id",
+      ["expected a unique id"],
+    );
   });
 
   it("refuses empty client ids, usernames and user ids", async () => {
-    await assertDocRefused(withClient({ clientId: "", public: true }), "clients[3].clientId", ["expected a non-empty string"]);
-    await assertDocRefused({ ...validDoc(), users: [{ username: "" }] }, "users[0].username", ["expected a non-empty string"]);
-    await assertDocRefused({ ...validDoc(), users: [{ id: "", username: "a" }] }, "users[0].id", ["expected a non-empty string"]);
+    await assertDocRefused(withClient({ clientId: "", public: true }), "clients[3].clientId", [
+      "expected a non-empty string",
+    ]);
+    await assertDocRefused({ ...validDoc(), users: [{ username: "" }] }, "users[0].username", [
+      "expected a non-empty string",
+    ]);
+    await assertDocRefused({ ...validDoc(), users: [{ id: "", username: "a" }] }, "users[0].id", [
+      "expected a non-empty string",
+    ]);
   });
 
   it("refuses a scope name that is not an RFC 6749 scope token", async () => {
     for (const name of ["", "two words", 'quo"te']) {
-      await assertDocRefused({ ...validDoc(), scopes: [{ name }] , clients: [] }, "scopes[0].name", ["expected a scope token"]);
+      await assertDocRefused({ ...validDoc(), scopes: [{ name }], clients: [] }, "scopes[0].name", [
+        "expected a scope token",
+      ]);
     }
   });
 
   it("refuses a client scope that does not exist", async () => {
     const doc = validDoc();
     doc.clients[0].defaultScopes = ["profile", "email"];
-    await assertDocRefused(doc, "clients[0].defaultScopes[1]", ['expected the name of a scope of the realm, got "email"']);
+    await assertDocRefused(doc, "clients[0].defaultScopes[1]", [
+      'expected the name of a scope of the realm, got "email"',
+    ]);
     const optional = validDoc();
     optional.clients[0].optionalScopes = ["orders.wrte"];
     await assertDocRefused(optional, "clients[0].optionalScopes[0]", ['got "orders.wrte"']);
@@ -76,7 +98,9 @@ describe("realm rules", () => {
   it("refuses a scope audience that names no client", async () => {
     const doc = validDoc();
     doc.scopes = [{ name: "orders.read", audiences: ["orders-api", "billing-api"] }, { name: "profile" }];
-    await assertDocRefused(doc, "scopes[0].audiences[1]", ['expected the client id of a client of the realm, got "billing-api"']);
+    await assertDocRefused(doc, "scopes[0].audiences[1]", [
+      'expected the client id of a client of the realm, got "billing-api"',
+    ]);
   });
 });
 
@@ -88,46 +112,64 @@ describe("client credential rules", () => {
   });
 
   it("refuses keys, auth methods or a service account on a public client", async () => {
-    await assertDocRefused(withClient({ clientId: "p", public: true, jwksUri: "https://k.example.com" }), "clients[3].jwksUri", [
-      "expected none on a public client",
-    ]);
-    await assertDocRefused(withClient({ clientId: "p", public: true, jwks: { keys: [ecJwks().publicJwk] } }), "clients[3].jwks", [
-      "expected none",
-    ]);
-    await assertDocRefused(withClient({ clientId: "p", public: true, authMethods: ["client_secret_basic"] }), "clients[3].authMethods", [
-      "client_id alone",
-    ]);
-    await assertDocRefused(withClient({ clientId: "p", public: true, serviceAccount: true }), "clients[3].serviceAccount", [
-      "expected false on a public client",
-    ]);
+    await assertDocRefused(
+      withClient({ clientId: "p", public: true, jwksUri: "https://k.example.com" }),
+      "clients[3].jwksUri",
+      ["expected none on a public client"],
+    );
+    await assertDocRefused(
+      withClient({ clientId: "p", public: true, jwks: { keys: [ecJwks().publicJwk] } }),
+      "clients[3].jwks",
+      ["expected none"],
+    );
+    await assertDocRefused(
+      withClient({ clientId: "p", public: true, authMethods: ["client_secret_basic"] }),
+      "clients[3].authMethods",
+      ["client_id alone"],
+    );
+    await assertDocRefused(
+      withClient({ clientId: "p", public: true, serviceAccount: true }),
+      "clients[3].serviceAccount",
+      ["expected false on a public client"],
+    );
   });
 
   it("refuses a confidential client without credentials, even a disabled one", async () => {
     for (const client of [{ clientId: "c" }, { clientId: "c", enabled: false }]) {
-      await assertDocRefused(withClient(client), "clients[3]", ["expected credentials on a confidential client: secret, jwks or jwksUri"]);
+      await assertDocRefused(withClient(client), "clients[3]", [
+        "expected credentials on a confidential client: secret, jwks or jwksUri",
+      ]);
     }
   });
 
   it("refuses private_key_jwt without jwks or jwksUri", async () => {
-    await assertDocRefused(withClient({ clientId: "c", secret: SECRETS[0], authMethods: ["private_key_jwt"] }), "clients[3].authMethods[0]", [
-      "private_key_jwt expects jwks or jwksUri",
-    ]);
+    await assertDocRefused(
+      withClient({ clientId: "c", secret: SECRETS[0], authMethods: ["private_key_jwt"] }),
+      "clients[3].authMethods[0]",
+      ["private_key_jwt expects jwks or jwksUri"],
+    );
   });
 
   it("refuses client_secret_basic or client_secret_post without a secret", async () => {
     const jwksUri = "https://k.example.com/jwks";
-    await assertDocRefused(withClient({ clientId: "c", jwksUri, authMethods: ["private_key_jwt", "client_secret_post"] }), "clients[3].authMethods[1]", [
-      "client_secret_post expects a secret",
-    ]);
-    await assertDocRefused(withClient({ clientId: "c", jwksUri, authMethods: ["client_secret_basic"] }), "clients[3].authMethods[0]", [
-      "client_secret_basic expects a secret",
-    ]);
+    await assertDocRefused(
+      withClient({ clientId: "c", jwksUri, authMethods: ["private_key_jwt", "client_secret_post"] }),
+      "clients[3].authMethods[1]",
+      ["client_secret_post expects a secret"],
+    );
+    await assertDocRefused(
+      withClient({ clientId: "c", jwksUri, authMethods: ["client_secret_basic"] }),
+      "clients[3].authMethods[0]",
+      ["client_secret_basic expects a secret"],
+    );
   });
 
   it("refuses a confidential client with no auth methods", async () => {
-    await assertDocRefused(withClient({ clientId: "c", secret: SECRETS[0], authMethods: [] }), "clients[3].authMethods", [
-      "expected at least one method",
-    ]);
+    await assertDocRefused(
+      withClient({ clientId: "c", secret: SECRETS[0], authMethods: [] }),
+      "clients[3].authMethods",
+      ["expected at least one method"],
+    );
   });
 
   it("refuses jwks and jwksUri together", async () => {
@@ -137,37 +179,48 @@ describe("client credential rules", () => {
 
   it("refuses a private key in jwks without quoting it", async () => {
     const { privateJwk } = ecJwks();
-    const message = await assertDocRefused(withClient({ clientId: "c", jwks: { keys: [privateJwk] } }), "clients[3].jwks.keys[0]", [
-      "expected a public key",
-      '"d"',
-    ]);
+    const message = await assertDocRefused(
+      withClient({ clientId: "c", jwks: { keys: [privateJwk] } }),
+      "clients[3].jwks.keys[0]",
+      ["expected a public key", '"d"'],
+    );
     assert.ok(!message.includes(String(privateJwk.d)));
   });
 
   it("refuses a symmetric key, an unknown kty and a key that does not import", async () => {
     const { publicJwk } = ecJwks();
-    await assertDocRefused(withClient({ clientId: "c", jwks: { keys: [{ kty: "oct", k: "c2VjcmV0" }] } }), "clients[3].jwks.keys[0]", [
-      "expected a public key",
-    ]);
+    await assertDocRefused(
+      withClient({ clientId: "c", jwks: { keys: [{ kty: "oct", k: "c2VjcmV0" }] } }),
+      "clients[3].jwks.keys[0]",
+      ["expected a public key"],
+    );
     await assertDocRefused(withClient({ clientId: "c", jwks: { keys: [{ kty: "XYZ" }] } }), "clients[3].jwks.keys[0]", [
       'expected kty EC | RSA | OKP, got "XYZ"',
     ]);
     const offCurve = { ...publicJwk, y: publicJwk.x };
-    await assertDocRefused(withClient({ clientId: "c", jwks: { keys: [publicJwk, offCurve] } }), "clients[3].jwks.keys[1]", [
-      "expected a valid EC public JWK",
-    ]);
-    await assertDocRefused(withClient({ clientId: "c", jwks: { keys: [{ kty: "RSA", n: "AQAB" }] } }), "clients[3].jwks.keys[0]", [
-      "expected a valid RSA public JWK",
-    ]);
+    await assertDocRefused(
+      withClient({ clientId: "c", jwks: { keys: [publicJwk, offCurve] } }),
+      "clients[3].jwks.keys[1]",
+      ["expected a valid EC public JWK"],
+    );
+    await assertDocRefused(
+      withClient({ clientId: "c", jwks: { keys: [{ kty: "RSA", n: "AQAB" }] } }),
+      "clients[3].jwks.keys[0]",
+      ["expected a valid RSA public JWK"],
+    );
   });
 
   it("refuses an empty jwks", async () => {
-    await assertDocRefused(withClient({ clientId: "c", jwks: { keys: [] } }), "clients[3].jwks.keys", ["expected at least one key"]);
+    await assertDocRefused(withClient({ clientId: "c", jwks: { keys: [] } }), "clients[3].jwks.keys", [
+      "expected at least one key",
+    ]);
   });
 
   it("refuses a jwksUri that is not an absolute http(s) URL", async () => {
     for (const jwksUri of ["/jwks.json", "ftp://k.example.com/jwks", "not a url"]) {
-      await assertDocRefused(withClient({ clientId: "c", jwksUri }), "clients[3].jwksUri", ["expected an absolute http(s) URL"]);
+      await assertDocRefused(withClient({ clientId: "c", jwksUri }), "clients[3].jwksUri", [
+        "expected an absolute http(s) URL",
+      ]);
     }
   });
 });
@@ -191,7 +244,11 @@ describe("resource URI rules", () => {
   it("refuses a resource URI claimed by two clients", async () => {
     const doc = validDoc();
     doc.clients[0].resourceUris = ["https://gw.example.com"];
-    doc.clients.push({ clientId: "shadow", secret: SECRETS[1], resourceUris: ["https://gw.example.com", "https://orders.example.com"] });
+    doc.clients.push({
+      clientId: "shadow",
+      secret: SECRETS[1],
+      resourceUris: ["https://gw.example.com", "https://orders.example.com"],
+    });
     const message = await assertDocRefused(doc, "clients[3].resourceUris[0]", [
       'expected a URI no other client holds, got "https://gw.example.com" of client "gateway"',
     ]);
@@ -221,12 +278,18 @@ describe("rules reused outside the realm file", () => {
   };
 
   it("validateClient accepts a client that fits its realm", () => {
-    const context = { scopeNames: new Set(["profile"]), claimedResourceUris: new Map([["https://other.example.com", "other"]]) };
+    const context = {
+      scopeNames: new Set(["profile"]),
+      claimedResourceUris: new Map([["https://other.example.com", "other"]]),
+    };
     assert.deepEqual(validateClient(client, context), []);
   });
 
   it("validateClient names each field path relative to the client", () => {
-    const context = { scopeNames: new Set<string>(), claimedResourceUris: new Map([["https://new.example.com", "other"]]) };
+    const context = {
+      scopeNames: new Set<string>(),
+      claimedResourceUris: new Map([["https://new.example.com", "other"]]),
+    };
     const issues = validateClient({ ...client, secretHash: undefined }, context);
     assert.deepEqual(
       issues.map((i) => i.path),
@@ -235,7 +298,12 @@ describe("rules reused outside the realm file", () => {
   });
 
   it("validateScope checks audiences against the realm's clients", () => {
-    const issues = validateScope({ name: "orders.read", audiences: ["orders-api"] }, { clientIds: new Set(["gateway"]) });
-    assert.deepEqual(issues, [{ path: ["audiences", 0], message: 'expected the client id of a client of the realm, got "orders-api"' }]);
+    const issues = validateScope(
+      { name: "orders.read", audiences: ["orders-api"] },
+      { clientIds: new Set(["gateway"]) },
+    );
+    assert.deepEqual(issues, [
+      { path: ["audiences", 0], message: 'expected the client id of a client of the realm, got "orders-api"' },
+    ]);
   });
 });

@@ -3,6 +3,7 @@ import { randomUUID } from "node:crypto";
 import { createServer } from "node:net";
 import { after, before, describe, it } from "node:test";
 import { MongoClient } from "mongodb";
+import type { Realm } from "../../src/domain/index.js";
 import { StorageConflictError, StorageUnavailableError } from "../../src/storage/realm-repository.js";
 import { MongoRealmRepository } from "../../src/storage/mongo/mongo-realm-repository.js";
 import { startMongoServer, type MongoServer } from "../support/mongo-server.js";
@@ -29,9 +30,8 @@ describe("MongoRealmRepository", () => {
   it("connect when the server is unreachable then StorageUnavailableError within seconds, naming host:port but no credentials", async () => {
     const port = await closedPort();
     const started = Date.now();
-    const error = await MongoRealmRepository.connect(`mongodb://tessera:s3cr%40t-pw@127.0.0.1:${port}/?authSource=admin`, {
-      serverSelectionTimeoutMS: 1500,
-    }).then(
+    const uri = `mongodb://tessera:s3cr%40t-pw@127.0.0.1:${port}/?authSource=admin`;
+    const error = await MongoRealmRepository.connect(uri, { serverSelectionTimeoutMS: 1500 }).then(
       () => assert.fail("connect resolved"),
       (e: unknown) => e,
     );
@@ -48,7 +48,7 @@ describe("MongoRealmRepository", () => {
     ]);
     try {
       const realm = `r-${randomUUID()}`;
-      await a.createRealm({ name: realm, enabled: true, accessTokenLifespan: 300, refreshTokenLifespan: 1800, signingAlgorithm: "ES256" });
+      await a.createRealm(makeRealm(realm));
       assert.equal((await b.getRealm(realm))?.name, realm);
       const expiresAt = new Date(Date.now() + 60_000);
       assert.equal(await a.consumeJti(realm, "web", "jti-1", expiresAt), true);
@@ -74,7 +74,7 @@ describe("MongoRealmRepository", () => {
 
     it("a realm left hidden by an interrupted import is invisible, its name taken, and deleteRealm clears it", async () => {
       const name = `r-${randomUUID()}`;
-      const realm = { name, enabled: true, accessTokenLifespan: 300, refreshTokenLifespan: 1800, signingAlgorithm: "ES256" } as const;
+      const realm = makeRealm(name);
       await raw.db(dbName).collection("realms").insertOne({ ...realm, _state: "importing" });
       await raw.db(dbName).collection("clients").insertOne({ realm: name, clientId: "half-written" });
       assert.equal(await repo.getRealm(name), undefined);
@@ -89,11 +89,27 @@ describe("MongoRealmRepository", () => {
     it("objects orphaned by an interrupted delete are not inherited by a new realm of the same name", async () => {
       const name = `r-${randomUUID()}`;
       await raw.db(dbName).collection("scopes").insertOne({ realm: name, name: "orphan", audiences: [] });
-      await repo.createRealm({ name, enabled: true, accessTokenLifespan: 300, refreshTokenLifespan: 1800, signingAlgorithm: "ES256" });
+      await repo.createRealm(makeRealm(name));
       assert.deepEqual(await repo.listScopes(name), []);
+    });
+
+    it("expired used jtis are swept by consumeJti without a TTL index", async () => {
+      const realm = `r-${randomUUID()}`;
+      const usedJtis = raw.db(dbName).collection("used_jtis");
+      await usedJtis.insertOne({ realm, clientId: "web", jti: "stale", expiresAt: new Date(Date.now() - 1000) });
+      const fresh = await MongoRealmRepository.connect(server.uri, { dbName });
+      await fresh.consumeJti(realm, "web", "new", new Date(Date.now() + 60_000));
+      await fresh.close(); // waits for the sweep
+      assert.deepEqual((await usedJtis.find({ realm }).toArray()).map((d) => d.jti), ["new"]);
+      const indexes = await usedJtis.indexes();
+      assert.ok(!indexes.some((index) => index.expireAfterSeconds !== undefined));
     });
   });
 });
+
+function makeRealm(name: string): Realm {
+  return { name, enabled: true, accessTokenLifespan: 300, refreshTokenLifespan: 1800, signingAlgorithm: "ES256" };
+}
 
 /** A 127.0.0.1 port nothing listens on. */
 function closedPort(): Promise<number> {

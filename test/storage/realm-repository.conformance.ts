@@ -38,7 +38,16 @@ function makeClient(clientId: string, overrides: Partial<Client> = {}): Client {
     authMethods: ["client_secret_basic", "private_key_jwt"],
     secretHash: "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNo",
     jwks: {
-      keys: [{ kty: "EC", crv: "P-256", x: "f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU", y: "x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0", kid: "k1", "x5t#S256": "abc" }],
+      keys: [
+        {
+          kty: "EC",
+          crv: "P-256",
+          x: "f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU",
+          y: "x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0",
+          kid: "k1",
+          "x5t#S256": "abc",
+        },
+      ],
     },
     serviceAccount: true,
     serviceAccountUserId: randomUUID(),
@@ -553,7 +562,8 @@ export function runRealmRepositoryConformance(name: string, open: () => Promise<
         const realm = await newRealm();
         const key = makeKey("k1", new Date());
         await repo.addSigningKey(realm, key);
-        await assert.rejects(repo.addSigningKey(realm, makeKey("k1", new Date(), { state: "passive" })), StorageConflictError);
+        const again = makeKey("k1", new Date(), { state: "passive" });
+        await assert.rejects(repo.addSigningKey(realm, again), StorageConflictError);
         assert.deepEqual(await repo.listSigningKeys(realm), [key]);
       });
 

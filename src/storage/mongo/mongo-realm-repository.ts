@@ -27,7 +27,10 @@ import {
 type RealmDoc = Realm & { _state?: "importing" | "deleting" };
 /** Every other document carries the name of its realm. */
 type Scoped<T> = T & { realm: string };
-/** User attributes are stored as entries: attribute names may hold `.` or start with `$`, which FerretDB rejects as keys. */
+/**
+ * User attributes are stored as `{ name, values }` entries: attribute names may hold `.` or start with `$`,
+ * which FerretDB rejects as field names.
+ */
 type UserDoc = Scoped<Omit<User, "attributes"> & { attributes: { name: string; values: string[] }[] }>;
 type UsedJtiDoc = { realm: string; clientId: string; jti: string; expiresAt: Date };
 
@@ -35,7 +38,10 @@ type UsedJtiDoc = { realm: string; clientId: string; jti: string; expiresAt: Dat
 export interface MongoRealmRepositoryOptions {
   /** Database name; defaults to the URI's path, else `tessera`. */
   dbName?: string;
-  /** How long an operation waits for a reachable server before failing with {@link StorageUnavailableError}. Default 5000. */
+  /**
+   * How long connecting, and later each operation, waits for a reachable server before failing with
+   * {@link StorageUnavailableError}. Default 5000.
+   */
   serverSelectionTimeoutMS?: number;
 }
 
@@ -201,9 +207,10 @@ export class MongoRealmRepository implements RealmRepository {
   }
 
   async getClient(realm: string, clientId: string): Promise<Client | undefined> {
-    return this.#call(
-      async () => (await this.#clients.findOne<Client>({ realm, clientId }, { projection: HIDDEN_FIELDS })) ?? undefined,
-    );
+    return this.#call(async () => {
+      const found = await this.#clients.findOne<Client>({ realm, clientId }, { projection: HIDDEN_FIELDS });
+      return found ?? undefined;
+    });
   }
 
   async findClientByResourceUri(realm: string, uri: string): Promise<Client | undefined> {
@@ -226,7 +233,9 @@ export class MongoRealmRepository implements RealmRepository {
     const result = await this.#call(() =>
       this.#clients.replaceOne({ realm, clientId: client.clientId }, { ...client, realm }),
     );
-    if (result.matchedCount === 0) throw new StorageNotFoundError(`client ${client.clientId} not found in realm ${realm}`);
+    if (result.matchedCount === 0) {
+      throw new StorageNotFoundError(`client ${client.clientId} not found in realm ${realm}`);
+    }
   }
 
   async deleteClient(realm: string, clientId: string): Promise<boolean> {
@@ -358,7 +367,8 @@ export class MongoRealmRepository implements RealmRepository {
   #translate(error: unknown, conflictMessage = "duplicate key"): unknown {
     if (isDuplicateKey(error)) return new StorageConflictError(conflictMessage, { cause: error });
     if (isUnavailable(error)) {
-      return new StorageUnavailableError(`MongoDB at ${this.#hosts} is unavailable: ${error.message}`, { cause: error });
+      const message = `MongoDB at ${this.#hosts} is unavailable: ${error.message}`;
+      return new StorageUnavailableError(message, { cause: error });
     }
     return error;
   }

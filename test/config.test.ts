@@ -1,0 +1,277 @@
+import assert from "node:assert/strict";
+import { randomBytes } from "node:crypto";
+import { describe, it } from "node:test";
+import { ConfigError, parseServeConfig, SERVE_USAGE, type ServeConfig, type ServeSettings } from "../src/config.js";
+
+/** Parses and asserts the result is settings, not a help request. */
+function settings(argv: string[], env: NodeJS.ProcessEnv = {}): ServeSettings {
+  const config: ServeConfig = parseServeConfig(argv, env);
+  assert.equal(config.help, false);
+  return config as ServeSettings;
+}
+
+/** Asserts a one-line ConfigError equal to `expected` (string) or matching it (RegExp). */
+function assertConfigError(argv: string[], env: NodeJS.ProcessEnv, expected: string | RegExp): string {
+  let caught: unknown;
+  try {
+    parseServeConfig(argv, env);
+  } catch (error) {
+    caught = error;
+  }
+  assert.ok(caught instanceof ConfigError, `expected a ConfigError, got ${String(caught)}`);
+  assert.ok(!caught.message.includes("\n"), "one line");
+  if (typeof expected === "string") assert.equal(caught.message, expected);
+  else assert.match(caught.message, expected);
+  return caught.message;
+}
+
+describe("parseServeConfig defaults", () => {
+  it("listens on 127.0.0.1:8080 with memory storage and info logs", () => {
+    assert.deepEqual(settings([]), {
+      help: false,
+      host: "127.0.0.1",
+      port: 8080,
+      publicUrl: "http://127.0.0.1:8080",
+      storage: { kind: "memory" },
+      imports: [],
+      logLevel: "info",
+      masterKey: undefined,
+    });
+  });
+
+  it("derives the public URL from host and port, bracketing IPv6", () => {
+    assert.equal(settings(["--host", "0.0.0.0", "--port", "9000"]).publicUrl, "http://0.0.0.0:9000");
+    assert.equal(settings(["--host", "::1"]).publicUrl, "http://[::1]:8080");
+  });
+
+  it("chooses mongodb when a MongoDB URI is set, with database tessera", () => {
+    assert.deepEqual(settings([], { MONGODB_URI: "mongodb://db:27017" }).storage, {
+      kind: "mongodb",
+      uri: "mongodb://db:27017",
+      database: "tessera",
+    });
+    assert.deepEqual(settings(["--mongodb-uri", "mongodb+srv://cluster.example.net"]).storage, {
+      kind: "mongodb",
+      uri: "mongodb+srv://cluster.example.net",
+      database: "tessera",
+    });
+  });
+
+  it("treats an empty variable as unset", () => {
+    assert.deepEqual(settings([], { TESSERA_PORT: "", MONGODB_URI: "", TESSERA_MASTER_KEY: "" }), settings([]));
+  });
+
+  it("answers --help with a help request, whatever else is wrong", () => {
+    assert.deepEqual(parseServeConfig(["--help"], { TESSERA_PORT: "abc" }), { help: true });
+    for (const flag of [
+      "--host",
+      "--port",
+      "--public-url",
+      "--storage",
+      "--mongodb-uri",
+      "--mongodb-database",
+      "--import",
+      "--log-level",
+    ]) {
+      assert.ok(SERVE_USAGE.includes(flag), flag);
+    }
+    for (const variable of [
+      "TESSERA_HOST",
+      "TESSERA_PORT",
+      "TESSERA_PUBLIC_URL",
+      "TESSERA_STORAGE",
+      "MONGODB_URI",
+      "TESSERA_MONGODB_DATABASE",
+      "TESSERA_LOG_LEVEL",
+      "TESSERA_MASTER_KEY",
+    ]) {
+      assert.ok(SERVE_USAGE.includes(variable), variable);
+    }
+  });
+});
+
+describe("parseServeConfig values and precedence", () => {
+  const env: NodeJS.ProcessEnv = {
+    TESSERA_HOST: "10.0.0.1",
+    TESSERA_PORT: "7000",
+    TESSERA_PUBLIC_URL: "https://env.example.com/",
+    TESSERA_STORAGE: "memory",
+    MONGODB_URI: "mongodb://env-db",
+    TESSERA_MONGODB_DATABASE: "envdb",
+    TESSERA_LOG_LEVEL: "warn",
+  };
+
+  it("reads every variable", () => {
+    const config = settings([], env);
+    assert.equal(config.host, "10.0.0.1");
+    assert.equal(config.port, 7000);
+    assert.equal(config.publicUrl, "https://env.example.com");
+    assert.deepEqual(config.storage, { kind: "memory" });
+    assert.equal(config.logLevel, "warn");
+    assert.deepEqual(settings([], { ...env, TESSERA_STORAGE: "mongodb" }).storage, {
+      kind: "mongodb",
+      uri: "mongodb://env-db",
+      database: "envdb",
+    });
+  });
+
+  it("lets each flag win over its variable", () => {
+    const argv = [
+      "--host=192.168.1.1",
+      "--port",
+      "0",
+      "--public-url",
+      "https://sts.example.com/tessera/",
+      "--storage",
+      "mongodb",
+      "--mongodb-uri",
+      "mongodb://flag-db",
+      "--mongodb-database",
+      "flagdb",
+      "--log-level",
+      "debug",
+    ];
+    assert.deepEqual(settings(argv, env), {
+      help: false,
+      host: "192.168.1.1",
+      port: 0,
+      publicUrl: "https://sts.example.com/tessera",
+      storage: { kind: "mongodb", uri: "mongodb://flag-db", database: "flagdb" },
+      imports: [],
+      logLevel: "debug",
+      masterKey: undefined,
+    });
+  });
+
+  it("keeps --storage memory even when a MongoDB URI is set", () => {
+    assert.deepEqual(settings(["--storage", "memory"], { MONGODB_URI: "mongodb://db" }).storage, { kind: "memory" });
+  });
+
+  it("collects --import files in order", () => {
+    assert.deepEqual(settings(["--import", "a.yaml", "--import=b.json"]).imports, ["a.yaml", "b.json"]);
+  });
+
+  it("decodes a base64 or base64url master key of 32 bytes", () => {
+    const key = randomBytes(32);
+    for (const encoded of [key.toString("base64"), key.toString("base64url"), `${key.toString("base64")}\n`]) {
+      const { masterKey } = settings([], { TESSERA_MASTER_KEY: encoded });
+      assert.ok(masterKey instanceof Uint8Array);
+      assert.deepEqual(Buffer.from(masterKey), key);
+    }
+  });
+});
+
+describe("parseServeConfig errors", () => {
+  it("refuses an unknown flag", () => {
+    assertConfigError(["--prot", "80"], {}, "unknown option --prot (see tessera serve --help)");
+    assertConfigError(["-p"], {}, "unknown option -p (see tessera serve --help)");
+  });
+
+  it("refuses a flag without its value, and a value on --help", () => {
+    assertConfigError(["--port"], {}, /^--port: expected a value/);
+    assertConfigError(["--host", "--port", "1"], {}, /^--host: expected a value/);
+    assertConfigError(["--help=yes"], {}, "--help: expected no value");
+  });
+
+  it("refuses a positional argument without echoing it", () => {
+    const message = assertConfigError(["mongodb://user:pw@db"], {}, /^unexpected argument/);
+    assert.ok(!message.includes("pw@db"));
+  });
+
+  it("refuses a bad port from the flag or the variable, naming which", () => {
+    assertConfigError(["--port", "abc"], {}, '--port: expected an integer 0-65535, got "abc"');
+    assertConfigError(["--port", "65536"], {}, '--port: expected an integer 0-65535, got "65536"');
+    assertConfigError(["--port", "-1"], {}, /^--port: expected a value/);
+    assertConfigError(["--port=-1"], {}, '--port: expected an integer 0-65535, got "-1"');
+    assertConfigError([], { TESSERA_PORT: "80.5" }, 'TESSERA_PORT: expected an integer 0-65535, got "80.5"');
+  });
+
+  it("refuses an empty or blank host", () => {
+    assertConfigError(["--host="], {}, '--host: expected a host name or IP address, got ""');
+    assertConfigError([], { TESSERA_HOST: "a b" }, /^TESSERA_HOST: expected a host name/);
+  });
+
+  it("refuses a public URL that is not an absolute http(s) URL fit for an issuer", () => {
+    for (const url of [
+      "sts.example.com",
+      "ftp://sts.example.com",
+      "https://sts.example.com/?a=1",
+      "https://sts.example.com/#x",
+      "https://u:p@sts.example.com",
+    ]) {
+      assertConfigError(
+        ["--public-url", url],
+        {},
+        /^--public-url: expected an absolute http\(s\) URL without credentials, query or fragment/,
+      );
+    }
+    assertConfigError(
+      [],
+      { TESSERA_PUBLIC_URL: "/relative" },
+      /^TESSERA_PUBLIC_URL: expected an absolute http\(s\) URL/,
+    );
+  });
+
+  it("refuses an unknown storage and log level", () => {
+    assertConfigError(["--storage", "redis"], {}, '--storage: expected one of memory | mongodb, got "redis"');
+    assertConfigError([], { TESSERA_STORAGE: "sql" }, 'TESSERA_STORAGE: expected one of memory | mongodb, got "sql"');
+    assertConfigError(
+      ["--log-level", "verbose"],
+      {},
+      '--log-level: expected one of fatal | error | warn | info | debug | trace | silent, got "verbose"',
+    );
+    assertConfigError([], { TESSERA_LOG_LEVEL: "INFO" }, /^TESSERA_LOG_LEVEL: expected one of/);
+  });
+
+  it("refuses mongodb storage without a URI", () => {
+    assertConfigError(["--storage", "mongodb"], {}, "--storage: mongodb expects --mongodb-uri or MONGODB_URI");
+    assertConfigError(
+      [],
+      { TESSERA_STORAGE: "mongodb" },
+      "TESSERA_STORAGE: mongodb expects --mongodb-uri or MONGODB_URI",
+    );
+  });
+
+  it("refuses a MongoDB URI of another scheme without echoing it", () => {
+    const message = assertConfigError(
+      [],
+      { MONGODB_URI: "postgres://user:hunter2@db" },
+      "MONGODB_URI: expected a mongodb:// or mongodb+srv:// connection string",
+    );
+    assert.ok(!message.includes("hunter2"));
+    assertConfigError(["--mongodb-uri", "http://db"], {}, /^--mongodb-uri: expected a mongodb:\/\//);
+  });
+
+  it("refuses a MongoDB database name MongoDB would refuse", () => {
+    assertConfigError(
+      ["--mongodb-uri", "mongodb://db", "--mongodb-database", "a.b"],
+      {},
+      /^--mongodb-database: expected a MongoDB database name/,
+    );
+    assertConfigError(
+      [],
+      { MONGODB_URI: "mongodb://db", TESSERA_MONGODB_DATABASE: "x".repeat(64) },
+      /^TESSERA_MONGODB_DATABASE: expected/,
+    );
+  });
+
+  it("refuses an empty --import", () => {
+    assertConfigError(["--import="], {}, "--import: expected a file path");
+  });
+
+  it("refuses a master key that is not 32 bytes of base64, never echoing it", () => {
+    for (const value of [
+      randomBytes(16).toString("base64"),
+      randomBytes(33).toString("base64"),
+      "not*base64*at*all-but-long-enough-to-be-43ch",
+      "passw0rd",
+    ]) {
+      const message = assertConfigError(
+        [],
+        { TESSERA_MASTER_KEY: value },
+        /^TESSERA_MASTER_KEY: expected 32 bytes in base64 or base64url/,
+      );
+      assert.ok(!message.includes(value));
+    }
+  });
+});

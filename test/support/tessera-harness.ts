@@ -1,0 +1,64 @@
+import { randomBytes } from "node:crypto";
+import { Writable } from "node:stream";
+import { createTessera, type Tessera } from "../../src/app.js";
+import type { Clock } from "../../src/domain/index.js";
+import { createLogger } from "../../src/logger.js";
+import { listen, type DualHandler, type ListeningServer } from "../../src/server.js";
+import { MemoryRealmRepository } from "../../src/storage/memory/memory-realm-repository.js";
+import type { RealmRepository } from "../../src/storage/realm-repository.js";
+
+/** A Tessera serving on a real 127.0.0.1 port, for tests. */
+export interface TesseraHarness {
+  /** `http://127.0.0.1:{port}` */
+  baseUrl: string;
+  port: number;
+  repository: RealmRepository;
+  tessera: Tessera;
+  server: ListeningServer;
+  /** Every log line written so far. */
+  logs(): string[];
+  tokenUrl(realm: string): string;
+  issuer(realm: string): string;
+  stop(): Promise<void>;
+}
+
+/** Options of {@link startTessera}. */
+export interface HarnessOptions {
+  /** Defaults to a fresh memory repository. */
+  repository?: RealmRepository;
+  clock?: Clock;
+  masterKey?: Uint8Array;
+}
+
+/** Starts the real server (the same composition as `tessera serve`) on a free port. */
+export async function startTessera(options: HarnessOptions = {}): Promise<TesseraHarness> {
+  const repository = options.repository ?? new MemoryRealmRepository();
+  const lines: string[] = [];
+  const sink = new Writable({
+    write(chunk: Buffer, _encoding, done) {
+      lines.push(...chunk.toString("utf8").split("\n").filter(Boolean));
+      done();
+    },
+  });
+  const log = createLogger("info", sink);
+  // The issuer depends on the port: bind first, then build Tessera with the URL and route to it.
+  let handler: DualHandler | undefined;
+  const server = await listen((req, res) => handler?.(req, res), "127.0.0.1", 0);
+  const port = server.address.port;
+  const publicUrl = `http://127.0.0.1:${port}`;
+  const tessera = createTessera({ repository, publicUrl, masterKey: options.masterKey ?? randomBytes(32), log, clock: options.clock });
+  handler = tessera.handler;
+  return {
+    baseUrl: publicUrl,
+    port,
+    repository,
+    tessera,
+    server,
+    logs: () => [...lines],
+    tokenUrl: (realm) => `${publicUrl}/realms/${realm}/protocol/openid-connect/token`,
+    issuer: (realm) => `${publicUrl}/realms/${realm}`,
+    stop: async () => {
+      await server.close(1000);
+    },
+  };
+}
