@@ -5,7 +5,7 @@ import { createTessera } from "./app.js";
 import { ConfigError, SERVE_USAGE, parseServeConfig, type ServeSettings } from "./config.js";
 import { createLogger, type Logger } from "./logger.js";
 import { RealmFileError, parseRealmFile } from "./realm-file/index.js";
-import { listen, type ListeningServer } from "./server.js";
+import { listen, type DualHandler, type ListeningServer } from "./server.js";
 import { MemoryRealmRepository } from "./storage/memory/memory-realm-repository.js";
 import { MongoRealmRepository } from "./storage/mongo/mongo-realm-repository.js";
 import {
@@ -23,6 +23,8 @@ export const DEMO_REALM_FILE = ["../examples/demo-realm.yaml", "../../examples/d
 /** A running Tessera: its address and how to stop it. */
 export interface RunningTessera {
   server: ListeningServer;
+  /** Base of the issuers, with the real port. */
+  publicUrl: string;
   repository: RealmRepository;
   /** Graceful stop: finish in-flight requests, close storage. */
   stop(): Promise<void>;
@@ -38,19 +40,26 @@ export class StartupError extends Error {
  * one server -> listen. Throws {@link ConfigError}, {@link RealmFileError} or {@link StartupError}.
  */
 export async function serve(settings: ServeSettings, log: Logger): Promise<RunningTessera> {
-  const masterKey = settings.masterKey ?? ephemeralMasterKey(settings, log);
   // Parse every realm file before storage is touched: a bad file leaves nothing half-imported.
   const files = settings.imports.length > 0 ? settings.imports : settings.storage.kind === "memory" ? [DEMO_REALM_FILE] : [];
-  const bundles = await Promise.all(files.map((file) => parseRealmFile(file)));
+  const bundles: RealmBundle[] = [];
+  for (const file of files) bundles.push(await parseRealmFile(file));
+  const masterKey = settings.masterKey ?? ephemeralMasterKey(settings, log);
   const repository = await openRepository(settings);
   try {
     await importRealms(repository, bundles, files, log);
-    const tessera = createTessera({ repository, publicUrl: settings.publicUrl, masterKey, log });
-    const server = await listen(tessera.handler, settings.host, settings.port).catch((error: NodeJS.ErrnoException) => {
-      throw new StartupError(`cannot listen on ${settings.host}:${settings.port}: ${error.code ?? error.message}`);
-    });
+    // Bind first: with --port 0 the issuer can only name the real port once it is known.
+    let handler: DualHandler | undefined;
+    const server = await listen((req, res) => handler?.(req, res), settings.host, settings.port).catch(
+      (error: NodeJS.ErrnoException) => {
+        throw new StartupError(`cannot listen on ${settings.host}:${settings.port}: ${error.code ?? error.message}`);
+      },
+    );
+    const publicUrl = settings.port === 0 ? settings.publicUrl.replace(/:0$/, `:${server.address.port}`) : settings.publicUrl;
+    handler = createTessera({ repository, publicUrl, masterKey, log }).handler;
     return {
       server,
+      publicUrl,
       repository,
       stop: async () => {
         await server.close();
@@ -119,7 +128,7 @@ export async function runServe(argv: string[], env: NodeJS.ProcessEnv): Promise<
     }
     throw error;
   }
-  process.stdout.write(banner(settings, running.server.address.port));
+  process.stdout.write(banner(settings, running));
   return new Promise<number>((resolve) => {
     let stopping = false;
     const stop = (signal: string) => {
@@ -133,11 +142,12 @@ export async function runServe(argv: string[], env: NodeJS.ProcessEnv): Promise<
   });
 }
 
-function banner(settings: ServeSettings, port: number): string {
-  const base = `http://${settings.host.includes(":") ? `[${settings.host}]` : settings.host}:${port}`;
+function banner(settings: ServeSettings, running: RunningTessera): string {
+  const host = settings.host.includes(":") ? `[${settings.host}]` : settings.host;
+  const base = `http://${host}:${running.server.address.port}`;
   const lines = [
     `Tessera listening on ${base} (gRPC, gRPC-Web, Connect and OAuth 2.0 HTTP on one port)`,
-    `storage: ${settings.storage.kind}; issuers: ${settings.publicUrl}/realms/{realm}`,
+    `storage: ${settings.storage.kind}; issuers: ${running.publicUrl}/realms/{realm}`,
     "AdminService is NOT protected yet: keep this port private.",
   ];
   if (settings.imports.length === 0 && settings.storage.kind === "memory") {

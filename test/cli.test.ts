@@ -1,0 +1,137 @@
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { mkdtemp, writeFile } from "node:fs/promises";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, it } from "node:test";
+
+const CLI = ["--import", "tsx", "src/cli.ts"];
+const MASTER_KEY = Buffer.alloc(32, 7).toString("base64");
+
+interface Exit {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs `tessera ...` as a user would and collects its exit. */
+function tessera(args: string[], env: Record<string, string> = {}, timeoutMs = 20_000): Promise<Exit> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [...CLI, ...args], { env: { PATH: process.env.PATH, ...env }, stdio: ["ignore", "pipe", "pipe"] });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (d: Buffer) => (stdout += d));
+    child.stderr.on("data", (d: Buffer) => (stderr += d));
+    const timer = setTimeout(() => {
+      child.kill("SIGKILL");
+      reject(new Error(`tessera ${args.join(" ")} did not exit: ${stderr}`));
+    }, timeoutMs);
+    child.on("exit", (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
+async function closedPort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const { port } = server.address() as { port: number };
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+}
+
+/** The one line a failed start prints. */
+function failureLine(exit: Exit): string {
+  const lines = exit.stderr.trim().split("\n");
+  assert.equal(lines.length, 1, `expected one line, got:\n${exit.stderr}`);
+  return lines[0];
+}
+
+describe("tessera serve start-up", () => {
+  it("an unknown flag then one line naming it and a non-zero exit", async () => {
+    const exit = await tessera(["serve", "--prot", "8080"]);
+    assert.notEqual(exit.code, 0);
+    assert.match(failureLine(exit), /--prot/);
+  });
+
+  it("a bad port then one line naming --port", async () => {
+    const exit = await tessera(["serve", "--port", "eighty"]);
+    assert.notEqual(exit.code, 0);
+    assert.match(failureLine(exit), /--port/);
+  });
+
+  it("an invalid realm file then one line naming the file and the key, nothing served", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "tessera-cli-"));
+    const file = join(dir, "bad.yaml");
+    await writeFile(file, "realm: bad\nclients:\n  - clientId: x\n    secret: s3cret-value\n    tokenExchange: { scopePolicy: up }\n");
+    const exit = await tessera(["serve", "--port", "0", "--import", file]);
+    assert.notEqual(exit.code, 0);
+    const line = failureLine(exit);
+    assert.match(line, /bad\.yaml/);
+    assert.match(line, /clients\[0\]\.tokenExchange\.scopePolicy/);
+    assert.ok(!line.includes("s3cret-value"));
+    assert.equal(exit.stdout, "", "nothing listened");
+  });
+
+  it("a good file then a bad file then nothing is imported and the start fails", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "tessera-cli-"));
+    await writeFile(join(dir, "good.json"), JSON.stringify({ realm: "good" }));
+    await writeFile(join(dir, "broken.yaml"), "realm: [unclosed\n");
+    const exit = await tessera(["serve", "--port", "0", "--import", join(dir, "good.json"), "--import", join(dir, "broken.yaml")]);
+    assert.notEqual(exit.code, 0);
+    assert.match(failureLine(exit), /broken\.yaml/);
+  });
+
+  it("an unreadable realm file then one line naming it", async () => {
+    const exit = await tessera(["serve", "--port", "0", "--import", "/nonexistent/realm.yaml"]);
+    assert.notEqual(exit.code, 0);
+    assert.match(failureLine(exit), /\/nonexistent\/realm\.yaml/);
+  });
+
+  it("an unreachable MongoDB then one line saying so, without the URI's password", async () => {
+    const port = await closedPort();
+    const exit = await tessera(["serve", "--port", "0"], {
+      MONGODB_URI: `mongodb://admin:hunter2@127.0.0.1:${port}/`,
+      TESSERA_MASTER_KEY: MASTER_KEY,
+    });
+    assert.notEqual(exit.code, 0);
+    const line = failureLine(exit);
+    assert.match(line, /MongoDB unreachable/);
+    assert.match(line, new RegExp(`127\\.0\\.0\\.1:${port}`));
+    assert.ok(!line.includes("hunter2"));
+  });
+
+  it("MongoDB storage without TESSERA_MASTER_KEY then one line asking for it", async () => {
+    const exit = await tessera(["serve", "--port", "0", "--mongodb-uri", "mongodb://127.0.0.1:1/"]);
+    assert.notEqual(exit.code, 0);
+    assert.match(failureLine(exit), /TESSERA_MASTER_KEY/);
+  });
+
+  it("no arguments beyond serve then the demo realm is served, the banner shows a working example, SIGTERM exits 0", async () => {
+    const child = spawn(process.execPath, [...CLI, "serve", "--port", "0", "--log-level", "warn"], { stdio: ["ignore", "pipe", "pipe"] });
+    let stdout = "";
+    child.stdout.on("data", (d: Buffer) => (stdout += d));
+    const exited = new Promise<number | null>((resolve) => child.on("exit", resolve));
+    const deadline = Date.now() + 20_000;
+    while (!stdout.includes("curl") && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+    try {
+      const command = /curl .*$/m.exec(stdout)?.[0] ?? "";
+      const url = /http:\/\/\S+token/.exec(command)?.[0];
+      assert.ok(url, `banner without example:\n${stdout}`);
+      const response = await fetch(url, {
+        method: "POST",
+        headers: { authorization: `Basic ${Buffer.from("gateway:gateway-secret").toString("base64")}`, "content-type": "application/x-www-form-urlencoded" },
+        body: "grant_type=client_credentials&scope=orders.read",
+      });
+      assert.equal(response.status, 200);
+      const body = (await response.json()) as { access_token: string };
+      const claims = JSON.parse(Buffer.from(body.access_token.split(".")[1], "base64url").toString()) as { iss: string };
+      assert.equal(claims.iss, url.replace("/protocol/openid-connect/token", ""), "issuer names the real port");
+    } finally {
+      child.kill("SIGTERM");
+    }
+    assert.equal(await exited, 0);
+  });
+});
