@@ -147,6 +147,31 @@ describe("connect-node transports against Tessera's single port", () => {
     assert.equal(error.rawMessage, details[0].errorDescription, "the message and the detail agree");
   });
 
+  it(
+    "ExchangeToken is not served as a Connect GET, which would put client_secret and subject_token in the URL",
+    {
+      todo:
+        "proto/tessera/exchange/v1/token_exchange_service.proto marks ExchangeToken `idempotency_level = NO_SIDE_EFFECTS`, " +
+        "so connect-node answers GET ?connect=v1&encoding=json&message={...client_secret...subject_token...} with 200 " +
+        "(ClientCredentials, without the option, gets 405). Drop the option and regenerate gen/.",
+    },
+    async () => {
+      const client = createClient(TokenExchangeService, connectH1);
+      const issued = await client.clientCredentials({ realm: REALM, client: { clientId: "gateway", clientSecret: SECRETS.gateway }, scope: "orders.read" });
+      const message = {
+        realm: REALM,
+        client: { clientId: "gateway", clientSecret: SECRETS.gateway },
+        subjectToken: issued.accessToken,
+        subjectTokenType: "urn:ietf:params:oauth:token-type:access_token",
+        scope: "orders.read",
+      };
+      const query = new URLSearchParams({ connect: "v1", encoding: "json", message: JSON.stringify(message) });
+      const answer = await fetch(`${harness.baseUrl}/tessera.exchange.v1.TokenExchangeService/ExchangeToken?${query}`);
+      await answer.body?.cancel();
+      assert.equal(answer.status, 405, "token requests must be POSTs (RFC 6749 §3.2), never URLs with secrets");
+    },
+  );
+
   describe("AdminService over Connect", () => {
     let admin: Client<typeof AdminService>;
     let tokens: Client<typeof TokenExchangeService>;
