@@ -169,7 +169,7 @@ export class AdminRpc {
     }
     const client: Client = {
       clientId: required(message.clientId, "client.clientId"),
-      enabled: message.enabled,
+      enabled: message.enabled ?? true,
       publicClient: message.publicClient,
       authMethods: message.publicClient || authMethods.length > 0 ? authMethods : defaultAuthMethods(message, existing),
       secretHash: message.secret !== "" ? await hashClientSecret(message.secret) : existing?.secretHash,

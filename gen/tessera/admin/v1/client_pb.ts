@@ -10,7 +10,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file tessera/admin/v1/client.proto.
  */
 export const file_tessera_admin_v1_client: GenFile = /*@__PURE__*/
-  fileDesc("Ch10ZXNzZXJhL2FkbWluL3YxL2NsaWVudC5wcm90bxIQdGVzc2VyYS5hZG1pbi52MSLlAgoGQ2xpZW50EhEKCWNsaWVudF9pZBgBIAEoCRIPCgdlbmFibGVkGAIgASgIEhUKDXB1YmxpY19jbGllbnQYAyABKAgSFAoMYXV0aF9tZXRob2RzGAQgAygJEg4KBnNlY3JldBgFIAEoCRISCgpoYXNfc2VjcmV0GAYgASgIEhEKCWp3a3NfanNvbhgHIAEoCRIQCghqd2tzX3VyaRgIIAEoCRIXCg9zZXJ2aWNlX2FjY291bnQYCSABKAgSHwoXc2VydmljZV9hY2NvdW50X3VzZXJfaWQYCiABKAkSFgoOZGVmYXVsdF9zY29wZXMYCyADKAkSFwoPb3B0aW9uYWxfc2NvcGVzGAwgAygJEhUKDXJlc291cmNlX3VyaXMYDSADKAkSPwoOdG9rZW5fZXhjaGFuZ2UYDiABKAsyJy50ZXNzZXJhLmFkbWluLnYxLlRva2VuRXhjaGFuZ2VTZXR0aW5ncyJWChVUb2tlbkV4Y2hhbmdlU2V0dGluZ3MSDwoHZW5hYmxlZBgBIAEoCBIWCg5yZWZyZXNoX3Rva2VucxgCIAEoCRIUCgxzY29wZV9wb2xpY3kYAyABKAliBnByb3RvMw");
+  fileDesc("Ch10ZXNzZXJhL2FkbWluL3YxL2NsaWVudC5wcm90bxIQdGVzc2VyYS5hZG1pbi52MSL2AgoGQ2xpZW50EhEKCWNsaWVudF9pZBgBIAEoCRIUCgdlbmFibGVkGAIgASgISACIAQESFQoNcHVibGljX2NsaWVudBgDIAEoCBIUCgxhdXRoX21ldGhvZHMYBCADKAkSDgoGc2VjcmV0GAUgASgJEhIKCmhhc19zZWNyZXQYBiABKAgSEQoJandrc19qc29uGAcgASgJEhAKCGp3a3NfdXJpGAggASgJEhcKD3NlcnZpY2VfYWNjb3VudBgJIAEoCBIfChdzZXJ2aWNlX2FjY291bnRfdXNlcl9pZBgKIAEoCRIWCg5kZWZhdWx0X3Njb3BlcxgLIAMoCRIXCg9vcHRpb25hbF9zY29wZXMYDCADKAkSFQoNcmVzb3VyY2VfdXJpcxgNIAMoCRI/Cg50b2tlbl9leGNoYW5nZRgOIAEoCzInLnRlc3NlcmEuYWRtaW4udjEuVG9rZW5FeGNoYW5nZVNldHRpbmdzQgoKCF9lbmFibGVkIlYKFVRva2VuRXhjaGFuZ2VTZXR0aW5ncxIPCgdlbmFibGVkGAEgASgIEhYKDnJlZnJlc2hfdG9rZW5zGAIgASgJEhQKDHNjb3BlX3BvbGljeRgDIAEoCWIGcHJvdG8z");
 
 /**
  * Client is an OAuth client registered in a realm.
@@ -26,11 +26,11 @@ export type Client = Message<"tessera.admin.v1.Client"> & {
   clientId: string;
 
   /**
-   * Whether the client may authenticate.
+   * Whether the client may authenticate; true when not set.
    *
-   * @generated from field: bool enabled = 2;
+   * @generated from field: optional bool enabled = 2;
    */
-  enabled: boolean;
+  enabled?: boolean;
 
   /**
    * Public clients authenticate with client_id alone.

@@ -10,7 +10,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file tessera/admin/v1/realm.proto.
  */
 export const file_tessera_admin_v1_realm: GenFile = /*@__PURE__*/
-  fileDesc("Chx0ZXNzZXJhL2FkbWluL3YxL3JlYWxtLnByb3RvEhB0ZXNzZXJhLmFkbWluLnYxIoABCgVSZWFsbRIMCgRuYW1lGAEgASgJEg8KB2VuYWJsZWQYAiABKAgSHQoVYWNjZXNzX3Rva2VuX2xpZmVzcGFuGAMgASgDEh4KFnJlZnJlc2hfdG9rZW5fbGlmZXNwYW4YBCABKAMSGQoRc2lnbmluZ19hbGdvcml0aG0YBSABKAliBnByb3RvMw");
+  fileDesc("Chx0ZXNzZXJhL2FkbWluL3YxL3JlYWxtLnByb3RvEhB0ZXNzZXJhLmFkbWluLnYxIpEBCgVSZWFsbRIMCgRuYW1lGAEgASgJEhQKB2VuYWJsZWQYAiABKAhIAIgBARIdChVhY2Nlc3NfdG9rZW5fbGlmZXNwYW4YAyABKAMSHgoWcmVmcmVzaF90b2tlbl9saWZlc3BhbhgEIAEoAxIZChFzaWduaW5nX2FsZ29yaXRobRgFIAEoCUIKCghfZW5hYmxlZGIGcHJvdG8z");
 
 /**
  * Realm is an isolated tenant with its own issuer, keys, clients, scopes and users.
@@ -26,11 +26,11 @@ export type Realm = Message<"tessera.admin.v1.Realm"> & {
   name: string;
 
   /**
-   * Whether the realm serves requests.
+   * Whether the realm serves requests; true when not set.
    *
-   * @generated from field: bool enabled = 2;
+   * @generated from field: optional bool enabled = 2;
    */
-  enabled: boolean;
+  enabled?: boolean;
 
   /**
    * Access token lifetime in seconds.
