@@ -1,10 +1,10 @@
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { mkdtemp, writeFile } from "node:fs/promises";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, it } from "node:test";
+import { freePort } from "./support/ports.js";
 
 const CLI = ["--import", "tsx", "src/cli.ts"];
 const MASTER_KEY = Buffer.alloc(32, 7).toString("base64");
@@ -34,13 +34,6 @@ function tessera(args: string[], env: Record<string, string> = {}, timeoutMs = 2
   });
 }
 
-async function closedPort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
 
 /** The one line a failed start prints. */
 function failureLine(exit: Exit): string {
@@ -91,7 +84,7 @@ describe("tessera serve start-up", () => {
   });
 
   it("an unreachable MongoDB then one line saying so, without the URI's password", async () => {
-    const port = await closedPort();
+    const port = await freePort();
     const exit = await tessera(["serve", "--port", "0"], {
       MONGODB_URI: `mongodb://admin:hunter2@127.0.0.1:${port}/`,
       TESSERA_MASTER_KEY: MASTER_KEY,

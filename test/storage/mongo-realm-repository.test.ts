@@ -1,11 +1,11 @@
 import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
-import { createServer } from "node:net";
 import { after, before, describe, it } from "node:test";
 import { MongoClient } from "mongodb";
 import type { Realm } from "../../src/domain/index.js";
 import { StorageConflictError, StorageUnavailableError } from "../../src/storage/realm-repository.js";
 import { MongoRealmRepository } from "../../src/storage/mongo/mongo-realm-repository.js";
+import { freePort } from "../support/ports.js";
 import { startMongoServer, type MongoServer } from "../support/mongo-server.js";
 import { runRealmRepositoryConformance } from "./realm-repository.conformance.js";
 
@@ -28,7 +28,7 @@ describe("MongoRealmRepository", () => {
   });
 
   it("connect when the server is unreachable then StorageUnavailableError within seconds, naming host:port but no credentials", async () => {
-    const port = await closedPort();
+    const port = await freePort();
     const started = Date.now();
     const uri = `mongodb://tessera:s3cr%40t-pw@127.0.0.1:${port}/?authSource=admin`;
     const error = await MongoRealmRepository.connect(uri, { serverSelectionTimeoutMS: 1500 }).then(
@@ -111,14 +111,3 @@ function makeRealm(name: string): Realm {
   return { name, enabled: true, accessTokenLifespan: 300, refreshTokenLifespan: 1800, signingAlgorithm: "ES256" };
 }
 
-/** A 127.0.0.1 port nothing listens on. */
-function closedPort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = createServer();
-    probe.once("error", reject);
-    probe.listen(0, "127.0.0.1", () => {
-      const address = probe.address();
-      probe.close(() => resolve(typeof address === "object" && address ? address.port : 1));
-    });
-  });
-}
