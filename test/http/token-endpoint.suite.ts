@@ -1,7 +1,9 @@
 import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
 import { after, before, beforeEach, describe, it } from "node:test";
-import { generateKeyPair, SignJWT, UnsecuredJWT } from "jose";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
+import { exportJWK, generateKeyPair, SignJWT, UnsecuredJWT } from "jose";
 import type { RealmRepository } from "../../src/storage/realm-repository.js";
 import { clientAssertion, headerOf, postForm, verifyWithJwks, type TokenAnswer } from "../support/oauth-client.js";
 import { startTessera, type TesseraHarness } from "../support/tessera-harness.js";
@@ -274,6 +276,25 @@ export function runTokenEndpointSuite(storage: string, openRepository: OpenRepos
           assertOAuthError(await withAssertion("not.a.jwt"), 401, "invalid_client");
         });
 
+        it("a client with a jwksUri then its assertion verifies with the keys served there", async () => {
+          const keys = await generateKeyPair("ES256");
+          const jwk = { ...(await exportJWK(keys.publicKey)), kid: "remote-1", alg: "ES256", use: "sig" };
+          const jwksServer = createServer((_req, res) => res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify({ keys: [jwk] })));
+          await new Promise<void>((resolve) => jwksServer.listen(0, "127.0.0.1", resolve));
+          try {
+            const { port } = jwksServer.address() as AddressInfo;
+            const template = realm.bundle.clients.find((c) => c.clientId === "batch-job");
+            assert.ok(template);
+            await tessera.repository.createClient(realmName, { ...template, clientId: "remote-keys", jwks: undefined, jwksUri: `http://127.0.0.1:${port}/jwks` });
+            const remote = { clientId: "remote-keys", kid: "remote-1", privateKey: keys.privateKey };
+            assert.equal((await withAssertion(await clientAssertion(remote, url))).status, 200);
+            const other = await generateKeyPair("ES256");
+            assertOAuthError(await withAssertion(await clientAssertion(remote, url, {}, { privateKey: other.privateKey, kid: "remote-1" })), 401, "invalid_client");
+          } finally {
+            jwksServer.close();
+          }
+        });
+
         it("a secret-based client presenting an assertion then invalid_client", async () => {
           const assertion = await clientAssertion({ ...realm.batchJob, clientId: "gateway" }, url);
           assertOAuthError(await withAssertion(assertion), 401, "invalid_client");
@@ -490,11 +511,25 @@ export function runTokenEndpointSuite(storage: string, openRepository: OpenRepos
         for (const extra of extras) assertOAuthError(await exchange("gateway", subject, extra), 400, "unauthorized_client");
       });
 
-      it("a public client exchanging its own token then a narrower token", async () => {
-        const confidentialToken = await serviceToken("gateway", "orders.read");
-        // A public client has no token of its own from client_credentials; it may not exchange another client's token.
-        const answer = await postForm(url, { grant_type: TOKEN_EXCHANGE, client_id: "cli", subject_token: confidentialToken, subject_token_type: ACCESS_TOKEN });
+      it("a public client by client_id alone exchanging a token meant for it then a token", async () => {
+        const subject = await serviceToken("gateway", "cli.use profile");
+        const answer = await postForm(url, { grant_type: TOKEN_EXCHANGE, client_id: "cli", subject_token: subject, subject_token_type: ACCESS_TOKEN, scope: "profile" });
+        assert.equal(answer.status, 200, JSON.stringify(answer.body));
+        const issued = await verifyWithJwks(answer.body.access_token as string, issuer);
+        assert.equal(issued.azp, "cli");
+        assert.equal(issued.scope, "profile");
+      });
+
+      it("a public client exchanging a token not meant for it then invalid_request", async () => {
+        const subject = await serviceToken("gateway", "orders.read");
+        const answer = await postForm(url, { grant_type: TOKEN_EXCHANGE, client_id: "cli", subject_token: subject, subject_token_type: ACCESS_TOKEN });
         assertOAuthError(answer, 400, "invalid_request");
+      });
+
+      it("a public client sending a secret then invalid_client", async () => {
+        const subject = await serviceToken("gateway", "cli.use");
+        const answer = await postForm(url, { grant_type: TOKEN_EXCHANGE, client_id: "cli", client_secret: "guess", subject_token: subject, subject_token_type: ACCESS_TOKEN });
+        assertOAuthError(answer, 401, "invalid_client");
       });
 
       it("an exchanged token then it can be exchanged again by the client it is for", async () => {

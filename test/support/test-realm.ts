@@ -42,12 +42,13 @@ scopes:
   - { name: orders.write, audiences: [orders-api] }
   - { name: inventory.read, audiences: [inventory-api] }
   - { name: profile }
+  - { name: cli.use, audiences: [cli] }
 clients:
   - clientId: gateway
     secret: ${SECRETS.gateway}
     serviceAccount: true
     defaultScopes: [profile]
-    optionalScopes: [orders.read, orders.write, inventory.read]
+    optionalScopes: [orders.read, orders.write, inventory.read, cli.use]
     tokenExchange: { enabled: true }
   - clientId: orders-api
     secret: ${SECRETS["orders-api"]}
