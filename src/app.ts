@@ -8,6 +8,15 @@ import { ClientAuthenticator } from "./exchange/client-auth.js";
 import { ClientCredentialsGrant } from "./exchange/client-credentials-grant.js";
 import type { GrantDeps } from "./exchange/grant-deps.js";
 import { TokenExchangeGrant } from "./exchange/token-exchange-grant.js";
+import { AuditLog } from "./exchange/audit-log.js";
+import { Logout } from "./exchange/logout.js";
+import { RefreshTokenGrant } from "./exchange/refresh-token-grant.js";
+import { RefreshTokenMinter } from "./exchange/refresh-tokens.js";
+import { RevocationCascade } from "./exchange/revocations.js";
+import { SessionManager } from "./exchange/sessions.js";
+import { TokenIntrospection } from "./exchange/token-introspection.js";
+import { TokenRevocation } from "./exchange/token-revocation.js";
+import { ExpirySweeper } from "./storage/expiry-sweeper.js";
 import type { HttpResponse } from "./http/node-types.js";
 import { createOAuthRoutes } from "./http/oauth-routes.js";
 import type { Logger } from "./logger.js";
@@ -35,6 +44,9 @@ export interface Tessera {
   handler: DualHandler;
   tokenExchange: TokenExchangeRpc;
   keys: RealmKeyStore;
+  audit: AuditLog;
+  /** Writes pending audit events and stops timers; call before closing the repository. */
+  close(): Promise<void>;
 }
 
 /** Largest accepted RPC message, bytes (the same limit as form bodies). */
@@ -50,16 +62,33 @@ export function createTessera(options: TesseraOptions): Tessera {
   const urls = (realm: string) => realmUrls(options.publicUrl, realm);
   const keys = new RealmKeyStore(repository, new PrivateKeyCipher(options.masterKey), clock);
   const authenticator = new ClientAuthenticator({ repository, secrets: new ClientSecretVerifier(), clock, urls });
+  const audit = new AuditLog(repository, clock, log);
+  const sessions = new SessionManager(repository, clock, audit);
   const deps: GrantDeps = {
     repository,
     authenticator,
     issuer: new TokenIssuer(keys, clock),
     verifier: new RealmTokenVerifier(keys, clock),
+    sessions,
+    refreshTokens: new RefreshTokenMinter(repository, clock),
+    revocations: new RevocationCascade(repository, clock),
+    audit,
     clock,
     urls,
   };
-  const tokenExchange = new TokenExchangeRpc(new TokenExchangeGrant(deps), new ClientCredentialsGrant(deps), log);
-  const admin = new AdminRpc(repository, log);
+  const tokenExchange = new TokenExchangeRpc(
+    {
+      exchange: new TokenExchangeGrant(deps),
+      clientCredentials: new ClientCredentialsGrant(deps),
+      refresh: new RefreshTokenGrant(deps),
+      introspection: new TokenIntrospection(deps),
+      revocation: new TokenRevocation(deps),
+      logout: new Logout(deps),
+    },
+    log,
+  );
+  const admin = new AdminRpc(repository, sessions, audit, clock, log);
+  const sweeper = new ExpirySweeper(repository, clock, log);
   const oauthRoutes = createOAuthRoutes({ rpc: tokenExchange, repository, keys, urls, log });
   const handler = connectNodeAdapter({
     routes: (router) => {
@@ -70,5 +99,14 @@ export function createTessera(options: TesseraOptions): Tessera {
     // connect-node types its response without `write` overloads; it is the same object.
     fallback: (req, res) => oauthRoutes(req, res as HttpResponse),
   });
-  return { handler, tokenExchange, keys };
+  return {
+    handler,
+    tokenExchange,
+    keys,
+    audit,
+    close: async () => {
+      sweeper.stop();
+      await audit.close();
+    },
+  };
 }

@@ -1,20 +1,26 @@
 import { parseArgs } from "node:util";
+import { ConfigFileError, readConfigFile, type ConfigFile } from "./config-file.js";
+import { LOG_LEVELS, PARSE_ARGS_OPTIONS, SERVE_OPTIONS, STORAGE_KINDS, serveUsage, type OptionKey } from "./config-options.js";
 
-/** Log levels of `--log-level` (pino's). */
-export const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
+export { LOG_LEVELS, STORAGE_KINDS };
 
 /** A log level of `--log-level`. */
 export type LogLevel = (typeof LOG_LEVELS)[number];
 
-/** Storage backends of `--storage`. */
-export const STORAGE_KINDS = ["memory", "mongodb"] as const;
-
 /** Where realms are stored. */
 export type StorageConfig = { kind: "memory" } | { kind: "mongodb"; uri: string; database: string };
+
+/** The certificate and key files of `--tls-cert` / `--tls-key`. */
+export interface TlsFiles {
+  certFile: string;
+  keyFile: string;
+}
 
 /** What `tessera serve` runs with. */
 export interface ServeSettings {
   help: false;
+  /** `--print-config`: print {@link ServeSettings} (secrets masked) instead of serving. */
+  printConfig: boolean;
   host: string;
   port: number;
   /** Base of every issuer and endpoint URL, without a trailing slash. */
@@ -25,102 +31,132 @@ export interface ServeSettings {
   logLevel: LogLevel;
   /** Key that encrypts private signing keys at rest (32 bytes), when `TESSERA_MASTER_KEY` is set. */
   masterKey: Uint8Array | undefined;
+  /** Serve HTTPS and gRPC over TLS with these files; cleartext when undefined. */
+  tls: TlsFiles | undefined;
+  /** How long in-flight requests may finish after SIGTERM, milliseconds. */
+  shutdownGraceMs: number;
+  /** Origins allowed by CORS (`*` for any); empty: CORS off. */
+  corsOrigins: string[];
+  /** Where each setting came from: a flag, a variable, the config file, or `default`. */
+  sources: Partial<Record<OptionKey, string>>;
 }
 
 /** `tessera serve`'s configuration, or `{ help: true }` when `--help` asks for {@link SERVE_USAGE}. */
 export type ServeConfig = { help: true } | ServeSettings;
 
-/** A flag or environment variable with a bad value. The message is one line naming it and what was expected. */
+/** A flag, environment variable or config file key with a bad value. The message is one line naming it and what was expected. */
 export class ConfigError extends Error {
   override readonly name = "ConfigError";
 }
 
 /** The help text of `tessera serve`. */
-export const SERVE_USAGE = `Usage: tessera serve [options]
+export const SERVE_USAGE = serveUsage();
 
-Serves Tessera (gRPC, gRPC-Web, Connect and OAuth 2.0 HTTP) on one port.
-Each option can also be set by the environment variable after it; a flag wins over its variable.
-
-  --host HOST               interface to listen on (default 127.0.0.1)           TESSERA_HOST
-  --port PORT               port, 0-65535 (default 8080)                         TESSERA_PORT
-  --public-url URL          base of issuer and endpoint URLs, http(s)            TESSERA_PUBLIC_URL
-                            (default http://HOST:PORT)
-  --storage KIND            memory | mongodb (default mongodb when a MongoDB     TESSERA_STORAGE
-                            URI is set, else memory)
-  --mongodb-uri URI         MongoDB connection string                            MONGODB_URI
-  --mongodb-database NAME   MongoDB database (default tessera)                   TESSERA_MONGODB_DATABASE
-  --import FILE             realm file (YAML or JSON) to import at start;
-                            repeatable
-  --log-level LEVEL         ${LOG_LEVELS.join("|")}             TESSERA_LOG_LEVEL
-                            (default info)
-  --help                    print this help and exit
-
-Environment only:
-  TESSERA_MASTER_KEY        32 random bytes, base64 or base64url, that encrypt signing keys at rest
-                            (e.g. openssl rand -base64 32)
-`;
-
-const OPTIONS = {
-  host: { type: "string" },
-  port: { type: "string" },
-  "public-url": { type: "string" },
-  storage: { type: "string" },
-  "mongodb-uri": { type: "string" },
-  "mongodb-database": { type: "string" },
-  import: { type: "string", multiple: true },
-  "log-level": { type: "string" },
-  help: { type: "boolean" },
-} as const;
-
-/** A raw value and where it came from (`--port` or `TESSERA_PORT`), for messages. */
+/** A raw value and where it came from (`--port`, `TESSERA_PORT` or `tessera.yaml: port`), for messages. */
 interface Setting {
   value: string;
   name: string;
 }
 
+/** A list setting's values and where they came from. */
+interface ListSetting {
+  values: string[];
+  name: string;
+}
+
+/** Where each setting's value is looked up, in order of precedence. */
+interface Sources {
+  flags: Record<string, string | boolean | string[] | undefined>;
+  env: NodeJS.ProcessEnv;
+  file: ConfigFile | undefined;
+  /** Filled in as settings are picked. */
+  picked: Partial<Record<OptionKey, string>>;
+}
+
+/** The flag and variable of each setting. */
+const NAMES = new Map(SERVE_OPTIONS.map((o) => [o.key as OptionKey, { flag: "flag" in o ? o.flag : undefined, env: o.env }]));
+
 /**
- * Reads `tessera serve`'s configuration from its arguments (those after `serve`) and the
- * environment: a flag wins over its variable, a variable over the default; an empty variable counts
- * as unset. Throws {@link ConfigError} on an unknown flag, a missing or bad value. Never echoes
- * the MongoDB URI or the master key.
+ * The raw value of a setting: the flag, else the variable (empty counts as unset; a list's is
+ * comma-separated), else the config file. Records where it came from.
+ */
+function pickRaw(sources: Sources, key: OptionKey, list: boolean): { raw: string | string[]; name: string } | undefined {
+  const { flag, env } = NAMES.get(key) ?? { env: "" };
+  const fromFlag = flag === undefined ? undefined : sources.flags[flag];
+  const fromEnv = sources.env[env];
+  const fromFile = sources.file?.values.get(key);
+  let found: { raw: string | string[]; name: string } | undefined;
+  if (typeof fromFlag === "string" || Array.isArray(fromFlag)) found = { raw: fromFlag, name: `--${flag}` };
+  else if (fromEnv !== undefined && fromEnv !== "") {
+    found = { raw: list ? fromEnv.split(",").map((v) => v.trim()).filter(Boolean) : fromEnv, name: env };
+  } else if (fromFile !== undefined) found = { raw: fromFile, name: `${sources.file?.path}: ${key}` };
+  if (found) sources.picked[key] = found.name.startsWith("--") || found.name === env ? found.name : (sources.file?.path ?? "");
+  return found;
+}
+
+/** A single-valued setting (see {@link pickRaw}). */
+function pick(sources: Sources, key: OptionKey): Setting | undefined {
+  const found = pickRaw(sources, key, false);
+  return found && { value: [found.raw].flat()[0] ?? "", name: found.name };
+}
+
+/** A list setting: the repeated flag, else the comma-separated variable, else the file's list. */
+function pickList(sources: Sources, key: OptionKey): ListSetting | undefined {
+  const found = pickRaw(sources, key, true);
+  return found && { values: [found.raw].flat(), name: found.name };
+}
+
+/**
+ * Reads `tessera serve`'s configuration from its arguments (those after `serve`), the environment
+ * and the config file (`--config` or `TESSERA_CONFIG`): a flag wins over its variable, a variable
+ * over the file, the file over the default; an empty variable counts as unset. Throws
+ * {@link ConfigError} on an unknown flag or key, a missing or bad value. Never echoes the MongoDB
+ * URI or the master key.
  */
 export function parseServeConfig(argv: string[], env: NodeJS.ProcessEnv): ServeConfig {
   const flags = parseFlags(argv);
   if (flags.help === true) return { help: true };
-  const pick = (flag: Exclude<keyof typeof OPTIONS, "import" | "help">, variable: string): Setting | undefined => {
-    const fromFlag = flags[flag];
-    if (fromFlag !== undefined) return { value: fromFlag, name: `--${flag}` };
-    const fromEnv = env[variable];
-    return fromEnv === undefined || fromEnv === "" ? undefined : { value: fromEnv, name: variable };
-  };
+  const configPath = typeof flags.config === "string" ? flags.config : env.TESSERA_CONFIG || undefined;
+  if (configPath === "") throw new ConfigError("--config: expected a file path");
+  let file: ConfigFile | undefined;
+  try {
+    file = configPath === undefined ? undefined : readConfigFile(configPath);
+  } catch (error) {
+    if (error instanceof ConfigFileError) throw new ConfigError(error.message);
+    throw error;
+  }
+  const sources: Sources = { flags, env, file, picked: {} };
 
-  const host = pick("host", "TESSERA_HOST");
+  const host = pick(sources, "host");
   if (host !== undefined && !/^\S+$/.test(host.value)) fail(host, "expected a host name or IP address", true);
   const hostValue = host?.value ?? "127.0.0.1";
-  const port = portOf(pick("port", "TESSERA_PORT"));
-  const publicUrl = publicUrlOf(pick("public-url", "TESSERA_PUBLIC_URL"), hostValue, port);
-  const logLevel = oneOf(pick("log-level", "TESSERA_LOG_LEVEL"), LOG_LEVELS) ?? "info";
-  const imports = flags.import ?? [];
-  if (imports.includes("")) throw new ConfigError("--import: expected a file path");
+  const port = portOf(pick(sources, "port"));
+  const tls = tlsOf(pick(sources, "tlsCert"), pick(sources, "tlsKey"));
+  const publicUrl = publicUrlOf(pick(sources, "publicUrl"), hostValue, port, tls !== undefined);
+  const logLevel = oneOf(pick(sources, "logLevel"), LOG_LEVELS) ?? "info";
+  const imports = pickList(sources, "imports");
+  if (imports?.values.includes("")) throw new ConfigError(`${imports.name}: expected a file path`);
+  const storage = storageOf(pick(sources, "storage"), pick(sources, "mongodbUri"), pick(sources, "mongodbDatabase"));
   return {
     help: false,
+    printConfig: flags["print-config"] === true,
     host: hostValue,
     port,
     publicUrl,
-    storage: storageOf(
-      pick("storage", "TESSERA_STORAGE"),
-      pick("mongodb-uri", "MONGODB_URI"),
-      pick("mongodb-database", "TESSERA_MONGODB_DATABASE"),
-    ),
-    imports,
+    storage,
+    imports: imports?.values ?? [],
     logLevel,
-    masterKey: masterKeyOf(env.TESSERA_MASTER_KEY),
+    masterKey: masterKeyOf(pick(sources, "masterKey")),
+    tls,
+    shutdownGraceMs: durationOf(pick(sources, "shutdownGrace")) ?? 10_000,
+    corsOrigins: corsOriginsOf(pickList(sources, "corsOrigins")),
+    sources: sources.picked,
   };
 }
 
-function parseFlags(argv: string[]) {
+function parseFlags(argv: string[]): Sources["flags"] {
   try {
-    return parseArgs({ args: argv, options: OPTIONS, strict: true, allowPositionals: false }).values;
+    return parseArgs({ args: argv, options: PARSE_ARGS_OPTIONS, strict: true, allowPositionals: false }).values as Sources["flags"];
   } catch (error) {
     throw new ConfigError(describeArgsError(error as Error & { code?: string }));
   }
@@ -155,8 +191,8 @@ function portOf(setting: Setting | undefined): number {
 }
 
 /** The issuer base: an absolute http(s) URL; RFC 8414 §2 forbids a query or fragment in an issuer. */
-function publicUrlOf(setting: Setting | undefined, host: string, port: number): string {
-  if (setting === undefined) return `http://${host.includes(":") ? `[${host}]` : host}:${port}`;
+function publicUrlOf(setting: Setting | undefined, host: string, port: number, secure: boolean): string {
+  if (setting === undefined) return `${secure ? "https" : "http"}://${host.includes(":") ? `[${host}]` : host}:${port}`;
   const url = URL.canParse(setting.value) ? new URL(setting.value) : undefined;
   const ok =
     url !== undefined &&
@@ -191,13 +227,49 @@ function storageOf(kind: Setting | undefined, uri: Setting | undefined, database
 }
 
 /** A 32-byte key in base64 or base64url; the value is never part of a message. */
-function masterKeyOf(value: string | undefined): Uint8Array | undefined {
-  if (value === undefined || value === "") return undefined;
-  const text = value.trim();
+function masterKeyOf(setting: Setting | undefined): Uint8Array | undefined {
+  if (setting === undefined) return undefined;
+  const text = setting.value.trim();
   const key = /^(?:[A-Za-z0-9+/]+|[A-Za-z0-9_-]+)={0,2}$/.test(text) ? Buffer.from(text, "base64") : undefined;
   if (key?.length !== 32) {
-    const expected = "expected 32 bytes in base64 or base64url (e.g. openssl rand -base64 32)";
-    throw new ConfigError(`TESSERA_MASTER_KEY: ${expected}; the value is not shown`);
+    fail(setting, "expected 32 bytes in base64 or base64url (e.g. openssl rand -base64 32); the value is not shown", false);
   }
   return new Uint8Array(key);
+}
+
+/** `--tls-cert` and `--tls-key` go together. */
+function tlsOf(cert: Setting | undefined, key: Setting | undefined): TlsFiles | undefined {
+  if (cert === undefined && key === undefined) return undefined;
+  if (cert === undefined || cert.value === "") throw new ConfigError(`${key?.name}: expected together with --tls-cert (TESSERA_TLS_CERT)`);
+  if (key === undefined || key.value === "") throw new ConfigError(`${cert.name}: expected together with --tls-key (TESSERA_TLS_KEY)`);
+  return { certFile: cert.value, keyFile: key.value };
+}
+
+const DURATION_UNITS_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000 };
+
+/** A duration such as `500ms`, `10s`, `1m`, or a number of seconds; at most an hour. */
+function durationOf(setting: Setting | undefined): number | undefined {
+  if (setting === undefined) return undefined;
+  const match = /^(\d+(?:\.\d+)?)(ms|s|m)?$/.exec(setting.value.trim());
+  const ms = match ? Math.round(Number(match[1]) * DURATION_UNITS_MS[match[2] ?? "s"]) : NaN;
+  if (!(ms <= 3_600_000)) fail(setting, "expected a duration such as 500ms, 10s or 1m (at most 1h)", true);
+  return ms;
+}
+
+/**
+ * CORS origins: `*`, or serialized origins (scheme, host, port; no path). They are compared with the
+ * browser's `Origin` header (RFC 6454 §6.1), so each is normalized as browsers serialize it.
+ */
+function corsOriginsOf(setting: ListSetting | undefined): string[] {
+  if (setting === undefined) return [];
+  return setting.values.map((value) => {
+    if (value === "*") return value;
+    const url = URL.canParse(value) ? new URL(value) : undefined;
+    const bare = url !== undefined && url.pathname === "/" && !url.search && !url.hash && !url.username && !url.password;
+    const origin = bare && (url.protocol === "http:" || url.protocol === "https:") ? url.origin : undefined;
+    if (origin === undefined) {
+      fail({ value, name: setting.name }, "expected * or an origin such as https://app.example.com (no path)", true);
+    }
+    return origin;
+  });
 }

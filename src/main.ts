@@ -56,13 +56,15 @@ export async function serve(settings: ServeSettings, log: Logger): Promise<Runni
       },
     );
     const publicUrl = settings.port === 0 ? settings.publicUrl.replace(/:0$/, `:${server.address.port}`) : settings.publicUrl;
-    handler = createTessera({ repository, publicUrl, masterKey, log }).handler;
+    const tessera = createTessera({ repository, publicUrl, masterKey, log });
+    handler = tessera.handler;
     return {
       server,
       publicUrl,
       repository,
       stop: async () => {
         await server.close();
+        await tessera.close();
         await repository.close();
       },
     };

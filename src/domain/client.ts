@@ -13,11 +13,32 @@ export type RefreshTokenPolicy = "none" | "same_session";
  */
 export type ScopePolicy = "downscope" | "requester";
 
+/**
+ * Which users a client may impersonate with `requested_subject`: every user, the users named (by
+ * username or id), or the users whose attribute has a value. A user matching any part is allowed.
+ */
+export interface ImpersonationPolicy {
+  allUsers: boolean;
+  /** Usernames or user ids. */
+  users: string[];
+  /** Users whose attribute `name` has `value` among its values. */
+  userAttribute?: { name: string; value: string };
+}
+
 /** What a client may do at the token exchange grant. */
 export interface TokenExchangeSettings {
   enabled: boolean;
   refreshTokens: RefreshTokenPolicy;
   scopePolicy: ScopePolicy;
+  /** Absent: the client may not impersonate. */
+  impersonation?: ImpersonationPolicy;
+  /** Whether the client may send an `actor_token` (delegation). */
+  delegation: boolean;
+  /**
+   * The client whose service account may act for the subject of tokens issued to this client:
+   * those tokens carry a `may_act` claim (RFC 8693 §4.4) naming it.
+   */
+  mayAct?: string;
 }
 
 /** A public JSON Web Key as stored for `private_key_jwt` clients. */
@@ -53,4 +74,14 @@ export const TOKEN_EXCHANGE_DEFAULTS: TokenExchangeSettings = {
   enabled: false,
   refreshTokens: "none",
   scopePolicy: "downscope",
+  delegation: false,
 };
+
+/** Whether a client's impersonation policy lets it impersonate `user`. */
+export function mayImpersonate(policy: ImpersonationPolicy | undefined, user: { id: string; username: string; attributes: Record<string, string[]> }): boolean {
+  if (!policy) return false;
+  if (policy.allUsers) return true;
+  if (policy.users.includes(user.username) || policy.users.includes(user.id)) return true;
+  const wanted = policy.userAttribute;
+  return wanted !== undefined && (user.attributes[wanted.name] ?? []).includes(wanted.value);
+}

@@ -6,3 +6,6 @@ export * from "./signing-key.js";
 export * from "./clock.js";
 export * from "./token-types.js";
 export * from "./realm-urls.js";
+export * from "./session.js";
+export * from "./refresh-token.js";
+export * from "./audit-event.js";

@@ -6,6 +6,7 @@ export interface RealmUrls {
   jwksUri: string;
   introspectionEndpoint: string;
   revocationEndpoint: string;
+  logoutEndpoint: string;
 }
 
 /** Builds the public URLs of a realm from the server's public base URL (no trailing slash). */
@@ -18,5 +19,6 @@ export function realmUrls(publicUrl: string, realm: string): RealmUrls {
     jwksUri: `${oidc}/certs`,
     introspectionEndpoint: `${oidc}/token/introspect`,
     revocationEndpoint: `${oidc}/revoke`,
+    logoutEndpoint: `${oidc}/logout`,
   };
 }

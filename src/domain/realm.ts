@@ -16,6 +16,12 @@ export interface Realm {
   refreshTokenLifespan: number;
   /** Algorithm of the realm's active signing key. */
   signingAlgorithm: SigningAlgorithm;
+  /** A session ends after this many seconds without a refresh. */
+  sessionIdleTimeout: number;
+  /** A session ends this many seconds after it started, whatever happens. */
+  sessionMaxLifespan: number;
+  /** Longest chain of actors (`act` nesting, RFC 8693 §4.1) an issued token may carry. */
+  maxDelegationDepth: number;
 }
 
 /** Defaults applied where a realm definition leaves a setting out. */
@@ -24,6 +30,9 @@ export const REALM_DEFAULTS = {
   accessTokenLifespan: 300,
   refreshTokenLifespan: 1800,
   signingAlgorithm: "ES256",
+  sessionIdleTimeout: 1800,
+  sessionMaxLifespan: 36_000,
+  maxDelegationDepth: 5,
 } as const satisfies Omit<Realm, "name">;
 
 /** Realm names: URL path segments, lower-case letters, digits, `-`, `_` and `.`. */

@@ -12,6 +12,7 @@ export const TokenType = {
 export const GrantType = {
   tokenExchange: "urn:ietf:params:oauth:grant-type:token-exchange",
   clientCredentials: "client_credentials",
+  refreshToken: "refresh_token",
 } as const;
 
 /** The client assertion type of RFC 7523 §2.2. */

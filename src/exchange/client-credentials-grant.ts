@@ -1,5 +1,7 @@
 import { epochSeconds } from "../domain/index.js";
+import type { AuditDraft } from "./audit-log.js";
 import type { PresentedClientCredentials } from "./client-auth.js";
+import { mayActClaim } from "./delegation.js";
 import { oauthError } from "./errors.js";
 import type { GrantDeps } from "./grant-deps.js";
 import { requireRealm } from "./realm-context.js";
@@ -22,18 +24,26 @@ export interface ClientCredentialsRequest {
 export class ClientCredentialsGrant {
   constructor(private readonly deps: GrantDeps) {}
 
-  /** Issues the token or throws an {@link OAuthError}. */
-  async grant(request: ClientCredentialsRequest): Promise<TokenResponse> {
+  /** Issues the token or throws an {@link OAuthError}; audited either way. */
+  grant(request: ClientCredentialsRequest): Promise<TokenResponse> {
+    return this.deps.audit.around(request.realm, "client_credentials", (draft) => this.#grant(request, draft));
+  }
+
+  async #grant(request: ClientCredentialsRequest, draft: AuditDraft): Promise<TokenResponse> {
     const { repository, authenticator, issuer, clock } = this.deps;
     const { realm, urls } = await requireRealm(repository, this.deps.urls, request.realm);
     const { client } = await authenticator.authenticate(realm, request.credentials);
+    draft.clientId = client.clientId;
     // RFC 6749 §4.4: the client credentials grant is for confidential clients only.
     if (client.publicClient) throw oauthError.unauthorizedClient("public clients may not use client_credentials");
     // RFC 6749 §5.2 unauthorized_client: this client has no service account.
     if (!client.serviceAccount) throw oauthError.unauthorizedClient("client has no service account");
+    draft.subject = client.serviceAccountUserId;
     const scopes = grantClientScopes(client, parseScopeParameter(request.scope));
     const audiences = availableAudiences(await scopeAudiences(repository, realm.name, scopes));
     const aud = audiences.size > 0 ? [...audiences] : [client.clientId];
+    Object.assign(draft, { scopes, audience: aud });
+    const mayAct = await mayActClaim(repository, realm.name, urls.issuer, client);
     const signed = await issuer.issueAccessToken(realm, urls.issuer, {
       sub: client.serviceAccountUserId,
       aud: aud.length === 1 ? aud[0] : aud,
@@ -41,7 +51,9 @@ export class ClientCredentialsGrant {
       client_id: client.clientId,
       azp: client.clientId,
       ...(scopes.length > 0 && { scope: scopes.join(" ") }),
+      ...(mayAct && { may_act: mayAct }),
     });
+    draft.jtis.push(signed.jti);
     return { accessToken: signed.token, tokenType: "Bearer", expiresIn: signed.expiresIn, scope: scopes.join(" "), jti: signed.jti };
   }
 }

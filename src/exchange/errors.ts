@@ -58,6 +58,7 @@ export const oauthError = {
   unsupportedGrantType: (description: string) => new OAuthError("unsupported_grant_type", description),
   invalidScope: (description: string) => new OAuthError("invalid_scope", description),
   invalidTarget: (description: string) => new OAuthError("invalid_target", description),
+  invalidGrant: (description: string) => new OAuthError("invalid_grant", description),
   temporarilyUnavailable: (cause: unknown) =>
     new OAuthError("temporarily_unavailable", "storage is temporarily unavailable, retry later", { cause }),
   realmNotFound: (realm: string) =>

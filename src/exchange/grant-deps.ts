@@ -2,7 +2,11 @@ import type { Clock, RealmUrls } from "../domain/index.js";
 import type { RealmRepository } from "../storage/realm-repository.js";
 import type { TokenIssuer } from "../tokens/token-issuer.js";
 import type { RealmTokenVerifier } from "../tokens/token-verifier.js";
+import type { AuditLog } from "./audit-log.js";
 import type { ClientAuthenticator } from "./client-auth.js";
+import type { RefreshTokenMinter } from "./refresh-tokens.js";
+import type { RevocationCascade } from "./revocations.js";
+import type { SessionManager } from "./sessions.js";
 
 /** The collaborators every grant gets through its constructor. */
 export interface GrantDeps {
@@ -10,6 +14,10 @@ export interface GrantDeps {
   authenticator: ClientAuthenticator;
   issuer: TokenIssuer;
   verifier: RealmTokenVerifier;
+  sessions: SessionManager;
+  refreshTokens: RefreshTokenMinter;
+  revocations: RevocationCascade;
+  audit: AuditLog;
   clock: Clock;
   urls: (realm: string) => RealmUrls;
 }

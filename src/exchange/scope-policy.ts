@@ -14,6 +14,8 @@ export function parseScopeParameter(scope: string | undefined): string[] | undef
   for (const token of tokens) {
     // RFC 6749 §3.3: characters outside the scope-token grammar.
     if (!SCOPE_TOKEN.test(token)) throw oauthError.invalidScope("scope contains characters RFC 6749 §3.3 does not allow");
+    // EXCHANGE.md "Refresh": refresh tokens live and die with a session; there are no offline tokens.
+    if (token === "offline_access") throw oauthError.invalidScope("offline_access is not supported");
   }
   return [...new Set(tokens)];
 }

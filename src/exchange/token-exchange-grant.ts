@@ -1,9 +1,13 @@
-import { TokenType, epochSeconds, type Client } from "../domain/index.js";
-import { TokenVerificationError, type VerifiedAccessToken } from "../tokens/token-verifier.js";
+import { randomUUID } from "node:crypto";
+import { TokenType, epochSeconds, mayImpersonate, type Client, type Session, type User } from "../domain/index.js";
 import type { TokenClaims } from "../tokens/token-issuer.js";
+import type { VerifiedAccessToken } from "../tokens/token-verifier.js";
+import type { AuditDraft } from "./audit-log.js";
 import type { PresentedClientCredentials } from "./client-auth.js";
+import { actClaim, actOf, checkChainDepth, mayActClaim, mayActMatches, type ActClaim } from "./delegation.js";
 import { oauthError } from "./errors.js";
 import type { GrantDeps } from "./grant-deps.js";
+import { isIssuedToOrFor, scopesOf, verifyPresentedToken } from "./presented-tokens.js";
 import { requireRealm, type RealmContext } from "./realm-context.js";
 import { grantExchangeScopes, parseScopeParameter } from "./scope-policy.js";
 import { availableAudiences, resolveAudience, scopeAudiences, scopesForTargets } from "./target-policy.js";
@@ -26,92 +30,201 @@ export interface TokenExchangeRequest {
   requestedIssuer?: string;
 }
 
-/** Subject token types that name a token this realm issued. */
-const INTERNAL_SUBJECT_TOKEN_TYPES = new Set<string>([TokenType.accessToken, TokenType.jwt]);
+/** Token types that name an access token this realm issued. */
+const INTERNAL_TOKEN_TYPES = new Set<string>([TokenType.accessToken, TokenType.jwt]);
+
+/** Who the issued token is about, and the actor chain and session it carries. */
+interface IssuedSubject {
+  sub: string;
+  act?: ActClaim;
+  sid?: string;
+  /** A session this exchange started (impersonation). */
+  session?: Session;
+}
+
+/** Everything decided about the token to issue. */
+interface Decision {
+  client: Client;
+  subject: VerifiedAccessToken;
+  actor?: VerifiedAccessToken;
+  issued: IssuedSubject;
+  scopes: string[];
+  aud: string[];
+  requestedType: string;
+}
 
 /**
- * The token exchange grant (RFC 8693), internal to internal: a token this realm issued is
- * exchanged for one with other audiences, fewer scopes, or another type. The requester must be
- * the client the subject token was issued to or for (no confused deputy).
+ * The token exchange grant (RFC 8693): internal to internal (kind 1), impersonation with
+ * `requested_subject` (kind 2) and delegation with `actor_token` (kind 3). The requester must be
+ * the client the subject (and actor) token was issued to or for: no confused deputy.
  */
 export class TokenExchangeGrant {
   constructor(private readonly deps: GrantDeps) {}
 
-  /** Issues the token or throws an {@link OAuthError}. */
-  async exchange(request: TokenExchangeRequest): Promise<TokenResponse> {
+  /** Issues the token or throws an {@link OAuthError}; audited either way. */
+  exchange(request: TokenExchangeRequest): Promise<TokenResponse> {
+    return this.deps.audit.around(request.realm, "token_exchange", (draft) => this.#exchange(request, draft));
+  }
+
+  async #exchange(request: TokenExchangeRequest, draft: AuditDraft): Promise<TokenResponse> {
     const context = await requireRealm(this.deps.repository, this.deps.urls, request.realm);
     const { client } = await this.deps.authenticator.authenticate(context.realm, request.credentials);
+    draft.clientId = client.clientId;
     // RFC 6749 §5.2 unauthorized_client: token exchange is a per-client permission.
     if (!client.tokenExchange.enabled) throw oauthError.unauthorizedClient("client may not use token exchange");
-    const { subjectToken, subjectTokenType } = checkParameters(request);
+    const { subjectToken } = checkParameters(request);
     const requestedType = requestedTokenType(request.requestedTokenType);
+    checkPermissions(client, request, requestedType);
 
-    const subject = await this.#verifySubject(context, subjectToken, subjectTokenType);
+    const subject = await verifyPresentedToken(this.deps, this.deps.sessions, context, subjectToken, "subject_token");
+    draft.subject = subject.sub;
+    draft.jtis.push(subject.jti);
     // RFC 8693 §2.2.2 / §5: the requester must be a party the subject token was issued to or for.
     if (!isIssuedToOrFor(subject, client.clientId)) {
       throw oauthError.invalidRequest("subject_token was not issued to or for this client");
     }
-    const subjectScopes = new Set(typeof subject.scope === "string" ? subject.scope.split(" ") : []);
+    const actor = request.actorToken ? await this.#verifyActor(context, client, subject, request.actorToken) : undefined;
+    if (actor) draft.jtis.push(actor.jti);
+    const issued = request.requestedSubject
+      ? await this.#impersonate(context, client, subject, request.requestedSubject)
+      : subjectOf(subject, actor, context.urls.issuer);
+    if (issued.act) {
+      checkChainDepth(issued.act, context.realm.maxDelegationDepth);
+      draft.actor = issued.act.sub;
+    }
+    draft.subject = issued.sub;
+
     const requestedScopes = parseScopeParameter(request.scope);
-    const granted = grantExchangeScopes(client, requestedScopes, subjectScopes, client.tokenExchange.scopePolicy);
+    const granted = grantExchangeScopes(client, requestedScopes, scopesOf(subject), client.tokenExchange.scopePolicy);
     const audiencesByScope = await scopeAudiences(this.deps.repository, context.realm.name, granted);
     const targets = { audience: request.audience, resource: request.resource };
     const available = availableAudiences(audiencesByScope);
     const aud = await resolveAudience(this.deps.repository, context.realm.name, targets, available, client.clientId);
     const named = targets.audience.length + targets.resource.length > 0;
     const scopes = requestedScopes === undefined && named ? scopesForTargets(audiencesByScope, aud) : granted;
-    return this.#issue(context, client, subject, scopes, aud, requestedType);
+    Object.assign(draft, { scopes, audience: aud, sessionId: issued.sid });
+    return this.#issue(context, { client, subject, actor, issued, scopes, aud, requestedType }, draft);
   }
 
-  async #verifySubject(context: RealmContext, token: string, type: string): Promise<VerifiedAccessToken> {
-    // RFC 8693 §2.2.2: an unsupported subject_token_type is invalid_request.
-    if (!INTERNAL_SUBJECT_TOKEN_TYPES.has(type)) {
-      throw oauthError.invalidRequest("subject_token_type unsupported: use an access_token or jwt type");
-    }
-    try {
-      return await this.deps.verifier.verifyAccessToken(context.realm.name, context.urls.issuer, token);
-    } catch (error) {
-      // RFC 8693 §2.2.2: an invalid or expired subject token is invalid_request.
-      if (error instanceof TokenVerificationError) throw oauthError.invalidRequest(`subject_token ${error.reason}`);
-      throw error;
-    }
+  /** RFC 8693 §2.1 actor_token: a valid realm token for the requester that `may_act` names. */
+  async #verifyActor(context: RealmContext, client: Client, subject: VerifiedAccessToken, token: string): Promise<VerifiedAccessToken> {
+    const actor = await verifyPresentedToken(this.deps, this.deps.sessions, context, token, "actor_token");
+    if (await this.deps.repository.isTokenRevoked(context.realm.name, actor.jti)) throw oauthError.invalidRequest("actor_token revoked");
+    // RFC 8693 §2.2.2: the actor token must be issued to or for the requester too.
+    if (!isIssuedToOrFor(actor, client.clientId)) throw oauthError.invalidRequest("actor_token was not issued to or for this client");
+    // A subject acting for itself is no delegation.
+    if (actor.sub === subject.sub) throw oauthError.invalidRequest("actor_token has the same subject as subject_token");
+    // RFC 8693 §4.4: the subject token says who may act for it.
+    if (!mayActMatches(subject, actor)) throw oauthError.invalidRequest("actor_token is not named by the subject_token's may_act");
+    return actor;
   }
 
-  async #issue(
-    { realm, urls }: RealmContext,
-    client: Client,
-    subject: VerifiedAccessToken,
-    scopes: string[],
-    aud: string[],
-    requestedType: string,
-  ): Promise<TokenResponse> {
+  /** Keycloak's requested_subject: the named user, with the caller as actor (RFC 8693 §4.1), in a new session. */
+  async #impersonate(context: RealmContext, client: Client, subject: VerifiedAccessToken, requested: string): Promise<IssuedSubject> {
+    const realm = context.realm.name;
+    const user: User | undefined =
+      (await this.deps.repository.findUserByUsername(realm, requested)) ?? (await this.deps.repository.getUser(realm, requested));
+    // EXCHANGE.md "Impersonation": an unknown or disabled user is invalid_request.
+    if (!user?.enabled) throw oauthError.invalidRequest("requested_subject is not an enabled user of the realm");
+    // RFC 6749 §5.2 unauthorized_client: the policy does not name this user.
+    if (!mayImpersonate(client.tokenExchange.impersonation, user)) {
+      throw oauthError.unauthorizedClient("client may not impersonate this user");
+    }
+    const act = actClaim({ sub: subject.sub, clientId: client.clientId }, actOf(subject.act));
+    const session = await this.deps.sessions.start(context.realm, user.id, client.clientId);
+    return { sub: user.id, act, sid: session.id, session };
+  }
+
+  async #issue(context: RealmContext, decision: Decision, draft: AuditDraft): Promise<TokenResponse> {
+    const { realm, urls } = context;
+    const { client, subject, actor, issued, scopes, aud, requestedType } = decision;
     const now = epochSeconds(this.deps.clock.now());
-    const claims: TokenClaims = {
-      sub: subject.sub,
-      aud: aud.length === 1 ? aud[0] : aud,
-      // An exchanged token never outlives its subject token, so exchanges cannot extend a grant.
-      exp: Math.min(now + realm.accessTokenLifespan, subject.exp),
-      azp: client.clientId,
-      ...(subject.sid !== undefined && { sid: subject.sid }),
-    };
+    const jti = randomUUID();
+    // An exchanged token never outlives its subject token, so exchanges cannot extend a grant.
+    const exp = Math.min(now + realm.accessTokenLifespan, subject.exp, actor?.exp ?? Infinity);
+    await this.#recordLineage(realm.name, [subject, actor], jti, exp);
     const scope = scopes.join(" ");
+    const common: TokenClaims = {
+      jti,
+      sub: issued.sub,
+      aud: aud.length === 1 ? aud[0] : aud,
+      exp,
+      azp: client.clientId,
+      ...(issued.sid !== undefined && { sid: issued.sid }),
+    };
     if (requestedType === TokenType.idToken) {
-      const signed = await this.deps.issuer.issueIdToken(realm, urls.issuer, { ...claims, aud: client.clientId });
+      const signed = await this.deps.issuer.issueIdToken(realm, urls.issuer, { ...common, aud: client.clientId });
+      draft.jtis.push(signed.jti);
       // RFC 8693 §2.2.1: a token that is not an access token has token_type N_A.
       return { accessToken: signed.token, issuedTokenType: TokenType.idToken, tokenType: "N_A", expiresIn: signed.expiresIn, scope, jti: signed.jti };
     }
+    const session = await this.#sessionFor(realm.name, client, issued, requestedType);
+    const refresh =
+      session &&
+      (await this.deps.refreshTokens.mint(realm, session, { clientId: client.clientId, subject: issued.sub, scopes, audience: aud, ...(issued.act && { act: issued.act }) }));
+    if (refresh) {
+      draft.jtis.push(refresh.record.jti);
+      await this.#recordLineage(realm.name, [subject, actor], refresh.record.jti, epochSeconds(refresh.record.expiresAt));
+    }
+    if (requestedType === TokenType.refreshToken && refresh) {
+      // RFC 8693 §2.2.1: the requested token travels in access_token, whatever its type.
+      return { accessToken: refresh.token, issuedTokenType: TokenType.refreshToken, tokenType: "N_A", expiresIn: refresh.expiresIn, scope, jti: refresh.record.jti };
+    }
+    const mayAct = await mayActClaim(this.deps.repository, realm.name, urls.issuer, client);
     const signed = await this.deps.issuer.issueAccessToken(realm, urls.issuer, {
-      ...claims,
+      ...common,
       client_id: client.clientId,
       ...(scope && { scope }),
-      ...(subject.act !== undefined && { act: subject.act }),
+      ...(issued.act && { act: issued.act }),
+      ...(mayAct && { may_act: mayAct }),
     });
-    return { accessToken: signed.token, issuedTokenType: TokenType.accessToken, tokenType: "Bearer", expiresIn: signed.expiresIn, scope, jti: signed.jti };
+    draft.jtis.push(signed.jti);
+    return {
+      accessToken: signed.token,
+      issuedTokenType: TokenType.accessToken,
+      tokenType: "Bearer",
+      expiresIn: signed.expiresIn,
+      scope,
+      jti: signed.jti,
+      ...(refresh && { refreshToken: refresh.token, refreshExpiresIn: refresh.expiresIn }),
+    };
+  }
+
+  /**
+   * The session a refresh token is bound to: only for clients with `refreshTokens: same_session`,
+   * and only when the subject has a session (EXCHANGE.md "Issued tokens").
+   */
+  async #sessionFor(realm: string, client: Client, issued: IssuedSubject, requestedType: string): Promise<Session | undefined> {
+    const wanted = requestedType === TokenType.refreshToken;
+    if (client.tokenExchange.refreshTokens !== "same_session") return undefined;
+    const session = issued.session ?? (issued.sid !== undefined ? await this.deps.sessions.active(realm, issued.sid) : undefined);
+    if (!session && wanted) throw oauthError.invalidRequest("requested_token_type refresh_token needs a subject with a session");
+    return session;
+  }
+
+  /** Records the new token as a child of the presented ones; a parent revoked meanwhile refuses the exchange. */
+  async #recordLineage(realm: string, parents: (VerifiedAccessToken | undefined)[], childJti: string, exp: number): Promise<void> {
+    for (const parent of parents) {
+      if (!parent) continue;
+      const live = await this.deps.repository.recordLineage(realm, { parentJti: parent.jti, childJti, expiresAt: new Date(exp * 1000) });
+      // RFC 7009 §2.1: a revoked token is no longer usable, not even for an exchange.
+      if (!live) throw oauthError.invalidRequest(`${parent === parents[0] ? "subject_token" : "actor_token"} revoked`);
+    }
   }
 }
 
+/** The issued token's subject without impersonation: the subject token's, with the actor chain if delegated. */
+function subjectOf(subject: VerifiedAccessToken, actor: VerifiedAccessToken | undefined, issuer: string): IssuedSubject {
+  const sid = typeof subject.sid === "string" ? subject.sid : undefined;
+  if (!actor) return { sub: subject.sub, act: actOf(subject.act), sid };
+  // RFC 8693 §4.1: the actor, with any chain the actor token carries (else the subject's) nested.
+  const prior = actOf(actor.act) ?? actOf(subject.act);
+  const clientId = typeof actor.client_id === "string" ? actor.client_id : typeof actor.azp === "string" ? actor.azp : undefined;
+  return { sub: subject.sub, act: actClaim({ sub: actor.sub, iss: issuer, clientId }, prior), sid };
+}
+
 /** RFC 8693 §2.1 parameter rules that need no storage. */
-function checkParameters(request: TokenExchangeRequest): { subjectToken: string; subjectTokenType: string } {
+function checkParameters(request: TokenExchangeRequest): { subjectToken: string } {
   // RFC 8693 §2.1: subject_token and subject_token_type are REQUIRED.
   if (!request.subjectToken) throw oauthError.invalidRequest("subject_token is required");
   if (!request.subjectTokenType) throw oauthError.invalidRequest("subject_token_type is required");
@@ -119,27 +232,38 @@ function checkParameters(request: TokenExchangeRequest): { subjectToken: string;
   if (Boolean(request.actorToken) !== Boolean(request.actorTokenType)) {
     throw oauthError.invalidRequest("actor_token and actor_token_type must be sent together");
   }
-  // Permissions for these kinds of exchange are not granted to any client yet.
-  if (request.actorToken) throw oauthError.unauthorizedClient("client may not exchange with an actor_token (delegation)");
-  if (request.requestedSubject) throw oauthError.unauthorizedClient("client may not impersonate (requested_subject)");
+  // RFC 8693 §2.2.2: unsupported token types are invalid_request.
+  if (!INTERNAL_TOKEN_TYPES.has(request.subjectTokenType)) {
+    throw oauthError.invalidRequest("subject_token_type unsupported: use an access_token or jwt type");
+  }
+  if (request.actorTokenType && !INTERNAL_TOKEN_TYPES.has(request.actorTokenType)) {
+    throw oauthError.invalidRequest("actor_token_type unsupported: use an access_token or jwt type");
+  }
+  if (request.actorToken && request.requestedSubject) {
+    throw oauthError.invalidRequest("requested_subject and actor_token cannot be combined");
+  }
+  return { subjectToken: request.subjectToken };
+}
+
+/** Per-client permissions for the kinds of exchange (EXCHANGE.md "Token exchange"). */
+function checkPermissions(client: Client, request: TokenExchangeRequest, requestedType: string): void {
+  // RFC 6749 §5.2 unauthorized_client: each kind of exchange is a permission of the client.
+  if (request.actorToken && !client.tokenExchange.delegation) {
+    throw oauthError.unauthorizedClient("client may not exchange with an actor_token (delegation)");
+  }
+  if (request.requestedSubject && !client.tokenExchange.impersonation) {
+    throw oauthError.unauthorizedClient("client may not impersonate (requested_subject)");
+  }
   if (request.subjectIssuer) throw oauthError.unauthorizedClient("client may not exchange tokens of identity providers (subject_issuer)");
   if (request.requestedIssuer) throw oauthError.unauthorizedClient("client may not request identity provider tokens (requested_issuer)");
-  return { subjectToken: request.subjectToken, subjectTokenType: request.subjectTokenType };
-}
-
-/** RFC 8693 §2.1 requested_token_type: access_token by default, or id_token. */
-function requestedTokenType(requested: string | undefined): string {
-  if (!requested || requested === TokenType.accessToken) return TokenType.accessToken;
-  if (requested === TokenType.idToken) return TokenType.idToken;
-  if (requested === TokenType.refreshToken) {
-    throw oauthError.invalidRequest("requested_token_type refresh_token unsupported: refresh tokens need a session");
+  if (requestedType === TokenType.refreshToken && client.tokenExchange.refreshTokens !== "same_session") {
+    throw oauthError.unauthorizedClient("client may not receive refresh tokens (refreshTokens is none)");
   }
-  throw oauthError.invalidRequest("requested_token_type unsupported");
 }
 
-/** The subject token was issued to (`azp`/`client_id`) or for (`aud`) this client. */
-function isIssuedToOrFor(subject: VerifiedAccessToken, clientId: string): boolean {
-  if (subject.azp === clientId || subject.client_id === clientId) return true;
-  const aud = subject.aud;
-  return aud === clientId || (Array.isArray(aud) && aud.includes(clientId));
+/** RFC 8693 §2.1 requested_token_type: access_token by default, id_token, or refresh_token. */
+function requestedTokenType(requested: string | undefined): string {
+  if (!requested) return TokenType.accessToken;
+  if (requested === TokenType.accessToken || requested === TokenType.idToken || requested === TokenType.refreshToken) return requested;
+  throw oauthError.invalidRequest("requested_token_type unsupported");
 }

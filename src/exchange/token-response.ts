@@ -10,4 +10,7 @@ export interface TokenResponse {
   scope: string;
   /** Logged instead of the token. */
   jti: string;
+  /** A refresh token issued alongside, bound to the subject's session. */
+  refreshToken?: string;
+  refreshExpiresIn?: number;
 }

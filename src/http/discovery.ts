@@ -10,7 +10,12 @@ export function realmMetadata(realm: Realm, urls: RealmUrls, scopes: string[]): 
     issuer: urls.issuer,
     token_endpoint: urls.tokenEndpoint,
     jwks_uri: urls.jwksUri,
-    grant_types_supported: [GrantType.tokenExchange, GrantType.clientCredentials],
+    introspection_endpoint: urls.introspectionEndpoint,
+    revocation_endpoint: urls.revocationEndpoint,
+    end_session_endpoint: urls.logoutEndpoint,
+    grant_types_supported: [GrantType.tokenExchange, GrantType.clientCredentials, GrantType.refreshToken],
+    introspection_endpoint_auth_methods_supported: [...CLIENT_AUTH_METHODS],
+    revocation_endpoint_auth_methods_supported: [...CLIENT_AUTH_METHODS],
     // No authorization endpoint: no response type is supported.
     response_types_supported: [],
     token_endpoint_auth_methods_supported: [...CLIENT_AUTH_METHODS],

@@ -11,6 +11,7 @@ import { BodyTooLargeError, MAX_FORM_BYTES, readForm } from "./form.js";
 import { sendAdapterError, sendOAuthError } from "./oauth-errors.js";
 import { sendJson } from "./responses.js";
 import { handleTokenRequest } from "./token-endpoint.js";
+import { handleIntrospection, handleLogout, handleRevocation } from "./token-management-endpoints.js";
 
 /** Collaborators of the OAuth HTTP adapter. */
 export interface OAuthRoutesDeps {
@@ -21,17 +22,28 @@ export interface OAuthRoutesDeps {
   log: Logger;
 }
 
-type Endpoint = "token" | "certs" | "metadata";
+type Endpoint = "token" | "introspect" | "revoke" | "logout" | "certs" | "metadata";
 
 /** `/realms/{realm}/{rest}` paths and the endpoint each serves. */
 const ENDPOINTS: Record<string, Endpoint> = {
   "protocol/openid-connect/token": "token",
+  "protocol/openid-connect/token/introspect": "introspect",
+  "protocol/openid-connect/revoke": "revoke",
+  "protocol/openid-connect/logout": "logout",
   "protocol/openid-connect/certs": "certs",
   ".well-known/openid-configuration": "metadata",
   ".well-known/oauth-authorization-server": "metadata",
 };
 
-const METHODS: Record<Endpoint, string> = { token: "POST", certs: "GET", metadata: "GET" };
+const METHODS: Record<Endpoint, string> = { token: "POST", introspect: "POST", revoke: "POST", logout: "POST", certs: "GET", metadata: "GET" };
+
+/** The form endpoints and the adapter of each. */
+const FORM_HANDLERS = {
+  token: handleTokenRequest,
+  introspect: handleIntrospection,
+  revoke: handleRevocation,
+  logout: handleLogout,
+} as const;
 
 /**
  * The OAuth 2.0 HTTP adapter under `/realms/{realm}/`, Keycloak's paths: the token endpoint, the
@@ -74,8 +86,8 @@ async function serve(deps: OAuthRoutesDeps, req: HttpRequest, res: HttpResponse)
   } catch {
     throw oauthError.realmNotFound("");
   }
-  if (endpoint === "token") {
-    return handleTokenRequest(deps.rpc, realmName, await readForm(req), req, res);
+  if (endpoint !== "certs" && endpoint !== "metadata") {
+    return FORM_HANDLERS[endpoint](deps.rpc, realmName, await readForm(req), req, res);
   }
   const { realm, urls } = await requireRealm(deps.repository, deps.urls, realmName);
   if (endpoint === "certs") {

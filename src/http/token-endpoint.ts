@@ -4,6 +4,7 @@ import {
   ClientAuthenticationSchema,
   ClientCredentialsRequestSchema,
   ExchangeTokenRequestSchema,
+  RefreshTokenRequestSchema,
 } from "../../gen/tessera/exchange/v1/token_exchange_service_pb.js";
 import { GrantType } from "../domain/index.js";
 import { oauthError } from "../exchange/errors.js";
@@ -11,8 +12,8 @@ import type { TokenExchangeRpc } from "../rpc/token-exchange-service.js";
 import type { FormParameters } from "./form.js";
 import { sendJson } from "./responses.js";
 
-/** The client authentication parameters of the form body (RFC 6749 §2.3.1, RFC 7523 §2.2). */
-function clientOf(form: FormParameters) {
+/** The client authentication parameters of the form body, for every OAuth endpoint (RFC 6749 §2.3.1, RFC 7523 §2.2). */
+export function clientOf(form: FormParameters) {
   return create(ClientAuthenticationSchema, {
     clientId: form.get("client_id") ?? "",
     clientSecret: form.get("client_secret") ?? "",
@@ -74,6 +75,26 @@ export async function handleTokenRequest(
       token_type: issued.tokenType,
       expires_in: Number(issued.expiresIn),
       ...(issued.scope && { scope: issued.scope }),
+    });
+    return;
+  }
+  if (grantType === GrantType.refreshToken) {
+    const issued = await rpc.refreshToken(
+      create(RefreshTokenRequestSchema, {
+        realm,
+        client: clientOf(form),
+        refreshToken: form.get("refresh_token") ?? "",
+        scope: form.get("scope") ?? "",
+      }),
+      authorization,
+    );
+    sendJson(res, 200, {
+      access_token: issued.accessToken,
+      token_type: issued.tokenType,
+      expires_in: Number(issued.expiresIn),
+      ...(issued.scope && { scope: issued.scope }),
+      refresh_token: issued.refreshToken,
+      refresh_expires_in: Number(issued.refreshExpiresIn),
     });
     return;
   }

@@ -5,6 +5,7 @@ import {
   TOKEN_EXCHANGE_DEFAULTS,
   type Client,
   type ClientAuthMethod,
+  type TokenExchangeSettings,
   type User,
 } from "../domain/index.js";
 import type { RealmBundle } from "../storage/realm-repository.js";
@@ -24,6 +25,9 @@ export async function toRealmBundle(file: RealmFile): Promise<RealmBundle> {
       accessTokenLifespan: file.accessTokenLifespan ?? REALM_DEFAULTS.accessTokenLifespan,
       refreshTokenLifespan: file.refreshTokenLifespan ?? REALM_DEFAULTS.refreshTokenLifespan,
       signingAlgorithm: file.signingAlgorithm ?? REALM_DEFAULTS.signingAlgorithm,
+      sessionIdleTimeout: file.sessionIdleTimeout ?? REALM_DEFAULTS.sessionIdleTimeout,
+      sessionMaxLifespan: file.sessionMaxLifespan ?? REALM_DEFAULTS.sessionMaxLifespan,
+      maxDelegationDepth: file.maxDelegationDepth ?? REALM_DEFAULTS.maxDelegationDepth,
     },
     scopes: (file.scopes ?? []).map((s) => ({
       name: s.name,
@@ -50,7 +54,22 @@ async function toClient(c: RealmFileClient): Promise<Client> {
     defaultScopes: c.defaultScopes ?? [],
     optionalScopes: c.optionalScopes ?? [],
     resourceUris: c.resourceUris ?? [],
-    tokenExchange: { ...TOKEN_EXCHANGE_DEFAULTS, ...c.tokenExchange },
+    tokenExchange: toTokenExchange(c.tokenExchange),
+  };
+}
+
+function toTokenExchange(t: RealmFileClient["tokenExchange"]): TokenExchangeSettings {
+  const { impersonation, ...rest } = t ?? {};
+  return {
+    ...TOKEN_EXCHANGE_DEFAULTS,
+    ...rest,
+    ...(impersonation && {
+      impersonation: {
+        allUsers: impersonation.allUsers ?? false,
+        users: impersonation.users ?? [],
+        ...(impersonation.userAttribute && { userAttribute: impersonation.userAttribute }),
+      },
+    }),
   };
 }
 

@@ -18,10 +18,21 @@ const nonEmpty = z.string().min(1, "expected a non-empty string");
  */
 const jwkSchema = z.object({ kty: z.string() }).passthrough();
 
+const impersonationSchema = strictObject({
+  allUsers: z.boolean().optional(),
+  /** Usernames or user ids. */
+  users: z.array(nonEmpty).optional(),
+  userAttribute: strictObject({ name: nonEmpty, value: z.string() }).optional(),
+});
+
 const tokenExchangeSchema = strictObject({
   enabled: z.boolean().optional(),
   refreshTokens: z.enum(["none", "same_session"]).optional(),
   scopePolicy: z.enum(["downscope", "requester"]).optional(),
+  impersonation: impersonationSchema.optional(),
+  delegation: z.boolean().optional(),
+  /** Client id of the actor named in `may_act` of tokens issued to this client. */
+  mayAct: nonEmpty.optional(),
 });
 
 const scopeSchema = strictObject({
@@ -69,6 +80,9 @@ export const realmFileSchema = strictObject({
   accessTokenLifespan: z.number().optional(),
   refreshTokenLifespan: z.number().optional(),
   signingAlgorithm: z.enum(SIGNING_ALGORITHMS).optional(),
+  sessionIdleTimeout: z.number().optional(),
+  sessionMaxLifespan: z.number().optional(),
+  maxDelegationDepth: z.number().optional(),
   scopes: z.array(scopeSchema).optional(),
   clients: z.array(clientSchema).optional(),
   users: z.array(userSchema).optional(),

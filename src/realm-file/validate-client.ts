@@ -7,6 +7,8 @@ import { isHttpUrl, isResourceUri } from "./uris.js";
 export interface ClientValidationContext {
   /** Names of the realm's scopes. */
   scopeNames: ReadonlySet<string>;
+  /** Client ids of the realm, this client's included. */
+  clientIds: ReadonlySet<string>;
   /** Resource URIs of the realm's OTHER clients, each to the client id that holds it. */
   claimedResourceUris: ReadonlyMap<string, string>;
 }
@@ -23,6 +25,11 @@ export function validateClient(client: Client, context: ClientValidationContext)
   issues.push(...(client.publicClient ? publicClientIssues(client) : confidentialClientIssues(client)));
   issues.push(...jwksIssues(client), ...scopeIssues(client, context.scopeNames));
   issues.push(...resourceUriIssues(client.resourceUris, context.claimedResourceUris));
+  const mayAct = client.tokenExchange.mayAct;
+  if (mayAct !== undefined && !context.clientIds.has(mayAct)) {
+    const message = `expected the client id of a client of the realm, got ${JSON.stringify(mayAct)}`;
+    issues.push({ path: ["tokenExchange", "mayAct"], message });
+  }
   return issues;
 }
 

@@ -16,10 +16,12 @@ export function validateRealm(realm: Realm): ValidationIssue[] {
     const expected = 'expected 1-64 letters, digits, ".", "_" or "-", starting with a letter or digit';
     issues.push({ path: ["realm"], message: `${expected}, got ${JSON.stringify(realm.name)}` });
   }
-  for (const key of ["accessTokenLifespan", "refreshTokenLifespan"] as const) {
+  const positive = ["accessTokenLifespan", "refreshTokenLifespan", "sessionIdleTimeout", "sessionMaxLifespan", "maxDelegationDepth"] as const;
+  for (const key of positive) {
     const value = realm[key];
     if (!Number.isSafeInteger(value) || value <= 0) {
-      issues.push({ path: [key], message: `expected a positive integer (seconds), got ${value}` });
+      const unit = key === "maxDelegationDepth" ? "" : " (seconds)";
+      issues.push({ path: [key], message: `expected a positive integer${unit}, got ${value}` });
     }
   }
   return issues;
@@ -65,14 +67,14 @@ export function validateRealmBundle(bundle: RealmBundle): ValidationIssue[] {
     ...duplicateIssues("users", "id", bundle.users),
   ];
   const scopeNames = new Set(bundle.scopes.map((s) => s.name));
+  const clientIds = new Set(bundle.clients.map((c) => c.clientId));
   const claimedResourceUris = new Map<string, string>();
   bundle.clients.forEach((client, i) => {
-    issues.push(...prefixIssues(["clients", i], validateClient(client, { scopeNames, claimedResourceUris })));
+    issues.push(...prefixIssues(["clients", i], validateClient(client, { scopeNames, clientIds, claimedResourceUris })));
     for (const uri of client.resourceUris) {
       if (!claimedResourceUris.has(uri)) claimedResourceUris.set(uri, client.clientId);
     }
   });
-  const clientIds = new Set(bundle.clients.map((c) => c.clientId));
   bundle.scopes.forEach((scope, i) => issues.push(...prefixIssues(["scopes", i], validateScope(scope, { clientIds }))));
   bundle.users.forEach((user, i) => issues.push(...prefixIssues(["users", i], validateUser(user))));
   return issues;

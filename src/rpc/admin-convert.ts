@@ -2,7 +2,10 @@ import { create } from "@bufbuild/protobuf";
 import { ClientSchema, type Client as ClientMessage } from "../../gen/tessera/admin/v1/client_pb.js";
 import { RealmSchema, type Realm as RealmMessage } from "../../gen/tessera/admin/v1/realm_pb.js";
 import { ScopeSchema, type Scope as ScopeMessage } from "../../gen/tessera/admin/v1/scope_pb.js";
-import type { Client, Realm, Scope } from "../domain/index.js";
+import { timestampFromDate } from "@bufbuild/protobuf/wkt";
+import { EventSchema, type Event as EventMessage } from "../../gen/tessera/admin/v1/event_pb.js";
+import { SessionSchema, type Session as SessionMessage } from "../../gen/tessera/admin/v1/session_pb.js";
+import { isSessionActive, sessionExpiresAt, type AuditEvent, type Client, type Realm, type Scope, type Session } from "../domain/index.js";
 
 /** Domain realm to its admin message. */
 export function realmToMessage(realm: Realm): RealmMessage {
@@ -12,6 +15,9 @@ export function realmToMessage(realm: Realm): RealmMessage {
     accessTokenLifespan: BigInt(realm.accessTokenLifespan),
     refreshTokenLifespan: BigInt(realm.refreshTokenLifespan),
     signingAlgorithm: realm.signingAlgorithm,
+    sessionIdleTimeout: BigInt(realm.sessionIdleTimeout),
+    sessionMaxLifespan: BigInt(realm.sessionMaxLifespan),
+    maxDelegationDepth: realm.maxDelegationDepth,
   });
 }
 
@@ -30,11 +36,51 @@ export function clientToMessage(client: Client): ClientMessage {
     defaultScopes: client.defaultScopes,
     optionalScopes: client.optionalScopes,
     resourceUris: client.resourceUris,
-    tokenExchange: client.tokenExchange,
+    tokenExchange: {
+      enabled: client.tokenExchange.enabled,
+      refreshTokens: client.tokenExchange.refreshTokens,
+      scopePolicy: client.tokenExchange.scopePolicy,
+      delegation: client.tokenExchange.delegation,
+      mayAct: client.tokenExchange.mayAct ?? "",
+      impersonation: client.tokenExchange.impersonation,
+    },
   });
 }
 
 /** Domain scope to its admin message. */
 export function scopeToMessage(scope: Scope): ScopeMessage {
   return create(ScopeSchema, { name: scope.name, audiences: scope.audiences, description: scope.description ?? "" });
+}
+
+/** Domain session to its admin message; `active` as of `now`. */
+export function sessionToMessage(session: Session, now: Date): SessionMessage {
+  return create(SessionSchema, {
+    id: session.id,
+    userId: session.userId,
+    clientId: session.clientId,
+    startedAt: timestampFromDate(session.startedAt),
+    lastActiveAt: timestampFromDate(session.lastActiveAt),
+    expiresAt: timestampFromDate(sessionExpiresAt(session)),
+    ...(session.endedAt && { endedAt: timestampFromDate(session.endedAt) }),
+    endReason: session.endReason ?? "",
+    active: isSessionActive(session, now),
+  });
+}
+
+/** Domain audit event to its admin message. */
+export function eventToMessage(event: AuditEvent): EventMessage {
+  return create(EventSchema, {
+    id: event.id,
+    time: timestampFromDate(event.time),
+    kind: event.kind,
+    result: event.result,
+    error: event.error ?? "",
+    clientId: event.clientId ?? "",
+    subject: event.subject ?? "",
+    actor: event.actor ?? "",
+    audience: event.audience ?? [],
+    scopes: event.scopes ?? [],
+    sessionId: event.sessionId ?? "",
+    jtis: event.jtis,
+  });
 }

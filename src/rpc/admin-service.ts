@@ -9,8 +9,12 @@ import {
   CLIENT_AUTH_METHODS,
   REALM_DEFAULTS,
   TOKEN_EXCHANGE_DEFAULTS,
+  AUDIT_EVENT_KINDS,
+  type AuditEvent,
+  type AuditEventKind,
   type Client,
   type ClientAuthMethod,
+  type Clock,
   type PublicJwk,
   type Realm,
   type Scope,
@@ -19,12 +23,24 @@ import {
 import type { Logger } from "../logger.js";
 import { formatIssue, validateClient, validateRealm, validateScope, type ValidationIssue } from "../realm-file/index.js";
 import {
+  InvalidPageTokenError,
   StorageConflictError,
   StorageNotFoundError,
   StorageUnavailableError,
   type RealmRepository,
 } from "../storage/realm-repository.js";
-import { clientToMessage, realmToMessage, scopeToMessage } from "./admin-convert.js";
+import { clientToMessage, eventToMessage, realmToMessage, scopeToMessage, sessionToMessage } from "./admin-convert.js";
+import { timestampDate } from "@bufbuild/protobuf/wkt";
+import type { AuditLog } from "../exchange/audit-log.js";
+import type { SessionManager } from "../exchange/sessions.js";
+
+/** Page size when a listing asks for none. */
+const DEFAULT_PAGE_SIZE = 100;
+
+/** Paging of an admin listing request (page size clamped to 1..1000 by the repository). */
+function pageOf(request: { pageSize: number; pageToken: string }): { pageSize: number; pageToken?: string } {
+  return { pageSize: request.pageSize > 0 ? request.pageSize : DEFAULT_PAGE_SIZE, ...(request.pageToken && { pageToken: request.pageToken }) };
+}
 
 /** Refuses a request whose object breaks a rule, naming the field. */
 function invalid(prefix: string, issues: ValidationIssue[]): ConnectError {
@@ -43,6 +59,9 @@ const required = (value: string, field: string): string => {
 export class AdminRpc {
   constructor(
     private readonly repository: RealmRepository,
+    private readonly sessions: SessionManager,
+    private readonly audit: AuditLog,
+    private readonly clock: Clock,
     private readonly log: Logger,
   ) {}
 
@@ -120,6 +139,42 @@ export class AdminRpc {
         if (!(await r.deleteScope(realm, name))) throw notFound(`scope ${name}`);
         return {};
       },
+
+      listSessions: async (request) => {
+        await this.#realm(request.realm);
+        const now = this.clock.now();
+        const page = await r.listSessions(request.realm, {
+          ...pageOf(request),
+          ...(request.userId && { userId: request.userId }),
+          ...(request.activeOnly && { activeAt: now }),
+        });
+        return { sessions: page.items.map((s) => sessionToMessage(s, now)), nextPageToken: page.nextPageToken ?? "" };
+      },
+      endSession: async ({ realm, sessionId }) => {
+        await this.#realm(realm);
+        if (!(await this.sessions.end(realm, sessionId, "admin"))) throw notFound(`active session ${sessionId}`);
+        return {};
+      },
+      listEvents: async (request) => {
+        await this.#realm(request.realm);
+        await this.audit.flush();
+        if (request.kind && !AUDIT_EVENT_KINDS.includes(request.kind as AuditEventKind)) {
+          throw new ConnectError(`kind: expected one of ${AUDIT_EVENT_KINDS.join(" | ")}`, Code.InvalidArgument);
+        }
+        if (request.result && request.result !== "success" && request.result !== "failure") {
+          throw new ConnectError("result: expected success | failure", Code.InvalidArgument);
+        }
+        const page = await r.listEvents(request.realm, {
+          ...pageOf(request),
+          ...(request.kind && { kind: request.kind as AuditEventKind }),
+          ...(request.clientId && { clientId: request.clientId }),
+          ...(request.subject && { subject: request.subject }),
+          ...(request.result && { result: request.result as AuditEvent["result"] }),
+          ...(request.since && { since: timestampDate(request.since) }),
+          ...(request.until && { until: timestampDate(request.until) }),
+        });
+        return { events: page.items.map(eventToMessage), nextPageToken: page.nextPageToken ?? "" };
+      },
     });
   }
 
@@ -136,6 +191,9 @@ export class AdminRpc {
       accessTokenLifespan: Number(message?.accessTokenLifespan || REALM_DEFAULTS.accessTokenLifespan),
       refreshTokenLifespan: Number(message?.refreshTokenLifespan || REALM_DEFAULTS.refreshTokenLifespan),
       signingAlgorithm: (message?.signingAlgorithm || REALM_DEFAULTS.signingAlgorithm) as SigningAlgorithm,
+      sessionIdleTimeout: Number(message?.sessionIdleTimeout || REALM_DEFAULTS.sessionIdleTimeout),
+      sessionMaxLifespan: Number(message?.sessionMaxLifespan || REALM_DEFAULTS.sessionMaxLifespan),
+      maxDelegationDepth: message?.maxDelegationDepth || REALM_DEFAULTS.maxDelegationDepth,
     };
     const issues = validateRealm(realm);
     if (issues.length > 0) throw invalid("realm", issues);
@@ -180,15 +238,32 @@ export class AdminRpc {
       defaultScopes: message.defaultScopes,
       optionalScopes: message.optionalScopes,
       resourceUris: message.resourceUris,
-      tokenExchange: { enabled: exchange?.enabled ?? false, refreshTokens, scopePolicy } as Client["tokenExchange"],
+      tokenExchange: {
+        enabled: exchange?.enabled ?? false,
+        refreshTokens,
+        scopePolicy,
+        delegation: exchange?.delegation ?? false,
+        ...(exchange?.mayAct && { mayAct: exchange.mayAct }),
+        ...(exchange?.impersonation && {
+          impersonation: {
+            allUsers: exchange.impersonation.allUsers,
+            users: exchange.impersonation.users,
+            ...(exchange.impersonation.userAttribute && {
+              userAttribute: { name: exchange.impersonation.userAttribute.name, value: exchange.impersonation.userAttribute.value },
+            }),
+          },
+        }),
+      } as Client["tokenExchange"],
     };
     const scopes = await this.repository.listScopes(realm);
     const claimed = new Map<string, string>();
-    for (const other of await this.repository.listClients(realm)) {
+    const clients = await this.repository.listClients(realm);
+    const clientIds = new Set([client.clientId, ...clients.map((c) => c.clientId)]);
+    for (const other of clients) {
       if (other.clientId === client.clientId) continue;
       for (const uri of other.resourceUris) claimed.set(uri, other.clientId);
     }
-    issues.push(...validateClient(client, { scopeNames: new Set(scopes.map((s) => s.name)), claimedResourceUris: claimed }));
+    issues.push(...validateClient(client, { scopeNames: new Set(scopes.map((s) => s.name)), clientIds, claimedResourceUris: claimed }));
     if (issues.length > 0) throw invalid("client", issues);
     return client;
   }
@@ -224,6 +299,7 @@ export class AdminRpc {
     if (error instanceof ConnectError) return error;
     if (error instanceof StorageConflictError) return new ConnectError(error.message, Code.AlreadyExists);
     if (error instanceof StorageNotFoundError) return new ConnectError(error.message, Code.NotFound);
+    if (error instanceof InvalidPageTokenError) return new ConnectError("page_token: invalid", Code.InvalidArgument);
     if (error instanceof StorageUnavailableError) return new ConnectError("storage is temporarily unavailable", Code.Unavailable);
     const errorId = randomUUID();
     this.log.error({ errorId, err: error }, "unexpected admin failure");

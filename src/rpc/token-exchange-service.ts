@@ -1,15 +1,34 @@
+import { create } from "@bufbuild/protobuf";
 import type { HandlerContext, ServiceImpl } from "@connectrpc/connect";
 import {
+  ClientCredentialsResponseSchema,
+  ExchangeTokenResponseSchema,
+  IntrospectTokenResponseSchema,
+  LogoutResponseSchema,
+  RefreshTokenResponseSchema,
+  RevokeTokenResponseSchema,
   TokenExchangeService,
   type ClientAuthentication,
   type ClientCredentialsRequest,
   type ClientCredentialsResponse,
   type ExchangeTokenRequest,
   type ExchangeTokenResponse,
+  type IntrospectTokenRequest,
+  type IntrospectTokenResponse,
+  type LogoutRequest,
+  type LogoutResponse,
+  type RefreshTokenRequest,
+  type RefreshTokenResponse,
+  type RevokeTokenRequest,
+  type RevokeTokenResponse,
 } from "../../gen/tessera/exchange/v1/token_exchange_service_pb.js";
 import type { PresentedClientCredentials } from "../exchange/client-auth.js";
 import type { ClientCredentialsGrant } from "../exchange/client-credentials-grant.js";
+import type { Logout } from "../exchange/logout.js";
+import type { RefreshTokenGrant } from "../exchange/refresh-token-grant.js";
 import type { TokenExchangeGrant } from "../exchange/token-exchange-grant.js";
+import type { TokenIntrospection } from "../exchange/token-introspection.js";
+import type { TokenRevocation } from "../exchange/token-revocation.js";
 import type { Logger } from "../logger.js";
 import { toConnectError } from "./errors.js";
 
@@ -27,6 +46,16 @@ function credentialsOf(client: ClientAuthentication | undefined, authorization: 
   };
 }
 
+/** The grants and token operations behind the service. */
+export interface TokenOperations {
+  exchange: TokenExchangeGrant;
+  clientCredentials: ClientCredentialsGrant;
+  refresh: RefreshTokenGrant;
+  introspection: TokenIntrospection;
+  revocation: TokenRevocation;
+  logout: Logout;
+}
+
 /**
  * The TokenExchangeService implementation. Its methods take the decoded request and the
  * `authorization` header, so the OAuth form adapter calls exactly the same code in-process.
@@ -34,15 +63,14 @@ function credentialsOf(client: ClientAuthentication | undefined, authorization: 
  */
 export class TokenExchangeRpc {
   constructor(
-    private readonly exchangeGrant: TokenExchangeGrant,
-    private readonly clientCredentialsGrant: ClientCredentialsGrant,
+    private readonly operations: TokenOperations,
     private readonly log: Logger,
   ) {}
 
   /** RFC 8693 token exchange. */
-  async exchangeToken(request: ExchangeTokenRequest, authorization?: string): Promise<ExchangeTokenResponse> {
-    try {
-      const issued = await this.exchangeGrant.exchange({
+  exchangeToken(request: ExchangeTokenRequest, authorization?: string): Promise<ExchangeTokenResponse> {
+    return this.#call(async () => {
+      const issued = await this.operations.exchange.exchange({
         realm: request.realm,
         credentials: credentialsOf(request.client, authorization),
         subjectToken: present(request.subjectToken),
@@ -57,38 +85,110 @@ export class TokenExchangeRpc {
         subjectIssuer: present(request.subjectIssuer),
         requestedIssuer: present(request.requestedIssuer),
       });
-      this.log.info({ realm: request.realm, grant: "token_exchange", jti: issued.jti }, "token issued");
-      return {
-        $typeName: "tessera.exchange.v1.ExchangeTokenResponse",
+      return create(ExchangeTokenResponseSchema, {
         accessToken: issued.accessToken,
         issuedTokenType: issued.issuedTokenType ?? "",
         tokenType: issued.tokenType,
         expiresIn: BigInt(issued.expiresIn),
         scope: issued.scope,
-        refreshToken: "",
-        refreshExpiresIn: 0n,
-      };
-    } catch (error) {
-      throw toConnectError(error, this.log);
-    }
+        refreshToken: issued.refreshToken ?? "",
+        refreshExpiresIn: BigInt(issued.refreshExpiresIn ?? 0),
+      });
+    });
   }
 
   /** RFC 6749 §4.4 client credentials. */
-  async clientCredentials(request: ClientCredentialsRequest, authorization?: string): Promise<ClientCredentialsResponse> {
-    try {
-      const issued = await this.clientCredentialsGrant.grant({
+  clientCredentials(request: ClientCredentialsRequest, authorization?: string): Promise<ClientCredentialsResponse> {
+    return this.#call(async () => {
+      const issued = await this.operations.clientCredentials.grant({
         realm: request.realm,
         credentials: credentialsOf(request.client, authorization),
         scope: present(request.scope),
       });
-      this.log.info({ realm: request.realm, grant: "client_credentials", jti: issued.jti }, "token issued");
-      return {
-        $typeName: "tessera.exchange.v1.ClientCredentialsResponse",
+      return create(ClientCredentialsResponseSchema, {
         accessToken: issued.accessToken,
         tokenType: issued.tokenType,
         expiresIn: BigInt(issued.expiresIn),
         scope: issued.scope,
-      };
+      });
+    });
+  }
+
+  /** RFC 6749 §6 refresh with rotation. */
+  refreshToken(request: RefreshTokenRequest, authorization?: string): Promise<RefreshTokenResponse> {
+    return this.#call(async () => {
+      const issued = await this.operations.refresh.refresh({
+        realm: request.realm,
+        credentials: credentialsOf(request.client, authorization),
+        refreshToken: present(request.refreshToken),
+        scope: present(request.scope),
+      });
+      return create(RefreshTokenResponseSchema, {
+        accessToken: issued.accessToken,
+        tokenType: issued.tokenType,
+        expiresIn: BigInt(issued.expiresIn),
+        scope: issued.scope,
+        refreshToken: issued.refreshToken ?? "",
+        refreshExpiresIn: BigInt(issued.refreshExpiresIn ?? 0),
+      });
+    });
+  }
+
+  /** RFC 7662 introspection. */
+  introspectToken(request: IntrospectTokenRequest, authorization?: string): Promise<IntrospectTokenResponse> {
+    return this.#call(async () => {
+      const answer = await this.operations.introspection.introspect({
+        realm: request.realm,
+        credentials: credentialsOf(request.client, authorization),
+        token: present(request.token),
+        tokenTypeHint: present(request.tokenTypeHint),
+      });
+      if (!answer.active) return create(IntrospectTokenResponseSchema, { active: false });
+      return create(IntrospectTokenResponseSchema, {
+        active: true,
+        scope: answer.scope,
+        clientId: answer.clientId,
+        tokenType: answer.tokenType,
+        exp: BigInt(answer.exp),
+        iat: BigInt(answer.iat),
+        sub: answer.sub,
+        aud: answer.aud,
+        iss: answer.iss,
+        jti: answer.jti,
+        sid: answer.sid ?? "",
+        actJson: answer.act ? JSON.stringify(answer.act) : "",
+      });
+    });
+  }
+
+  /** RFC 7009 revocation. */
+  revokeToken(request: RevokeTokenRequest, authorization?: string): Promise<RevokeTokenResponse> {
+    return this.#call(async () => {
+      await this.operations.revocation.revoke({
+        realm: request.realm,
+        credentials: credentialsOf(request.client, authorization),
+        token: present(request.token),
+        tokenTypeHint: present(request.tokenTypeHint),
+      });
+      return create(RevokeTokenResponseSchema);
+    });
+  }
+
+  /** Ends the session of a refresh token. */
+  logout(request: LogoutRequest, authorization?: string): Promise<LogoutResponse> {
+    return this.#call(async () => {
+      await this.operations.logout.logout({
+        realm: request.realm,
+        credentials: credentialsOf(request.client, authorization),
+        refreshToken: present(request.refreshToken),
+      });
+      return create(LogoutResponseSchema);
+    });
+  }
+
+  async #call<T>(operation: () => Promise<T>): Promise<T> {
+    try {
+      return await operation();
     } catch (error) {
       throw toConnectError(error, this.log);
     }
@@ -100,6 +200,10 @@ export class TokenExchangeRpc {
     return {
       exchangeToken: (request, context) => this.exchangeToken(request, authorization(context)),
       clientCredentials: (request, context) => this.clientCredentials(request, authorization(context)),
+      refreshToken: (request, context) => this.refreshToken(request, authorization(context)),
+      introspectToken: (request, context) => this.introspectToken(request, authorization(context)),
+      revokeToken: (request, context) => this.revokeToken(request, authorization(context)),
+      logout: (request, context) => this.logout(request, authorization(context)),
     };
   }
 }

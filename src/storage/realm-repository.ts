@@ -1,4 +1,15 @@
-import type { Client, Realm, Scope, SigningKey, User } from "../domain/index.js";
+import type {
+  AuditEvent,
+  AuditEventKind,
+  Client,
+  RefreshTokenRecord,
+  Realm,
+  Scope,
+  Session,
+  SessionEndReason,
+  SigningKey,
+  User,
+} from "../domain/index.js";
 
 /** Everything a realm holds, as imported from a realm file in one piece. */
 export interface RealmBundle {
@@ -6,6 +17,50 @@ export interface RealmBundle {
   clients: Client[];
   scopes: Scope[];
   users: User[];
+}
+
+/** One page of a listing, and the opaque token of the next page when there is one. */
+export interface Page<T> {
+  items: T[];
+  nextPageToken?: string;
+}
+
+/** Paging of a listing: at most `pageSize` items after the page `pageToken` names. */
+export interface PageRequest {
+  pageSize: number;
+  pageToken?: string;
+}
+
+/** Filters of {@link RealmRepository.listSessions}; newest first. */
+export interface SessionQuery extends PageRequest {
+  userId?: string;
+  /** Only sessions not ended and not expired at this time. */
+  activeAt?: Date;
+}
+
+/** Filters of {@link RealmRepository.listEvents}; newest first. */
+export interface EventQuery extends PageRequest {
+  kind?: AuditEventKind;
+  clientId?: string;
+  subject?: string;
+  result?: AuditEvent["result"];
+  /** Inclusive lower bound of `time`. */
+  since?: Date;
+  /** Exclusive upper bound of `time`. */
+  until?: Date;
+}
+
+/** A token issued by exchanging (or refreshing) another, for revocation cascades. */
+export interface TokenLineage {
+  parentJti: string;
+  childJti: string;
+  /** When the child expires; the record is useless after that. */
+  expiresAt: Date;
+}
+
+/** Thrown when a page token is malformed or belongs to another listing. */
+export class InvalidPageTokenError extends Error {
+  override readonly name = "InvalidPageTokenError";
 }
 
 /** Thrown when an object with the same key already exists (unique realm name, client id, username...). */
@@ -78,6 +133,47 @@ export interface RealmRepository {
   addSigningKey(realm: string, key: SigningKey): Promise<void>;
   /** The realm's signing keys, newest first. */
   listSigningKeys(realm: string): Promise<SigningKey[]>;
+
+  /** Stores a new session. Throws {@link StorageConflictError} on a duplicate id. */
+  createSession(realm: string, session: Session): Promise<void>;
+  getSession(realm: string, id: string): Promise<Session | undefined>;
+  /** Moves a session's `lastActiveAt` forward (never back); no effect on an ended session. */
+  touchSession(realm: string, id: string, at: Date): Promise<void>;
+  /** Ends a session. Returns false when it does not exist or had already ended (the first end wins). */
+  endSession(realm: string, id: string, at: Date, reason: SessionEndReason): Promise<boolean>;
+  listSessions(realm: string, query: SessionQuery): Promise<Page<Session>>;
+
+  /** Stores a new refresh token. Throws {@link StorageConflictError} on a duplicate hash or jti. */
+  storeRefreshToken(realm: string, record: RefreshTokenRecord): Promise<void>;
+  findRefreshToken(realm: string, tokenHash: string): Promise<RefreshTokenRecord | undefined>;
+  /**
+   * Marks a refresh token used (rotated). Exactly one of any number of concurrent calls for the
+   * same token returns true, on every instance sharing the storage; the others return false.
+   */
+  markRefreshTokenUsed(realm: string, tokenHash: string, at: Date): Promise<boolean>;
+
+  /**
+   * Records that `childJti` was issued from `parentJti`, then tells whether the parent is still
+   * unrevoked. Recording first makes revocation cascades race-free: a revocation either finds the
+   * child among the parent's children or is seen by this call.
+   */
+  recordLineage(realm: string, lineage: TokenLineage): Promise<boolean>;
+  /** Tokens issued from `parentJti` that have not expired at `now`. */
+  listChildTokens(realm: string, parentJti: string, now: Date): Promise<TokenLineage[]>;
+  /** Marks a token revoked until `expiresAt`, when the record may be purged. Idempotent. */
+  revokeToken(realm: string, jti: string, expiresAt: Date): Promise<void>;
+  isTokenRevoked(realm: string, jti: string): Promise<boolean>;
+
+  /** Appends audit events (of any realms). */
+  appendEvents(events: AuditEvent[]): Promise<void>;
+  listEvents(realm: string, query: EventQuery): Promise<Page<AuditEvent>>;
+
+  /**
+   * Deletes what no longer matters at `now`: used jtis, revocations and lineage past their expiry,
+   * refresh tokens past theirs, sessions that ended or expired more than a day ago, events older
+   * than `eventsBefore`. Returns how many records went. Queries never depend on this having run.
+   */
+  purgeExpired(now: Date, eventsBefore: Date): Promise<number>;
 
   /**
    * Records that a one-time identifier (a client assertion's `jti`) was used. Returns true the

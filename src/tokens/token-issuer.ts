@@ -6,7 +6,7 @@ import type { RealmKeyStore } from "./realm-keys.js";
 /** JWT `typ` of access tokens (RFC 9068 §2.1). */
 export const ACCESS_TOKEN_TYP = "at+jwt";
 
-/** Claims the caller decides; `iss`, `iat` and `jti` are set by the issuer. */
+/** Claims the caller decides; `iss` and `iat` are set by the issuer, and `jti` when the caller leaves it out. */
 export interface TokenClaims extends JWTPayload {
   sub: string;
   aud: string | string[];
@@ -41,7 +41,7 @@ export class TokenIssuer {
 
   async #sign(realm: Realm, issuer: string, claims: TokenClaims, typ: string): Promise<SignedToken> {
     const key = await this.keys.signingKey(realm);
-    const jti = randomUUID();
+    const jti = claims.jti ?? randomUUID();
     const iat = epochSeconds(this.clock.now());
     const token = await new SignJWT({ ...claims, iss: issuer, iat, jti })
       .setProtectedHeader({ alg: key.algorithm, typ, kid: key.kid })

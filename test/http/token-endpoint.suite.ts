@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { randomUUID } from "node:crypto";
+import { randomBytes, randomUUID } from "node:crypto";
 import { after, before, beforeEach, describe, it } from "node:test";
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
@@ -38,11 +38,12 @@ export function runTokenEndpointSuite(storage: string, openRepository: OpenRepos
     let realm: TestRealm;
     let realmName: string;
     const clock = new TestClock();
+    const masterKey = randomBytes(32);
     let url: string;
     let issuer: string;
 
     before(async () => {
-      tessera = await startTessera({ repository: await openRepository(), clock });
+      tessera = await startTessera({ repository: await openRepository(), clock, masterKey });
       realmName = `t-${randomUUID().slice(0, 8)}`;
       realm = await buildTestRealm(realmName);
       await tessera.repository.importRealm(realm.bundle);
@@ -218,16 +219,17 @@ export function runTokenEndpointSuite(storage: string, openRepository: OpenRepos
         });
 
         it("the same assertion at a second instance on the same storage then invalid_client", async () => {
-          const second = await startTessera({ repository: await openRepository() });
+          // A second instance behind the same public URL, with its own connection to the same storage.
+          const second = await startTessera({ repository: await openRepository(), clock, masterKey, publicUrl: tessera.baseUrl });
           try {
             const secondUrl = second.tokenUrl(realmName);
+            const fresh = await clientAssertion(realm.batchJob, issuer);
+            const atSecond = await postForm(secondUrl, { grant_type: "client_credentials", client_assertion_type: JWT_BEARER, client_assertion: fresh });
+            assert.equal(atSecond.status, 200, "the second instance accepts a fresh assertion");
             const assertion = await clientAssertion(realm.batchJob, issuer);
             assert.equal((await withAssertion(assertion)).status, 200);
             const replay = await postForm(secondUrl, { grant_type: "client_credentials", client_assertion_type: JWT_BEARER, client_assertion: assertion });
-            // The second instance has another issuer (port), so aud mismatch would also refuse it: prove the jti is the reason.
-            assert.equal(replay.status, 401);
-            const fresh = await clientAssertion(realm.batchJob, issuer);
-            assert.equal((await withAssertion(fresh)).status, 200);
+            assertOAuthError(replay, 401, "invalid_client");
           } finally {
             await second.stop();
             await second.repository.close();
@@ -424,10 +426,10 @@ export function runTokenEndpointSuite(storage: string, openRepository: OpenRepos
         assert.equal(claims.aud, "gateway");
       });
 
-      it("exchange for a refresh_token then invalid_request (no session yet)", async () => {
+      it("exchange for a refresh_token by a client without refresh tokens then unauthorized_client", async () => {
         const subject = await serviceToken("gateway", "orders.read");
         const answer = await exchange("gateway", subject, [["requested_token_type", "urn:ietf:params:oauth:token-type:refresh_token"]]);
-        assertOAuthError(answer, 400, "invalid_request");
+        assertOAuthError(answer, 400, "unauthorized_client");
       });
 
       it("exchange for a saml2 or unknown token type then invalid_request requested_token_type unsupported", async () => {
@@ -501,6 +503,7 @@ export function runTokenEndpointSuite(storage: string, openRepository: OpenRepos
       });
 
       it("delegation, impersonation or identity provider parameters by a client without that permission then unauthorized_client", async () => {
+        // gateway has token exchange but neither delegation nor impersonation rights.
         const subject = await serviceToken("gateway", "orders.read");
         const extras: [string, string][][] = [
           [["actor_token", subject], ["actor_token_type", ACCESS_TOKEN]],

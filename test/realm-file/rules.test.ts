@@ -274,12 +274,13 @@ describe("rules reused outside the realm file", () => {
     defaultScopes: ["profile"],
     optionalScopes: [],
     resourceUris: ["https://new.example.com"],
-    tokenExchange: { enabled: false, refreshTokens: "none", scopePolicy: "downscope" },
+    tokenExchange: { enabled: false, refreshTokens: "none", scopePolicy: "downscope", delegation: false },
   };
 
   it("validateClient accepts a client that fits its realm", () => {
     const context = {
       scopeNames: new Set(["profile"]),
+      clientIds: new Set(["new", "other"]),
       claimedResourceUris: new Map([["https://other.example.com", "other"]]),
     };
     assert.deepEqual(validateClient(client, context), []);
@@ -288,6 +289,7 @@ describe("rules reused outside the realm file", () => {
   it("validateClient names each field path relative to the client", () => {
     const context = {
       scopeNames: new Set<string>(),
+      clientIds: new Set<string>(),
       claimedResourceUris: new Map([["https://new.example.com", "other"]]),
     };
     const issues = validateClient({ ...client, secretHash: undefined }, context);

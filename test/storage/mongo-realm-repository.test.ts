@@ -2,29 +2,44 @@ import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
 import { after, before, describe, it } from "node:test";
 import { MongoClient } from "mongodb";
-import type { Realm } from "../../src/domain/index.js";
+import { REALM_DEFAULTS, type Realm } from "../../src/domain/index.js";
 import { StorageConflictError, StorageUnavailableError } from "../../src/storage/realm-repository.js";
 import { MongoRealmRepository } from "../../src/storage/mongo/mongo-realm-repository.js";
 import { freePort } from "../support/ports.js";
 import { startMongoServer, type MongoServer } from "../support/mongo-server.js";
 import { runRealmRepositoryConformance } from "./realm-repository.conformance.js";
 
+const newDbName = () => `tessera_test_${randomUUID().replaceAll("-", "")}`;
+
 describe("MongoRealmRepository", () => {
   let server: MongoServer;
-  const dbName = `tessera_test_${randomUUID().replaceAll("-", "")}`;
+  const dbName = newDbName();
+  /** Every database the tests created, dropped at the end (FerretDB's data dir goes anyway; MONGODB_URI's does not). */
+  const dbNames = [dbName];
 
   before(async () => {
     server = await startMongoServer();
   });
   after(async () => {
     const client = await MongoClient.connect(server.uri);
-    await client.db(dbName).dropDatabase().finally(() => client.close());
+    try {
+      for (const name of dbNames) await client.db(name).dropDatabase();
+    } finally {
+      await client.close();
+    }
     await server.stop();
   });
 
+  // Every open() is a fresh database; openSecond() is another connection to the same one.
   runRealmRepositoryConformance("MongoRealmRepository", async () => {
-    const repo = await MongoRealmRepository.connect(server.uri, { dbName });
-    return { repo, cleanup: () => repo.close() };
+    const name = newDbName();
+    dbNames.push(name);
+    const repo = await MongoRealmRepository.connect(server.uri, { dbName: name });
+    return {
+      repo,
+      openSecond: () => MongoRealmRepository.connect(server.uri, { dbName: name }),
+      cleanup: () => repo.close(),
+    };
   });
 
   it("connect when the server is unreachable then StorageUnavailableError within seconds, naming host:port but no credentials", async () => {
@@ -108,6 +123,6 @@ describe("MongoRealmRepository", () => {
 });
 
 function makeRealm(name: string): Realm {
-  return { name, enabled: true, accessTokenLifespan: 300, refreshTokenLifespan: 1800, signingAlgorithm: "ES256" };
+  return { name, ...REALM_DEFAULTS };
 }
 

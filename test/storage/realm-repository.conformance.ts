@@ -1,10 +1,22 @@
 import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
 import { after, before, describe, it } from "node:test";
-import type { Client, Realm, Scope, SigningKey, User } from "../../src/domain/index.js";
+import { createHash } from "node:crypto";
+import type {
+  AuditEvent,
+  Client,
+  Realm,
+  RefreshTokenRecord,
+  Scope,
+  Session,
+  SigningKey,
+  User,
+} from "../../src/domain/index.js";
 import {
+  InvalidPageTokenError,
   StorageConflictError,
   StorageNotFoundError,
+  type Page,
   type RealmBundle,
   type RealmRepository,
 } from "../../src/storage/realm-repository.js";
@@ -12,6 +24,11 @@ import {
 /** What an adapter's test file hands to {@link runRealmRepositoryConformance}. */
 export interface OpenedRepository {
   repo: RealmRepository;
+  /**
+   * Another repository instance on the same storage, as a second server process would open it (a new
+   * connection to the same database; for memory, the same instance). The suite closes it unless it is `repo`.
+   */
+  openSecond(): Promise<RealmRepository>;
   /** Closes the repository (and whatever else `open` started). */
   cleanup(): Promise<void>;
 }
@@ -26,6 +43,9 @@ function makeRealm(name = uniqueName(), overrides: Partial<Realm> = {}): Realm {
     accessTokenLifespan: 300,
     refreshTokenLifespan: 1800,
     signingAlgorithm: "ES256",
+    sessionIdleTimeout: 1800,
+    sessionMaxLifespan: 36_000,
+    maxDelegationDepth: 5,
     ...overrides,
   };
 }
@@ -54,7 +74,7 @@ function makeClient(clientId: string, overrides: Partial<Client> = {}): Client {
     defaultScopes: ["openid", "profile"],
     optionalScopes: ["email"],
     resourceUris: [`https://${clientId}.example.com/api`],
-    tokenExchange: { enabled: true, refreshTokens: "same_session", scopePolicy: "downscope" },
+    tokenExchange: { enabled: true, refreshTokens: "same_session", scopePolicy: "downscope", delegation: false },
     ...overrides,
   };
 }
@@ -94,6 +114,87 @@ function makeKey(kid: string, createdAt: Date, overrides: Partial<SigningKey> = 
   };
 }
 
+/** A fixed "now" for session, token and event tests; purge tests use the real clock (see there). */
+const T0 = new Date("2025-06-01T12:00:00.000Z");
+const SECOND = 1000;
+const MINUTE = 60 * SECOND;
+const HOUR = 60 * MINUTE;
+const DAY = 24 * HOUR;
+/** `base` + `ms`. */
+const plus = (base: Date, ms: number): Date => new Date(base.getTime() + ms);
+
+/** A session started at `startedAt` (T0 by default), idle timeout 30 min, 10 h lifetime, not ended. */
+function makeSession(overrides: Partial<Session> = {}): Session {
+  const startedAt = overrides.startedAt ?? T0;
+  return {
+    id: randomUUID(),
+    userId: "alice-id",
+    clientId: "web",
+    startedAt,
+    lastActiveAt: startedAt,
+    idleTimeout: 1800,
+    maxExpiresAt: plus(startedAt, 10 * HOUR),
+    ...overrides,
+  };
+}
+
+const sha256 = (text: string): string => createHash("sha256").update(text).digest("base64url");
+
+/** A refresh token whose `act` holds claim names FerretDB could not take as field names. */
+function makeRefreshToken(overrides: Partial<RefreshTokenRecord> = {}): RefreshTokenRecord {
+  return {
+    jti: randomUUID(),
+    tokenHash: sha256(randomUUID()),
+    sessionId: randomUUID(),
+    clientId: "web",
+    subject: "alice-id",
+    scopes: ["openid", "orders:read"],
+    audience: ["orders-api"],
+    act: {
+      sub: "gateway-sa",
+      client_id: "gateway",
+      iss: "https://tessera.example.com/realms/r",
+      "https://claims.example.com/x.y": ["a", "b"],
+      $weird: { "a.b": 1, $c: null },
+      act: { sub: "batch-sa", client_id: "batch" },
+    },
+    issuedAt: T0,
+    expiresAt: plus(T0, 30 * MINUTE),
+    ...overrides,
+  };
+}
+
+/** An event at `time` (T0 by default) in `realm`. */
+function makeEvent(realm: string, overrides: Partial<AuditEvent> = {}): AuditEvent {
+  return {
+    id: randomUUID(),
+    time: T0,
+    realm,
+    kind: "token_exchange",
+    result: "success",
+    clientId: "web",
+    subject: "alice-id",
+    actor: "gateway-sa",
+    audience: ["orders-api"],
+    scopes: ["orders:read"],
+    sessionId: "s-1",
+    jtis: ["presented-jti", "issued-jti"],
+    ...overrides,
+  };
+}
+
+/** Every page of a listing, following `nextPageToken` from the first page. */
+async function allPages<T>(list: (pageToken: string | undefined) => Promise<Page<T>>): Promise<T[][]> {
+  const pages: T[][] = [];
+  let token: string | undefined;
+  do {
+    const page = await list(token);
+    pages.push(page.items);
+    token = page.nextPageToken;
+  } while (token !== undefined && pages.length < 100);
+  return pages;
+}
+
 function makeBundle(name = uniqueName()): RealmBundle {
   return {
     realm: makeRealm(name),
@@ -110,14 +211,36 @@ function makeBundle(name = uniqueName()): RealmBundle {
 export function runRealmRepositoryConformance(name: string, open: () => Promise<OpenedRepository>): void {
   describe(`RealmRepository conformance: ${name}`, () => {
     let repo: RealmRepository;
-    let cleanup: () => Promise<void> = async () => {};
+    let opened: OpenedRepository | undefined;
 
     before(async () => {
-      ({ repo, cleanup } = await open());
+      opened = await open();
+      repo = opened.repo;
     });
     after(async () => {
-      await cleanup();
+      await opened?.cleanup();
     });
+
+    /** Runs `test` with a second repository instance on the same storage as `repo`. */
+    async function withSecondInstance(test: (second: RealmRepository) => Promise<void>): Promise<void> {
+      assert.ok(opened);
+      const second = await opened.openSecond();
+      try {
+        await test(second);
+      } finally {
+        if (second !== repo) await second.close();
+      }
+    }
+
+    /** Runs `test` with a repository on fresh, empty storage: for purgeExpired, which spans every realm. */
+    async function withFreshStorage(test: (fresh: RealmRepository) => Promise<void>): Promise<void> {
+      const fresh = await open();
+      try {
+        await test(fresh.repo);
+      } finally {
+        await fresh.cleanup();
+      }
+    }
 
     /** Creates a fresh realm and returns its name. */
     async function newRealm(): Promise<string> {
@@ -624,6 +747,853 @@ export function runRealmRepositoryConformance(name: string, open: () => Promise<
           Array.from({ length: 10 }, () => repo.consumeJti(realm, "web", jti, inOneMinute())),
         );
         assert.equal(results.filter(Boolean).length, 1);
+      });
+    });
+
+    describe("sessions", () => {
+      it("createSession then getSession returns an equal session with Dates as Dates", async () => {
+        const realm = await newRealm();
+        const session = makeSession({ startedAt: new Date("2025-02-28T23:59:59.123Z") });
+        await repo.createSession(realm, session);
+        const got = await repo.getSession(realm, session.id);
+        assert.deepEqual(got, session);
+        assert.ok(got?.startedAt instanceof Date && got.lastActiveAt instanceof Date && got.maxExpiresAt instanceof Date);
+        assert.ok(!("endedAt" in got) && !("endReason" in got), "optional fields are absent, not undefined");
+      });
+
+      it("createSession when the id exists then StorageConflictError and the first session stays", async () => {
+        const realm = await newRealm();
+        const first = makeSession();
+        await repo.createSession(realm, first);
+        await assert.rejects(repo.createSession(realm, makeSession({ id: first.id, userId: "bob-id" })), StorageConflictError);
+        assert.deepEqual(await repo.getSession(realm, first.id), first);
+      });
+
+      it("getSession when the id or the realm is unknown then undefined", async () => {
+        const realm = await newRealm();
+        assert.equal(await repo.getSession(realm, randomUUID()), undefined);
+        assert.equal(await repo.getSession(uniqueName(), randomUUID()), undefined);
+      });
+
+      it("touchSession moves lastActiveAt forward and with it the idle expiry listings filter on", async () => {
+        const realm = await newRealm();
+        const session = makeSession({ idleTimeout: 60 });
+        await repo.createSession(realm, session);
+        await repo.touchSession(realm, session.id, plus(T0, 50 * SECOND));
+        assert.deepEqual(await repo.getSession(realm, session.id), { ...session, lastActiveAt: plus(T0, 50 * SECOND) });
+        // Idle until 50 s + 60 s: active at 100 s, which the untouched session was not.
+        const listed = await repo.listSessions(realm, { pageSize: 10, activeAt: plus(T0, 100 * SECOND) });
+        assert.deepEqual(listed.items.map((s) => s.id), [session.id]);
+        const after = await repo.listSessions(realm, { pageSize: 10, activeAt: plus(T0, 110 * SECOND) });
+        assert.deepEqual(after.items, []);
+      });
+
+      it("touchSession when at is not after lastActiveAt then lastActiveAt never moves back", async () => {
+        const realm = await newRealm();
+        const session = makeSession();
+        await repo.createSession(realm, session);
+        await repo.touchSession(realm, session.id, plus(T0, 10 * MINUTE));
+        await repo.touchSession(realm, session.id, plus(T0, 5 * MINUTE));
+        await repo.touchSession(realm, session.id, plus(T0, 10 * MINUTE));
+        assert.deepEqual((await repo.getSession(realm, session.id))?.lastActiveAt, plus(T0, 10 * MINUTE));
+      });
+
+      it("touchSession when the session has ended then nothing changes", async () => {
+        const realm = await newRealm();
+        const session = makeSession();
+        await repo.createSession(realm, session);
+        assert.equal(await repo.endSession(realm, session.id, plus(T0, MINUTE), "logout"), true);
+        await repo.touchSession(realm, session.id, plus(T0, 2 * MINUTE));
+        const got = await repo.getSession(realm, session.id);
+        assert.deepEqual(got, { ...session, endedAt: plus(T0, MINUTE), endReason: "logout" });
+      });
+
+      it("touchSession when the session is already idle or past maxExpiresAt then it is not revived", async () => {
+        const realm = await newRealm();
+        const idle = makeSession({ idleTimeout: 60 });
+        const old = makeSession({ maxExpiresAt: plus(T0, 10 * MINUTE) });
+        await repo.createSession(realm, idle);
+        await repo.createSession(realm, old);
+        await repo.touchSession(realm, idle.id, plus(T0, 60 * SECOND)); // idle exactly at 60 s
+        await repo.touchSession(realm, old.id, plus(T0, 10 * MINUTE));
+        assert.deepEqual(await repo.getSession(realm, idle.id), idle);
+        assert.deepEqual(await repo.getSession(realm, old.id), old);
+      });
+
+      it("touchSession when the session or realm is unknown then nothing happens", async () => {
+        const realm = await newRealm();
+        const id = randomUUID();
+        await repo.touchSession(realm, id, T0);
+        await repo.touchSession(uniqueName(), id, T0);
+        assert.equal(await repo.getSession(realm, id), undefined);
+      });
+
+      it("endSession first call then true with endedAt and endReason stored; later calls then false and the first end stays", async () => {
+        const realm = await newRealm();
+        const session = makeSession();
+        await repo.createSession(realm, session);
+        assert.equal(await repo.endSession(realm, session.id, plus(T0, MINUTE), "admin"), true);
+        assert.equal(await repo.endSession(realm, session.id, plus(T0, 2 * MINUTE), "logout"), false);
+        const got = await repo.getSession(realm, session.id);
+        assert.deepEqual(got, { ...session, endedAt: plus(T0, MINUTE), endReason: "admin" });
+        assert.ok(got?.endedAt instanceof Date);
+      });
+
+      it("endSession when the session or realm is unknown then false and no session appears", async () => {
+        const realm = await newRealm();
+        const id = randomUUID();
+        assert.equal(await repo.endSession(realm, id, T0, "logout"), false);
+        assert.equal(await repo.endSession(uniqueName(), id, T0, "logout"), false);
+        assert.equal(await repo.getSession(realm, id), undefined);
+        // A session created later under that id starts active: the failed end left nothing behind.
+        await repo.createSession(realm, makeSession({ id }));
+        assert.equal((await repo.getSession(realm, id))?.endedAt, undefined);
+        assert.equal(await repo.endSession(realm, id, T0, "logout"), true);
+      });
+
+      it("endSession when an expired session ends then true: the end is recorded whatever the expiry", async () => {
+        const realm = await newRealm();
+        const session = makeSession({ idleTimeout: 1 });
+        await repo.createSession(realm, session);
+        assert.equal(await repo.endSession(realm, session.id, plus(T0, HOUR), "admin"), true);
+        assert.deepEqual((await repo.getSession(realm, session.id))?.endedAt, plus(T0, HOUR));
+      });
+
+      it("createSession of an already ended session then getSession returns it ended", async () => {
+        const realm = await newRealm();
+        const session = makeSession({ endedAt: plus(T0, MINUTE), endReason: "refresh_token_reuse" });
+        await repo.createSession(realm, session);
+        assert.deepEqual(await repo.getSession(realm, session.id), session);
+        assert.equal(await repo.endSession(realm, session.id, plus(T0, 2 * MINUTE), "logout"), false);
+      });
+
+      it("listSessions returns the realm's sessions newest startedAt first, ties by id ascending", async () => {
+        const realm = await newRealm();
+        const ids = ["b", "a", "c"].map((c) => `${c}-${randomUUID()}`);
+        const sessions = [
+          makeSession({ startedAt: plus(T0, -HOUR) }),
+          makeSession({ id: ids[0], startedAt: T0 }),
+          makeSession({ startedAt: plus(T0, HOUR) }),
+          makeSession({ id: ids[1], startedAt: T0 }),
+          makeSession({ id: ids[2], startedAt: T0 }),
+        ];
+        for (const session of sessions) await repo.createSession(realm, session);
+        const page = await repo.listSessions(realm, { pageSize: 10 });
+        assert.deepEqual(page.items, [sessions[2], sessions[3], sessions[1], sessions[4], sessions[0]]);
+        assert.equal(page.nextPageToken, undefined);
+      });
+
+      it("listSessions with userId returns only that user's sessions", async () => {
+        const realm = await newRealm();
+        const alice = [makeSession({ startedAt: plus(T0, 1) }), makeSession()];
+        await repo.createSession(realm, alice[0]);
+        await repo.createSession(realm, makeSession({ userId: "bob-id" }));
+        await repo.createSession(realm, alice[1]);
+        assert.deepEqual((await repo.listSessions(realm, { pageSize: 10, userId: "alice-id" })).items, alice);
+        assert.deepEqual((await repo.listSessions(realm, { pageSize: 10, userId: "carol-id" })).items, []);
+      });
+
+      it("listSessions with activeAt returns only sessions not ended, not idle and not past maxExpiresAt at that time", async () => {
+        const realm = await newRealm();
+        const at = plus(T0, 20 * MINUTE);
+        const active = makeSession({ startedAt: plus(T0, 2), lastActiveAt: plus(T0, 15 * MINUTE) });
+        const activeUntouched = makeSession({ startedAt: plus(T0, 1) }); // idle at T0 + 30 min
+        const ended = makeSession({ startedAt: plus(T0, 3) });
+        const endedLater = makeSession({ startedAt: plus(T0, 4) });
+        const idle = makeSession({ startedAt: plus(T0, -HOUR) }); // idle at T0 - 30 min
+        const idleExactly = makeSession({ startedAt: plus(T0, -10 * MINUTE) }); // idle at T0 + 20 min
+        const tooOld = makeSession({ startedAt: plus(T0, -9 * HOUR), lastActiveAt: plus(T0, 10 * MINUTE) }); // max T0 + 1 h
+        const tooOldExactly = makeSession({ startedAt: plus(T0, 5), maxExpiresAt: at });
+        const notStartedYet = makeSession({ startedAt: plus(T0, HOUR) }); // active "at" 20 min by the rules: no startedAt bound
+        for (const s of [active, activeUntouched, ended, endedLater, idle, idleExactly, tooOld, tooOldExactly, notStartedYet]) {
+          await repo.createSession(realm, s);
+        }
+        await repo.endSession(realm, ended.id, plus(T0, 5 * MINUTE), "logout");
+        // Ended after `at`: still not listed, as isSessionActive counts any end.
+        await repo.endSession(realm, endedLater.id, plus(T0, HOUR), "admin");
+        const page = await repo.listSessions(realm, { pageSize: 10, activeAt: at });
+        assert.deepEqual(page.items.map((s) => s.id), [notStartedYet.id, active.id, activeUntouched.id]);
+        assert.equal(page.nextPageToken, undefined);
+        const both = await repo.listSessions(realm, { pageSize: 10, activeAt: at, userId: "bob-id" });
+        assert.deepEqual(both.items, []);
+      });
+
+      it("listSessions pages 7 sessions by 3 as 3/3/1 in order without duplicates; the last page has no token", async () => {
+        const realm = await newRealm();
+        const sessions = Array.from({ length: 7 }, (_, i) => makeSession({ startedAt: plus(T0, (i % 3) * MINUTE) }));
+        for (const session of sessions) await repo.createSession(realm, session);
+        const pages = await allPages((pageToken) => repo.listSessions(realm, { pageSize: 3, pageToken }));
+        assert.deepEqual(pages.map((p) => p.length), [3, 3, 1]);
+        const all = (await repo.listSessions(realm, { pageSize: 100 })).items;
+        assert.equal(all.length, 7);
+        assert.deepEqual(pages.flat(), all);
+        assert.equal(new Set(pages.flat().map((s) => s.id)).size, 7);
+      });
+
+      it("listSessions with activeAt when ended sessions lie between the active ones then pages are still full", async () => {
+        const realm = await newRealm();
+        const sessions = Array.from({ length: 12 }, (_, i) => makeSession({ startedAt: plus(T0, -i * SECOND) }));
+        for (const session of sessions) await repo.createSession(realm, session);
+        // The newest 8 end: the first two active sessions are the 9th and 10th newest.
+        for (const session of sessions.slice(0, 8)) await repo.endSession(realm, session.id, T0, "admin");
+        const query = { pageSize: 2, activeAt: plus(T0, MINUTE) };
+        const pages = await allPages((pageToken) => repo.listSessions(realm, { ...query, pageToken }));
+        assert.deepEqual(pages.map((p) => p.map((s) => s.id)), [
+          [sessions[8].id, sessions[9].id],
+          [sessions[10].id, sessions[11].id],
+        ]);
+      });
+
+      it("listSessions when pageSize is below 1 then one session per page", async () => {
+        const realm = await newRealm();
+        for (let i = 0; i < 2; i++) await repo.createSession(realm, makeSession());
+        const page = await repo.listSessions(realm, { pageSize: 0 });
+        assert.equal(page.items.length, 1);
+        assert.ok(page.nextPageToken);
+      });
+
+      it("listSessions when the page token is malformed or from other filters then InvalidPageTokenError", async () => {
+        const realm = await newRealm();
+        for (let i = 0; i < 3; i++) await repo.createSession(realm, makeSession({ startedAt: plus(T0, i) }));
+        const { nextPageToken } = await repo.listSessions(realm, { pageSize: 1 });
+        assert.ok(nextPageToken);
+        await repo.listSessions(realm, { pageSize: 5, pageToken: nextPageToken }); // another page size is fine
+        for (const pageToken of ["garbage!", "bm90IGpzb24", Buffer.from("[1,2]").toString("base64url"), nextPageToken.slice(0, -3)]) {
+          await assert.rejects(repo.listSessions(realm, { pageSize: 1, pageToken }), InvalidPageTokenError, pageToken);
+        }
+        await assert.rejects(repo.listSessions(realm, { pageSize: 1, pageToken: nextPageToken, userId: "x" }), InvalidPageTokenError);
+        await assert.rejects(repo.listSessions(realm, { pageSize: 1, pageToken: nextPageToken, activeAt: T0 }), InvalidPageTokenError);
+        await assert.rejects(repo.listSessions(await newRealm(), { pageSize: 1, pageToken: nextPageToken }), InvalidPageTokenError);
+        await assert.rejects(repo.listEvents(realm, { pageSize: 1, pageToken: nextPageToken }), InvalidPageTokenError);
+      });
+    });
+
+    describe("refresh tokens", () => {
+      it("storeRefreshToken then findRefreshToken returns an equal record, act with nested claims and odd claim names included", async () => {
+        const realm = await newRealm();
+        const record = makeRefreshToken();
+        await repo.storeRefreshToken(realm, record);
+        const got = await repo.findRefreshToken(realm, record.tokenHash);
+        assert.deepEqual(got, record);
+        assert.ok(got?.issuedAt instanceof Date && got.expiresAt instanceof Date);
+        assert.ok(!("usedAt" in got), "usedAt is absent, not undefined");
+      });
+
+      it("storeRefreshToken without act then the record found has no act property", async () => {
+        const realm = await newRealm();
+        const record = makeRefreshToken();
+        delete record.act;
+        await repo.storeRefreshToken(realm, record);
+        const got = await repo.findRefreshToken(realm, record.tokenHash);
+        assert.deepEqual(got, record);
+        assert.ok(got && !("act" in got));
+      });
+
+      it("storeRefreshToken when the hash or the jti exists then StorageConflictError and the first record stays", async () => {
+        const realm = await newRealm();
+        const first = makeRefreshToken();
+        await repo.storeRefreshToken(realm, first);
+        await assert.rejects(repo.storeRefreshToken(realm, makeRefreshToken({ tokenHash: first.tokenHash })), StorageConflictError);
+        const sameJti = makeRefreshToken({ jti: first.jti });
+        await assert.rejects(repo.storeRefreshToken(realm, sameJti), StorageConflictError);
+        assert.deepEqual(await repo.findRefreshToken(realm, first.tokenHash), first);
+        assert.equal(await repo.findRefreshToken(realm, sameJti.tokenHash), undefined);
+      });
+
+      it("findRefreshToken when the hash or realm is unknown then undefined", async () => {
+        const realm = await newRealm();
+        assert.equal(await repo.findRefreshToken(realm, sha256("nothing")), undefined);
+        assert.equal(await repo.findRefreshToken(uniqueName(), sha256("nothing")), undefined);
+      });
+
+      it("markRefreshTokenUsed first call then true and usedAt stored; later calls then false and usedAt stays", async () => {
+        const realm = await newRealm();
+        const record = makeRefreshToken();
+        await repo.storeRefreshToken(realm, record);
+        assert.equal(await repo.markRefreshTokenUsed(realm, record.tokenHash, plus(T0, MINUTE)), true);
+        assert.equal(await repo.markRefreshTokenUsed(realm, record.tokenHash, plus(T0, 2 * MINUTE)), false);
+        const got = await repo.findRefreshToken(realm, record.tokenHash);
+        assert.deepEqual(got, { ...record, usedAt: plus(T0, MINUTE) });
+        assert.ok(got?.usedAt instanceof Date);
+      });
+
+      it("markRefreshTokenUsed when the token is unknown then false and a token stored later under that hash is unused", async () => {
+        const realm = await newRealm();
+        const record = makeRefreshToken();
+        assert.equal(await repo.markRefreshTokenUsed(realm, record.tokenHash, T0), false);
+        await repo.storeRefreshToken(realm, record);
+        assert.deepEqual(await repo.findRefreshToken(realm, record.tokenHash), record);
+        assert.equal(await repo.markRefreshTokenUsed(realm, record.tokenHash, T0), true);
+      });
+
+      it("markRefreshTokenUsed when called 20 times concurrently then exactly one call is true", async () => {
+        const realm = await newRealm();
+        const record = makeRefreshToken();
+        await repo.storeRefreshToken(realm, record);
+        const results = await Promise.all(
+          Array.from({ length: 20 }, (_, i) => repo.markRefreshTokenUsed(realm, record.tokenHash, plus(T0, i))),
+        );
+        assert.equal(results.filter(Boolean).length, 1);
+        const winner = results.indexOf(true);
+        assert.deepEqual((await repo.findRefreshToken(realm, record.tokenHash))?.usedAt, plus(T0, winner));
+      });
+
+      it("storeRefreshToken of an already used record then findRefreshToken returns it used and it cannot be used again", async () => {
+        const realm = await newRealm();
+        const record = makeRefreshToken({ usedAt: plus(T0, MINUTE) });
+        await repo.storeRefreshToken(realm, record);
+        assert.deepEqual(await repo.findRefreshToken(realm, record.tokenHash), record);
+        assert.equal(await repo.markRefreshTokenUsed(realm, record.tokenHash, plus(T0, 2 * MINUTE)), false);
+      });
+    });
+
+    describe("token lineage and revocation", () => {
+      it("recordLineage when the parent is not revoked then true and listChildTokens lists the child", async () => {
+        const realm = await newRealm();
+        const lineage = { parentJti: randomUUID(), childJti: randomUUID(), expiresAt: plus(T0, 5 * MINUTE) };
+        assert.equal(await repo.recordLineage(realm, lineage), true);
+        const children = await repo.listChildTokens(realm, lineage.parentJti, T0);
+        assert.deepEqual(children, [lineage]);
+        assert.ok(children[0].expiresAt instanceof Date);
+      });
+
+      it("recordLineage when the parent is revoked then false and the child is still recorded for the cascade", async () => {
+        const realm = await newRealm();
+        const parentJti = randomUUID();
+        await repo.revokeToken(realm, parentJti, plus(T0, HOUR));
+        const lineage = { parentJti, childJti: randomUUID(), expiresAt: plus(T0, 5 * MINUTE) };
+        assert.equal(await repo.recordLineage(realm, lineage), false);
+        assert.deepEqual(await repo.listChildTokens(realm, parentJti, T0), [lineage]);
+      });
+
+      it("listChildTokens returns every child of the parent that has not expired at now", async () => {
+        const realm = await newRealm();
+        const parentJti = randomUUID();
+        const child = (minutes: number) => ({ parentJti, childJti: randomUUID(), expiresAt: plus(T0, minutes * MINUTE) });
+        const [expired, expiringNow, live, later] = [child(-1), child(0), child(1), child(60)];
+        for (const lineage of [expired, expiringNow, live, later]) await repo.recordLineage(realm, lineage);
+        await repo.recordLineage(realm, { ...child(60), parentJti: randomUUID() });
+        const byChild = (a: { childJti: string }, b: { childJti: string }) => a.childJti.localeCompare(b.childJti);
+        const children = await repo.listChildTokens(realm, parentJti, T0);
+        assert.deepEqual(children.sort(byChild), [live, later].sort(byChild));
+        assert.deepEqual(await repo.listChildTokens(realm, parentJti, plus(T0, 2 * MINUTE)), [later]);
+        assert.deepEqual(await repo.listChildTokens(realm, randomUUID(), T0), []);
+      });
+
+      it("revokeToken then isTokenRevoked is true; a jti never revoked then false", async () => {
+        const realm = await newRealm();
+        const jti = randomUUID();
+        assert.equal(await repo.isTokenRevoked(realm, jti), false);
+        await repo.revokeToken(realm, jti, plus(T0, HOUR));
+        assert.equal(await repo.isTokenRevoked(realm, jti), true);
+        assert.equal(await repo.isTokenRevoked(realm, randomUUID()), false);
+      });
+
+      it("revokeToken twice then idempotent: still revoked, no error", async () => {
+        const realm = await newRealm();
+        const jti = randomUUID();
+        await repo.revokeToken(realm, jti, plus(T0, HOUR));
+        await repo.revokeToken(realm, jti, plus(T0, HOUR));
+        await repo.revokeToken(realm, jti, plus(T0, MINUTE));
+        assert.equal(await repo.isTokenRevoked(realm, jti), true);
+      });
+
+      it("revokeToken when called concurrently for one jti then every call resolves and the jti is revoked", async () => {
+        const realm = await newRealm();
+        const jti = randomUUID();
+        await Promise.all(Array.from({ length: 10 }, (_, i) => repo.revokeToken(realm, jti, plus(T0, i * MINUTE))));
+        assert.equal(await repo.isTokenRevoked(realm, jti), true);
+      });
+
+      it("isTokenRevoked when the revocation's expiresAt has passed then still true until purgeExpired removes it", async () => {
+        // The port's choice: isTokenRevoked reads no clock. The token itself is expired by then.
+        const realm = await newRealm();
+        const jti = randomUUID();
+        await repo.revokeToken(realm, jti, new Date("2001-01-01T00:00:00.000Z"));
+        assert.equal(await repo.isTokenRevoked(realm, jti), true);
+      });
+    });
+
+    describe("audit events", () => {
+      it("appendEvents then listEvents returns equal events newest first, ties by id ascending", async () => {
+        const realm = await newRealm();
+        const sameTime = ["b", "a"].map((c) => makeEvent(realm, { id: `${c}-${randomUUID()}`, time: T0 }));
+        const older = makeEvent(realm, { time: plus(T0, -MINUTE), result: "failure", error: "invalid_grant" });
+        const newer = makeEvent(realm, { time: plus(T0, MINUTE) });
+        await repo.appendEvents([sameTime[0], older]);
+        await repo.appendEvents([newer, sameTime[1]]);
+        const page = await repo.listEvents(realm, { pageSize: 10 });
+        assert.deepEqual(page.items, [newer, sameTime[1], sameTime[0], older]);
+        assert.ok(page.items[0].time instanceof Date);
+        assert.equal(page.nextPageToken, undefined);
+      });
+
+      it("appendEvents with only the required fields then the optional ones come back absent", async () => {
+        const realm = await newRealm();
+        const event: AuditEvent = { id: randomUUID(), time: T0, realm, kind: "logout", result: "success", jtis: [] };
+        await repo.appendEvents([{ ...event, error: undefined, subject: undefined }]);
+        const [got] = (await repo.listEvents(realm, { pageSize: 10 })).items;
+        assert.deepEqual(got, event);
+        assert.deepEqual(Object.keys(got).sort(), Object.keys(event).sort());
+      });
+
+      it("appendEvents of several realms then each realm lists only its own", async () => {
+        const [a, b] = [await newRealm(), await newRealm()];
+        const ofA = makeEvent(a);
+        const ofB = makeEvent(b, { time: plus(T0, 1) });
+        await repo.appendEvents([ofA, ofB]);
+        assert.deepEqual((await repo.listEvents(a, { pageSize: 10 })).items, [ofA]);
+        assert.deepEqual((await repo.listEvents(b, { pageSize: 10 })).items, [ofB]);
+      });
+
+      it("appendEvents with no events then nothing happens", async () => {
+        const realm = await newRealm();
+        await repo.appendEvents([]);
+        assert.deepEqual(await repo.listEvents(realm, { pageSize: 10 }), { items: [] });
+      });
+
+      it("listEvents pages 25 events by 10 as 10/10/5 newest first without duplicates; the last page has no token", async () => {
+        const realm = await newRealm();
+        // Five events share each time: ties are ordered by id across page boundaries.
+        const events = Array.from({ length: 25 }, (_, i) => makeEvent(realm, { time: plus(T0, Math.floor(i / 5) * SECOND) }));
+        await repo.appendEvents(events);
+        const pages = await allPages((pageToken) => repo.listEvents(realm, { pageSize: 10, pageToken }));
+        assert.deepEqual(pages.map((p) => p.length), [10, 10, 5]);
+        const expected = [...events].sort((x, y) => y.time.getTime() - x.time.getTime() || (x.id < y.id ? -1 : 1));
+        assert.deepEqual(pages.flat(), expected);
+        assert.equal(new Set(pages.flat().map((e) => e.id)).size, 25);
+      });
+
+      it("listEvents with a page token when newer events arrive meanwhile then the next page continues where it was", async () => {
+        const realm = await newRealm();
+        const events = Array.from({ length: 4 }, (_, i) => makeEvent(realm, { time: plus(T0, -i * SECOND) }));
+        await repo.appendEvents(events);
+        const first = await repo.listEvents(realm, { pageSize: 2 });
+        await repo.appendEvents([makeEvent(realm, { time: plus(T0, HOUR) })]);
+        const second = await repo.listEvents(realm, { pageSize: 2, pageToken: first.nextPageToken });
+        assert.deepEqual(second.items, events.slice(2));
+        assert.equal(second.nextPageToken, undefined);
+      });
+
+      it("listEvents filters by kind, clientId, subject and result, each alone and together", async () => {
+        const realm = await newRealm();
+        const base = makeEvent(realm);
+        const byKind = makeEvent(realm, { kind: "revocation", time: plus(T0, 1) });
+        const byClient = makeEvent(realm, { clientId: "gateway", time: plus(T0, 2) });
+        const bySubject = makeEvent(realm, { subject: "bob-id", time: plus(T0, 3) });
+        const byResult = makeEvent(realm, { result: "failure", error: "invalid_request", time: plus(T0, 4) });
+        const noClient = makeEvent(realm, { time: plus(T0, 5) });
+        delete noClient.clientId;
+        delete noClient.subject;
+        const all = makeEvent(realm, { kind: "revocation", clientId: "gateway", subject: "bob-id", result: "failure", time: plus(T0, 6) });
+        await repo.appendEvents([base, byKind, byClient, bySubject, byResult, noClient, all]);
+        const ids = async (query: Parameters<RealmRepository["listEvents"]>[1]) =>
+          (await repo.listEvents(realm, query)).items.map((e) => e.id);
+        assert.deepEqual(await ids({ pageSize: 10, kind: "revocation" }), [all.id, byKind.id]);
+        assert.deepEqual(await ids({ pageSize: 10, clientId: "gateway" }), [all.id, byClient.id]);
+        assert.deepEqual(await ids({ pageSize: 10, subject: "bob-id" }), [all.id, bySubject.id]);
+        assert.deepEqual(await ids({ pageSize: 10, result: "failure" }), [all.id, byResult.id]);
+        assert.deepEqual(await ids({ pageSize: 10, kind: "revocation", clientId: "gateway", subject: "bob-id", result: "failure" }), [all.id]);
+        assert.deepEqual(await ids({ pageSize: 10, kind: "logout" }), []);
+        assert.equal((await ids({ pageSize: 10 })).length, 7);
+      });
+
+      it("listEvents with since includes events at since; with until excludes events at until", async () => {
+        const realm = await newRealm();
+        const events = Array.from({ length: 5 }, (_, i) => makeEvent(realm, { time: plus(T0, i * MINUTE) }));
+        await repo.appendEvents(events);
+        const ids = async (query: Parameters<RealmRepository["listEvents"]>[1]) =>
+          (await repo.listEvents(realm, query)).items.map((e) => e.id);
+        assert.deepEqual(await ids({ pageSize: 10, since: plus(T0, 3 * MINUTE) }), [events[4].id, events[3].id]);
+        assert.deepEqual(await ids({ pageSize: 10, until: plus(T0, MINUTE) }), [events[0].id]);
+        assert.deepEqual(await ids({ pageSize: 10, since: plus(T0, MINUTE), until: plus(T0, 3 * MINUTE) }), [
+          events[2].id,
+          events[1].id,
+        ]);
+        assert.deepEqual(await ids({ pageSize: 10, since: plus(T0, 2 * MINUTE), until: plus(T0, 2 * MINUTE) }), []);
+      });
+
+      it("listEvents pages through filtered events with the filters repeated", async () => {
+        const realm = await newRealm();
+        const events = Array.from({ length: 9 }, (_, i) =>
+          makeEvent(realm, { time: plus(T0, i * SECOND), result: i % 3 === 0 ? "failure" : "success" }),
+        );
+        await repo.appendEvents(events);
+        const query = { pageSize: 2, result: "success" as const, since: plus(T0, SECOND) };
+        const pages = await allPages((pageToken) => repo.listEvents(realm, { ...query, pageToken }));
+        assert.deepEqual(pages.map((p) => p.map((e) => e.time.getTime() - T0.getTime())), [
+          [8000, 7000],
+          [5000, 4000],
+          [2000, 1000],
+        ]);
+      });
+
+      it("listEvents when pageSize is above 1000 then pages of 1000; below 1 then pages of 1", async () => {
+        const realm = await newRealm();
+        const events = Array.from({ length: 1001 }, (_, i) => makeEvent(realm, { time: plus(T0, i) }));
+        await repo.appendEvents(events);
+        const big = await repo.listEvents(realm, { pageSize: 5000 });
+        assert.equal(big.items.length, 1000);
+        assert.ok(big.nextPageToken);
+        const rest = await repo.listEvents(realm, { pageSize: 5000, pageToken: big.nextPageToken });
+        assert.deepEqual(rest.items.map((e) => e.id), [events[0].id]);
+        const tiny = await repo.listEvents(realm, { pageSize: -3 });
+        assert.deepEqual(tiny.items.map((e) => e.id), [events[1000].id]);
+        assert.ok(tiny.nextPageToken);
+      });
+
+      it("listEvents when the page token is malformed or from other filters then InvalidPageTokenError", async () => {
+        const realm = await newRealm();
+        await repo.appendEvents([makeEvent(realm), makeEvent(realm, { time: plus(T0, 1) })]);
+        const { nextPageToken } = await repo.listEvents(realm, { pageSize: 1, kind: "token_exchange" });
+        assert.ok(nextPageToken);
+        for (const pageToken of ["%%%", "e30", Buffer.from('{"s":"x","t":"y","i":1}').toString("base64url")]) {
+          await assert.rejects(repo.listEvents(realm, { pageSize: 1, kind: "token_exchange", pageToken }), InvalidPageTokenError);
+        }
+        for (const other of [{}, { kind: "logout" as const }, { kind: "token_exchange" as const, since: T0 }]) {
+          await assert.rejects(repo.listEvents(realm, { pageSize: 1, pageToken: nextPageToken, ...other }), InvalidPageTokenError);
+        }
+        await assert.rejects(repo.listSessions(realm, { pageSize: 1, pageToken: nextPageToken }), InvalidPageTokenError);
+        const next = await repo.listEvents(realm, { pageSize: 1, kind: "token_exchange", pageToken: nextPageToken });
+        assert.equal(next.items.length, 1);
+      });
+    });
+
+    describe("purgeExpired", () => {
+      // purgeExpired spans every realm, so these tests run on fresh storage and count exactly. Times are
+      // relative to P, a "now" two hours ahead of the real clock: used jtis then expire in the real future,
+      // so no adapter sweeps them on its own before purgeExpired runs.
+      it("purgeExpired deletes exactly what no longer matters at now, in every realm, returns how many, and keeps the rest", async () => {
+        await withFreshStorage(async (store) => {
+          const P = new Date(Date.now() + 2 * HOUR);
+          const eventsBefore = plus(P, -7 * DAY);
+          const [a, b] = [uniqueName(), uniqueName()];
+          for (const realm of [a, b]) await store.createRealm(makeRealm(realm));
+          let gone = 0;
+          const goes = <T>(value: T): T => (gone++, value);
+
+          // Used jtis: expired at P (<=) go.
+          assert.equal(await store.consumeJti(a, "web", "jti-gone", goes(plus(P, -HOUR))), true);
+          assert.equal(await store.consumeJti(b, "web", "jti-gone-at-P", goes(P)), true);
+          assert.equal(await store.consumeJti(a, "web", "jti-kept", plus(P, HOUR)), true);
+          // Revocations.
+          await store.revokeToken(a, "rev-gone", goes(plus(P, -1)));
+          await store.revokeToken(b, "rev-gone-at-P", goes(P));
+          await store.revokeToken(a, "rev-kept", plus(P, 1));
+          // Lineage.
+          await store.recordLineage(a, { parentJti: "parent", childJti: "child-gone", expiresAt: goes(plus(P, -1)) });
+          await store.recordLineage(b, { parentJti: "parent", childJti: "child-gone", expiresAt: goes(P) });
+          const keptChild = { parentJti: "parent", childJti: "child-kept", expiresAt: plus(P, MINUTE) };
+          await store.recordLineage(a, keptChild);
+          // Refresh tokens, used or not.
+          const tokenGone = makeRefreshToken({ expiresAt: goes(plus(P, -1)) });
+          const usedTokenGone = makeRefreshToken({ expiresAt: goes(P) });
+          const tokenKept = makeRefreshToken({ expiresAt: plus(P, 1) });
+          const usedTokenKept = makeRefreshToken({ expiresAt: plus(P, HOUR) });
+          for (const t of [tokenGone, usedTokenGone, tokenKept, usedTokenKept]) await store.storeRefreshToken(a, t);
+          assert.equal(await store.markRefreshTokenUsed(a, usedTokenGone.tokenHash, plus(P, -2 * HOUR)), true);
+          assert.equal(await store.markRefreshTokenUsed(a, usedTokenKept.tokenHash, plus(P, -2 * HOUR)), true);
+          // Sessions: ended or expired more than a day before P go.
+          const started = plus(P, -3 * DAY);
+          const s = (overrides: Partial<Session>) => makeSession({ startedAt: started, maxExpiresAt: plus(P, DAY), ...overrides });
+          // Idle timeout 30 min; the cutoff is P - 1 d.
+          const endedLongAgo = s({ lastActiveAt: plus(P, -DAY - 2 * MINUTE) }); // ends at cutoff - 1 min, idle after it
+          const endedRecently = s({ lastActiveAt: plus(P, -DAY) }); // ends at cutoff + 1 min
+          const idleLongAgo = s({ lastActiveAt: plus(P, -DAY - 31 * MINUTE) }); // idle at cutoff - 1 min
+          const idleRecently = s({ lastActiveAt: plus(P, -DAY - 29 * MINUTE) }); // idle at cutoff + 1 min
+          const maxedLongAgo = s({ lastActiveAt: plus(P, -DAY - 5 * MINUTE), maxExpiresAt: plus(P, -DAY - MINUTE) });
+          const touchedBack = s({ lastActiveAt: plus(P, -DAY - 40 * MINUTE) }); // idle at cutoff - 10 min, unless touched
+          const active = s({ lastActiveAt: plus(P, -MINUTE) });
+          for (const session of [endedLongAgo, endedRecently, idleLongAgo, idleRecently, maxedLongAgo, touchedBack, active]) {
+            await store.createSession(b, session);
+          }
+          gone += 3; // endedLongAgo, idleLongAgo, maxedLongAgo
+          assert.equal(await store.endSession(b, endedLongAgo.id, plus(P, -DAY - MINUTE), "logout"), true);
+          assert.equal(await store.endSession(b, endedRecently.id, plus(P, -DAY + MINUTE), "admin"), true);
+          await store.touchSession(b, touchedBack.id, plus(P, -DAY - 11 * MINUTE)); // idle at cutoff + 19 min
+          // Events older than eventsBefore go; one at eventsBefore stays.
+          const eventGone = makeEvent(a, { time: goes(plus(eventsBefore, -1)) });
+          const eventGoneToo = makeEvent(b, { time: goes(plus(eventsBefore, -DAY)) });
+          const eventAtBound = makeEvent(a, { time: eventsBefore });
+          const eventNew = makeEvent(b, { time: P });
+          await store.appendEvents([eventGone, eventGoneToo, eventAtBound, eventNew]);
+
+          assert.equal(await store.purgeExpired(P, eventsBefore), gone);
+
+          assert.equal(await store.consumeJti(a, "web", "jti-gone", plus(P, HOUR)), true);
+          assert.equal(await store.consumeJti(b, "web", "jti-gone-at-P", plus(P, HOUR)), true);
+          assert.equal(await store.consumeJti(a, "web", "jti-kept", plus(P, HOUR)), false);
+          assert.equal(await store.isTokenRevoked(a, "rev-gone"), false);
+          assert.equal(await store.isTokenRevoked(b, "rev-gone-at-P"), false);
+          assert.equal(await store.isTokenRevoked(a, "rev-kept"), true);
+          assert.deepEqual(await store.listChildTokens(a, "parent", plus(P, -DAY)), [keptChild]);
+          assert.deepEqual(await store.listChildTokens(b, "parent", plus(P, -DAY)), []);
+          assert.equal(await store.findRefreshToken(a, tokenGone.tokenHash), undefined);
+          assert.equal(await store.findRefreshToken(a, usedTokenGone.tokenHash), undefined);
+          assert.deepEqual(await store.findRefreshToken(a, tokenKept.tokenHash), tokenKept);
+          assert.deepEqual(await store.findRefreshToken(a, usedTokenKept.tokenHash), { ...usedTokenKept, usedAt: plus(P, -2 * HOUR) });
+          for (const session of [endedLongAgo, idleLongAgo, maxedLongAgo]) {
+            assert.equal(await store.getSession(b, session.id), undefined, session.id);
+          }
+          const kept = (await store.listSessions(b, { pageSize: 10 })).items.map((x) => x.id).sort();
+          assert.deepEqual(kept, [endedRecently.id, idleRecently.id, touchedBack.id, active.id].sort());
+          const events = (await store.listEvents(a, { pageSize: 10 })).items.concat((await store.listEvents(b, { pageSize: 10 })).items);
+          assert.deepEqual(events.map((e) => e.id).sort(), [eventAtBound.id, eventNew.id].sort());
+
+          // Nothing is left to purge at the same moment; the storage still works for the kept records.
+          assert.equal(await store.purgeExpired(P, eventsBefore), 0);
+          assert.equal(await store.markRefreshTokenUsed(a, tokenKept.tokenHash, P), true);
+          assert.equal(await store.endSession(b, active.id, P, "logout"), true);
+        });
+      });
+
+      it("purgeExpired when a purged token's hash, session id or jti is stored again then it starts afresh", async () => {
+        await withFreshStorage(async (store) => {
+          const realm = uniqueName();
+          await store.createRealm(makeRealm(realm));
+          const P = new Date(Date.now() + 2 * HOUR);
+          const token = makeRefreshToken({ expiresAt: plus(P, -1) });
+          const session = makeSession({ startedAt: plus(P, -3 * DAY), maxExpiresAt: plus(P, -2 * DAY) });
+          await store.storeRefreshToken(realm, token);
+          await store.markRefreshTokenUsed(realm, token.tokenHash, plus(P, -HOUR));
+          await store.createSession(realm, session);
+          await store.endSession(realm, session.id, plus(P, -2 * DAY), "logout");
+          await store.revokeToken(realm, "jti", plus(P, -1));
+          assert.equal(await store.purgeExpired(P, new Date(0)), 3);
+          const again = { ...token, expiresAt: plus(P, HOUR) };
+          await store.storeRefreshToken(realm, again);
+          assert.deepEqual(await store.findRefreshToken(realm, token.tokenHash), again);
+          await store.createSession(realm, session);
+          assert.deepEqual(await store.getSession(realm, session.id), session);
+          assert.equal(await store.endSession(realm, session.id, P, "admin"), true);
+          await store.revokeToken(realm, "jti", plus(P, HOUR));
+          assert.equal(await store.isTokenRevoked(realm, "jti"), true);
+        });
+      });
+
+      it("revokeToken again with a later expiresAt then the revocation is kept until the later one, never shortened", async () => {
+        await withFreshStorage(async (store) => {
+          const realm = uniqueName();
+          await store.createRealm(makeRealm(realm));
+          await store.revokeToken(realm, "jti", plus(T0, HOUR));
+          await store.revokeToken(realm, "jti", plus(T0, 2 * HOUR));
+          await store.revokeToken(realm, "jti", plus(T0, 30 * MINUTE));
+          assert.equal(await store.purgeExpired(plus(T0, 90 * MINUTE), new Date(0)), 0);
+          assert.equal(await store.isTokenRevoked(realm, "jti"), true);
+          assert.equal(await store.purgeExpired(plus(T0, 2 * HOUR), new Date(0)), 1);
+          assert.equal(await store.isTokenRevoked(realm, "jti"), false);
+        });
+      });
+    });
+
+    describe("new records and realms", () => {
+      /** One record of every new kind in `realm`; returns what to look them up by. */
+      async function fillRealm(realm: string) {
+        const session = makeSession();
+        const token = makeRefreshToken({ sessionId: session.id });
+        const lineage = { parentJti: token.jti, childJti: randomUUID(), expiresAt: plus(T0, HOUR) };
+        const event = makeEvent(realm, { sessionId: session.id });
+        await repo.createSession(realm, session);
+        await repo.storeRefreshToken(realm, token);
+        await repo.recordLineage(realm, lineage);
+        await repo.revokeToken(realm, lineage.childJti, plus(T0, HOUR));
+        await repo.appendEvents([event]);
+        return { session, token, lineage, event };
+      }
+
+      it("deleteRealm removes the realm's sessions, refresh tokens, lineage, revocations and events, and a new realm of that name inherits none", async () => {
+        const name = await newRealm();
+        const { session, token, lineage } = await fillRealm(name);
+        await repo.endSession(name, session.id, T0, "logout");
+        await repo.markRefreshTokenUsed(name, token.tokenHash, T0);
+        assert.equal(await repo.deleteRealm(name), true);
+        const check = async () => {
+          assert.equal(await repo.getSession(name, session.id), undefined);
+          assert.deepEqual(await repo.listSessions(name, { pageSize: 10 }), { items: [] });
+          assert.equal(await repo.findRefreshToken(name, token.tokenHash), undefined);
+          assert.deepEqual(await repo.listChildTokens(name, lineage.parentJti, T0), []);
+          assert.equal(await repo.isTokenRevoked(name, lineage.childJti), false);
+          assert.deepEqual(await repo.listEvents(name, { pageSize: 10 }), { items: [] });
+        };
+        await check();
+        await repo.createRealm(makeRealm(name));
+        await check();
+        // Same ids again: no conflict, nothing used or ended.
+        await repo.createSession(name, session);
+        assert.deepEqual(await repo.getSession(name, session.id), session);
+        await repo.storeRefreshToken(name, token);
+        assert.equal(await repo.markRefreshTokenUsed(name, token.tokenHash, T0), true);
+      });
+
+      it("deleteRealm of realm B leaves realm A's sessions, refresh tokens, lineage, revocations and events in place", async () => {
+        const [a, b] = [await newRealm(), await newRealm()];
+        const inA = await fillRealm(a);
+        await fillRealm(b);
+        await repo.deleteRealm(b);
+        assert.deepEqual(await repo.getSession(a, inA.session.id), inA.session);
+        assert.deepEqual(await repo.findRefreshToken(a, inA.token.tokenHash), inA.token);
+        assert.deepEqual(await repo.listChildTokens(a, inA.lineage.parentJti, T0), [inA.lineage]);
+        assert.equal(await repo.isTokenRevoked(a, inA.lineage.childJti), true);
+        assert.deepEqual((await repo.listEvents(a, { pageSize: 10 })).items, [inA.event]);
+      });
+
+      it("records of realm A are never visible from realm B, and B's writes with the same keys never touch A's", async () => {
+        const [a, b] = [await newRealm(), await newRealm()];
+        const { session, token, lineage } = await fillRealm(a);
+        assert.equal(await repo.getSession(b, session.id), undefined);
+        assert.deepEqual((await repo.listSessions(b, { pageSize: 10 })).items, []);
+        assert.deepEqual((await repo.listSessions(b, { pageSize: 10, userId: session.userId })).items, []);
+        assert.equal(await repo.findRefreshToken(b, token.tokenHash), undefined);
+        assert.deepEqual(await repo.listChildTokens(b, lineage.parentJti, T0), []);
+        assert.equal(await repo.isTokenRevoked(b, lineage.childJti), false);
+        assert.deepEqual((await repo.listEvents(b, { pageSize: 10 })).items, []);
+
+        await repo.touchSession(b, session.id, plus(T0, MINUTE));
+        assert.equal(await repo.endSession(b, session.id, T0, "admin"), false);
+        assert.equal(await repo.markRefreshTokenUsed(b, token.tokenHash, T0), false);
+        await repo.revokeToken(b, lineage.parentJti, plus(T0, HOUR));
+        assert.deepEqual(await repo.getSession(a, session.id), session);
+        assert.deepEqual(await repo.findRefreshToken(a, token.tokenHash), token);
+        assert.equal(await repo.isTokenRevoked(a, lineage.parentJti), false);
+        // A's revoked child is no revoked parent in B.
+        const childOfRevoked = { parentJti: lineage.childJti, childJti: randomUUID(), expiresAt: plus(T0, HOUR) };
+        assert.equal(await repo.recordLineage(b, childOfRevoked), true);
+        assert.equal(await repo.recordLineage(a, childOfRevoked), false);
+        // The same session id, token hash and jti may exist in both realms.
+        await repo.createSession(b, session);
+        await repo.storeRefreshToken(b, token);
+        assert.equal(await repo.markRefreshTokenUsed(b, token.tokenHash, T0), true);
+        assert.equal(await repo.endSession(b, session.id, T0, "admin"), true);
+        assert.equal((await repo.findRefreshToken(a, token.tokenHash))?.usedAt, undefined);
+        assert.equal((await repo.getSession(a, session.id))?.endedAt, undefined);
+      });
+
+      it("mutating a returned session, refresh token, lineage or event changes nothing stored", async () => {
+        const realm = await newRealm();
+        const { session, token, lineage, event } = await fillRealm(realm);
+        const gotSession = await repo.getSession(realm, session.id);
+        const [listedSession] = (await repo.listSessions(realm, { pageSize: 1 })).items;
+        const gotToken = await repo.findRefreshToken(realm, token.tokenHash);
+        const [gotLineage] = await repo.listChildTokens(realm, lineage.parentJti, T0);
+        const [gotEvent] = (await repo.listEvents(realm, { pageSize: 1 })).items;
+        assert.ok(gotSession && gotToken && gotLineage && gotEvent && listedSession);
+        gotSession.lastActiveAt.setTime(0);
+        gotSession.endedAt = T0;
+        listedSession.userId = "mallory";
+        gotToken.scopes.push("admin");
+        gotToken.usedAt = T0;
+        (gotToken.act as { sub: string }).sub = "mallory";
+        gotLineage.expiresAt.setTime(0);
+        gotEvent.jtis.push("x");
+        gotEvent.time.setTime(0);
+        assert.deepEqual(await repo.getSession(realm, session.id), session);
+        assert.deepEqual(await repo.findRefreshToken(realm, token.tokenHash), token);
+        assert.deepEqual(await repo.listChildTokens(realm, lineage.parentJti, T0), [lineage]);
+        assert.deepEqual((await repo.listEvents(realm, { pageSize: 1 })).items, [event]);
+      });
+
+      it("mutating a session, refresh token, lineage or event after passing it in changes nothing stored", async () => {
+        const realm = await newRealm();
+        const session = makeSession();
+        const token = makeRefreshToken();
+        const lineage = { parentJti: randomUUID(), childJti: randomUUID(), expiresAt: plus(T0, HOUR) };
+        const event = makeEvent(realm);
+        const expected = structuredClone({ session, token, lineage, event });
+        await repo.createSession(realm, session);
+        await repo.storeRefreshToken(realm, token);
+        await repo.recordLineage(realm, lineage);
+        await repo.appendEvents([event]);
+        const at = plus(T0, MINUTE);
+        await repo.touchSession(realm, session.id, at);
+        session.userId = "mallory";
+        session.maxExpiresAt.setTime(0);
+        token.audience.push("evil");
+        (token.act as { act: { sub: string } }).act.sub = "mallory";
+        lineage.expiresAt.setTime(0);
+        event.jtis.length = 0;
+        at.setTime(0);
+        assert.deepEqual(await repo.getSession(realm, session.id), { ...expected.session, lastActiveAt: plus(T0, MINUTE) });
+        assert.deepEqual(await repo.findRefreshToken(realm, token.tokenHash), expected.token);
+        assert.deepEqual(await repo.listChildTokens(realm, lineage.parentJti, T0), [expected.lineage]);
+        assert.deepEqual((await repo.listEvents(realm, { pageSize: 1 })).items, [expected.event]);
+      });
+    });
+
+    describe("two instances on one storage", () => {
+      it("a revocation by one instance is seen by the other at once, and by its recordLineage", async () => {
+        await withSecondInstance(async (second) => {
+          const realm = await newRealm();
+          const jti = randomUUID();
+          await repo.revokeToken(realm, jti, plus(T0, HOUR));
+          assert.equal(await second.isTokenRevoked(realm, jti), true);
+          const lineage = { parentJti: jti, childJti: randomUUID(), expiresAt: plus(T0, HOUR) };
+          assert.equal(await second.recordLineage(realm, lineage), false);
+          assert.deepEqual(await repo.listChildTokens(realm, jti, T0), [lineage]);
+        });
+      });
+
+      it("a session ended by one instance is ended for the other at once; the other's end then false", async () => {
+        await withSecondInstance(async (second) => {
+          const realm = await newRealm();
+          const session = makeSession();
+          await second.createSession(realm, session);
+          assert.equal(await repo.endSession(realm, session.id, plus(T0, MINUTE), "logout"), true);
+          const seen = await second.getSession(realm, session.id);
+          assert.deepEqual(seen, { ...session, endedAt: plus(T0, MINUTE), endReason: "logout" });
+          assert.equal(await second.endSession(realm, session.id, plus(T0, 2 * MINUTE), "admin"), false);
+          assert.deepEqual((await second.listSessions(realm, { pageSize: 10, activeAt: plus(T0, MINUTE) })).items, []);
+        });
+      });
+
+      it("markRefreshTokenUsed when 20 calls race on two instances then exactly one is true", async () => {
+        await withSecondInstance(async (second) => {
+          const realm = await newRealm();
+          const record = makeRefreshToken();
+          await repo.storeRefreshToken(realm, record);
+          const results = await Promise.all(
+            Array.from({ length: 20 }, (_, i) => (i % 2 ? second : repo).markRefreshTokenUsed(realm, record.tokenHash, plus(T0, i))),
+          );
+          assert.equal(results.filter(Boolean).length, 1);
+          const winner = results.indexOf(true);
+          assert.deepEqual((await second.findRefreshToken(realm, record.tokenHash))?.usedAt, plus(T0, winner));
+        });
+      });
+
+      it("endSession when 10 calls race on two instances then exactly one is true and its end is the one stored", async () => {
+        await withSecondInstance(async (second) => {
+          const realm = await newRealm();
+          const session = makeSession();
+          await repo.createSession(realm, session);
+          const reasons = ["logout", "admin", "refresh_token_reuse"] as const;
+          const results = await Promise.all(
+            Array.from({ length: 10 }, (_, i) =>
+              (i % 2 ? second : repo).endSession(realm, session.id, plus(T0, i * SECOND), reasons[i % 3]),
+            ),
+          );
+          assert.equal(results.filter(Boolean).length, 1);
+          const winner = results.indexOf(true);
+          const ended = await repo.getSession(realm, session.id);
+          assert.deepEqual(ended, { ...session, endedAt: plus(T0, winner * SECOND), endReason: reasons[winner % 3] });
+        });
+      });
+
+      it("touchSession racing endSession on two instances then the session ends anyway", async () => {
+        await withSecondInstance(async (second) => {
+          const realm = await newRealm();
+          const session = makeSession();
+          await repo.createSession(realm, session);
+          const [, ended] = await Promise.all([
+            Promise.all(Array.from({ length: 5 }, (_, i) => second.touchSession(realm, session.id, plus(T0, (i + 1) * SECOND)))),
+            repo.endSession(realm, session.id, plus(T0, 3 * SECOND), "logout"),
+          ]);
+          assert.equal(ended, true);
+          for (const instance of [repo, second]) {
+            const got = await instance.getSession(realm, session.id);
+            assert.deepEqual(got?.endedAt, plus(T0, 3 * SECOND));
+            assert.equal(got?.endReason, "logout");
+          }
+          assert.deepEqual((await second.listSessions(realm, { pageSize: 10, activeAt: plus(T0, 10 * SECOND) })).items, []);
+        });
       });
     });
   });

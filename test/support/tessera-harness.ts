@@ -28,6 +28,11 @@ export interface HarnessOptions {
   repository?: RealmRepository;
   clock?: Clock;
   masterKey?: Uint8Array;
+  /**
+   * Issuer base shared with another instance (instances behind one load balancer share it);
+   * defaults to this instance's own URL.
+   */
+  publicUrl?: string;
 }
 
 /** Starts the real server (the same composition as `tessera serve`) on a free port. */
@@ -45,20 +50,22 @@ export async function startTessera(options: HarnessOptions = {}): Promise<Tesser
   let handler: DualHandler | undefined;
   const server = await listen((req, res) => handler?.(req, res), "127.0.0.1", 0);
   const port = server.address.port;
-  const publicUrl = `http://127.0.0.1:${port}`;
+  const ownUrl = `http://127.0.0.1:${port}`;
+  const publicUrl = options.publicUrl ?? ownUrl;
   const tessera = createTessera({ repository, publicUrl, masterKey: options.masterKey ?? randomBytes(32), log, clock: options.clock });
   handler = tessera.handler;
   return {
-    baseUrl: publicUrl,
+    baseUrl: ownUrl,
     port,
     repository,
     tessera,
     server,
     logs: () => [...lines],
-    tokenUrl: (realm) => `${publicUrl}/realms/${realm}/protocol/openid-connect/token`,
+    tokenUrl: (realm) => `${ownUrl}/realms/${realm}/protocol/openid-connect/token`,
     issuer: (realm) => `${publicUrl}/realms/${realm}`,
     stop: async () => {
       await server.close(1000);
+      await tessera.close();
     },
   };
 }

@@ -5,6 +5,10 @@ import type { RealmBundle } from "../../src/storage/realm-repository.js";
 /** Client secrets of the test realm, by client id. */
 export const SECRETS = {
   gateway: "gateway-secret",
+  impersonator: "impersonator-secret",
+  "impersonate-sales": "sales-secret",
+  "impersonate-all": "all-secret",
+  frontend: "frontend-secret",
   "orders-api": "orders-secret",
   "inventory-api": "inventory-secret",
   "no-exchange": "no-exchange-secret",
@@ -31,12 +35,16 @@ export interface TestRealm {
  * without token exchange, service accounts, each authentication method, a public and a disabled
  * client, scopes with audiences and RFC 8707 resource URIs.
  */
-export async function buildTestRealm(name: string): Promise<TestRealm> {
+export async function buildTestRealm(name: string, options: { maxDelegationDepth?: number } = {}): Promise<TestRealm> {
   const { publicKey, privateKey } = await generateKeyPair("ES256");
   const jwk = { ...(await exportJWK(publicKey)), kid: "batch-1", alg: "ES256", use: "sig" };
   const yaml = `
 realm: ${name}
 accessTokenLifespan: 300
+refreshTokenLifespan: 1800
+sessionIdleTimeout: 600
+sessionMaxLifespan: 3600
+maxDelegationDepth: ${options.maxDelegationDepth ?? 5}
 scopes:
   - { name: orders.read, audiences: [orders-api] }
   - { name: orders.write, audiences: [orders-api] }
@@ -56,7 +64,7 @@ clients:
     resourceUris: [https://orders.example.com]
     defaultScopes: [profile]
     optionalScopes: [inventory.read]
-    tokenExchange: { enabled: true, scopePolicy: requester }
+    tokenExchange: { enabled: true, scopePolicy: requester, delegation: true }
   - clientId: inventory-api
     secret: ${SECRETS["inventory-api"]}
     resourceUris: [https://inventory.example.com]
@@ -78,6 +86,28 @@ clients:
     serviceAccount: true
     defaultScopes: [orders.read]
     tokenExchange: { enabled: true }
+  - clientId: impersonator
+    secret: ${SECRETS.impersonator}
+    serviceAccount: true
+    defaultScopes: [profile]
+    optionalScopes: [orders.read]
+    tokenExchange: { enabled: true, refreshTokens: same_session, impersonation: { users: [alice] }, mayAct: orders-api }
+  - clientId: impersonate-sales
+    secret: ${SECRETS["impersonate-sales"]}
+    serviceAccount: true
+    defaultScopes: [profile]
+    tokenExchange: { enabled: true, impersonation: { userAttribute: { name: department, value: sales } } }
+  - clientId: impersonate-all
+    secret: ${SECRETS["impersonate-all"]}
+    serviceAccount: true
+    defaultScopes: [profile]
+    tokenExchange: { enabled: true, impersonation: { allUsers: true } }
+  - clientId: frontend
+    secret: ${SECRETS.frontend}
+    serviceAccount: true
+    defaultScopes: [profile]
+    optionalScopes: [orders.read]
+    tokenExchange: { enabled: true, mayAct: orders-api }
   - clientId: cli
     public: true
     defaultScopes: [profile]
@@ -90,6 +120,11 @@ clients:
 users:
   - username: alice
     email: alice@example.com
+    attributes: { department: sales }
+  - username: bob
+    attributes: { department: warehouse }
+  - username: carol
+    enabled: false
 `;
   const bundle = await parseRealmDocument(yaml, `${name}.yaml`);
   return { bundle, batchJob: { clientId: "batch-job", kid: "batch-1", privateKey } };

@@ -1,10 +1,27 @@
-import type { Client, Realm, Scope, SigningKey, User } from "../../domain/index.js";
+import {
+  isSessionActive,
+  sessionExpiresAt,
+  type AuditEvent,
+  type Client,
+  type Realm,
+  type RefreshTokenRecord,
+  type Scope,
+  type Session,
+  type SessionEndReason,
+  type SigningKey,
+  type User,
+} from "../../domain/index.js";
 import {
   StorageConflictError,
   StorageNotFoundError,
+  type EventQuery,
+  type Page,
   type RealmBundle,
   type RealmRepository,
+  type SessionQuery,
+  type TokenLineage,
 } from "../realm-repository.js";
+import { compareNewestFirst, decodePageToken, isAfter, pageOf, pageSizeOf, type PageShape } from "./paging.js";
 
 /** Everything one realm holds in memory. */
 interface RealmData {
@@ -16,6 +33,28 @@ interface RealmData {
   usedJtis: Map<string, number>;
 }
 
+/**
+ * What a realm accumulates at run time: sessions, refresh tokens, lineage, revocations and events. Kept
+ * apart from {@link RealmData} because none of it requires the realm to exist when written (events of
+ * any realm are appended); it goes with {@link MemoryRealmRepository.deleteRealm}, and leftovers of an
+ * unknown realm go when a realm of that name is created, as in the Mongo adapter.
+ */
+interface RealmRecords {
+  sessions: Map<string, Session>;
+  /** By token hash. */
+  refreshTokens: Map<string, RefreshTokenRecord>;
+  /** Jtis of {@link refreshTokens}, for their uniqueness. */
+  refreshTokenJtis: Set<string>;
+  /** By parent jti. */
+  lineage: Map<string, TokenLineage[]>;
+  /** Revoked jti -> when the record may go. */
+  revocations: Map<string, Date>;
+  events: AuditEvent[];
+}
+
+/** Sessions that ended or expired longer ago than this are purged. */
+const SESSION_RETENTION_MS = 24 * 60 * 60 * 1000;
+
 const byKey = <T>(key: (t: T) => string) => (a: T, b: T) => (key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0);
 
 /**
@@ -24,6 +63,24 @@ const byKey = <T>(key: (t: T) => string) => (a: T, b: T) => (key(a) < key(b) ? -
  */
 export class MemoryRealmRepository implements RealmRepository {
   readonly #realms = new Map<string, RealmData>();
+  readonly #records = new Map<string, RealmRecords>();
+
+  /** The records of a realm, created on first write. */
+  #recordsOf(realm: string): RealmRecords {
+    let records = this.#records.get(realm);
+    if (!records) {
+      records = {
+        sessions: new Map(),
+        refreshTokens: new Map(),
+        refreshTokenJtis: new Set(),
+        lineage: new Map(),
+        revocations: new Map(),
+        events: [],
+      };
+      this.#records.set(realm, records);
+    }
+    return records;
+  }
 
   #data(realm: string): RealmData | undefined {
     return this.#realms.get(realm);
@@ -53,7 +110,9 @@ export class MemoryRealmRepository implements RealmRepository {
   }
 
   async deleteRealm(name: string): Promise<boolean> {
-    return this.#realms.delete(name);
+    if (!this.#realms.delete(name)) return false;
+    this.#records.delete(name);
+    return true;
   }
 
   async importRealm(bundle: RealmBundle): Promise<void> {
@@ -72,6 +131,7 @@ export class MemoryRealmRepository implements RealmRepository {
     for (const scope of bundle.scopes) putUnique(data.scopes, scope.name, scope, "scope");
     for (const user of bundle.users) insertUser(data, user);
     this.#realms.set(bundle.realm.name, data);
+    this.#records.delete(bundle.realm.name);
   }
 
   async createClient(realm: string, client: Client): Promise<void> {
@@ -149,6 +209,161 @@ export class MemoryRealmRepository implements RealmRepository {
     return keys.sort((a, b) => b.createdAt.getTime() - a.createdAt.getTime());
   }
 
+  async createSession(realm: string, session: Session): Promise<void> {
+    const sessions = this.#recordsOf(realm).sessions;
+    if (sessions.has(session.id)) throw new StorageConflictError(`session ${session.id} already exists in realm ${realm}`);
+    sessions.set(session.id, copy(session));
+  }
+
+  async getSession(realm: string, id: string): Promise<Session | undefined> {
+    const session = this.#records.get(realm)?.sessions.get(id);
+    return session && copy(session);
+  }
+
+  /** Does nothing when the session is unknown, ended or already expired at `at` (an idle session is not revived). */
+  async touchSession(realm: string, id: string, at: Date): Promise<void> {
+    const session = this.#records.get(realm)?.sessions.get(id);
+    if (!isSessionActive(session, at) || at <= session.lastActiveAt) return;
+    session.lastActiveAt = new Date(at);
+  }
+
+  async endSession(realm: string, id: string, at: Date, reason: SessionEndReason): Promise<boolean> {
+    const session = this.#records.get(realm)?.sessions.get(id);
+    if (!session || session.endedAt !== undefined) return false;
+    session.endedAt = new Date(at);
+    session.endReason = reason;
+    return true;
+  }
+
+  async listSessions(realm: string, query: SessionQuery): Promise<Page<Session>> {
+    const shape: PageShape = ["sessions", realm, query.userId ?? null, query.activeAt?.getTime() ?? null];
+    const cursor = decodePageToken(shape, query.pageToken);
+    const { userId, activeAt } = query;
+    const matching = [...(this.#records.get(realm)?.sessions.values() ?? [])]
+      .filter((s) => userId === undefined || s.userId === userId)
+      .filter((s) => activeAt === undefined || isSessionActive(s, activeAt))
+      .filter((s) => !cursor || isAfter(sessionKey(s), cursor))
+      .sort((a, b) => compareNewestFirst(sessionKey(a), sessionKey(b)));
+    const page = pageOf(matching, pageSizeOf(query), shape, sessionKey);
+    return { ...page, items: page.items.map(copy) };
+  }
+
+  async storeRefreshToken(realm: string, record: RefreshTokenRecord): Promise<void> {
+    const records = this.#recordsOf(realm);
+    if (records.refreshTokens.has(record.tokenHash) || records.refreshTokenJtis.has(record.jti)) {
+      throw new StorageConflictError(`refresh token ${record.jti} (or its hash) already exists in realm ${realm}`);
+    }
+    records.refreshTokens.set(record.tokenHash, copy(record));
+    records.refreshTokenJtis.add(record.jti);
+  }
+
+  async findRefreshToken(realm: string, tokenHash: string): Promise<RefreshTokenRecord | undefined> {
+    const record = this.#records.get(realm)?.refreshTokens.get(tokenHash);
+    return record && copy(record);
+  }
+
+  async markRefreshTokenUsed(realm: string, tokenHash: string, at: Date): Promise<boolean> {
+    const record = this.#records.get(realm)?.refreshTokens.get(tokenHash);
+    if (!record || record.usedAt !== undefined) return false;
+    record.usedAt = new Date(at);
+    return true;
+  }
+
+  async recordLineage(realm: string, lineage: TokenLineage): Promise<boolean> {
+    const records = this.#recordsOf(realm);
+    const children = records.lineage.get(lineage.parentJti) ?? [];
+    children.push(copy(lineage));
+    records.lineage.set(lineage.parentJti, children);
+    return !records.revocations.has(lineage.parentJti);
+  }
+
+  async listChildTokens(realm: string, parentJti: string, now: Date): Promise<TokenLineage[]> {
+    const children = this.#records.get(realm)?.lineage.get(parentJti) ?? [];
+    return children.filter((c) => c.expiresAt > now).map(copy);
+  }
+
+  async revokeToken(realm: string, jti: string, expiresAt: Date): Promise<void> {
+    const revocations = this.#recordsOf(realm).revocations;
+    const known = revocations.get(jti);
+    if (!known || known < expiresAt) revocations.set(jti, new Date(expiresAt));
+  }
+
+  /** True from {@link revokeToken} until {@link purgeExpired} removes the record (whatever the clock says). */
+  async isTokenRevoked(realm: string, jti: string): Promise<boolean> {
+    return this.#records.get(realm)?.revocations.has(jti) ?? false;
+  }
+
+  async appendEvents(events: AuditEvent[]): Promise<void> {
+    for (const event of events) this.#recordsOf(event.realm).events.push(copy(event));
+  }
+
+  async listEvents(realm: string, query: EventQuery): Promise<Page<AuditEvent>> {
+    const { kind, clientId, subject, result, since, until } = query;
+    const shape: PageShape = [
+      "events",
+      realm,
+      kind ?? null,
+      clientId ?? null,
+      subject ?? null,
+      result ?? null,
+      since?.getTime() ?? null,
+      until?.getTime() ?? null,
+    ];
+    const cursor = decodePageToken(shape, query.pageToken);
+    const matching = (this.#records.get(realm)?.events ?? [])
+      .filter(
+        (e) =>
+          (kind === undefined || e.kind === kind) &&
+          (clientId === undefined || e.clientId === clientId) &&
+          (subject === undefined || e.subject === subject) &&
+          (result === undefined || e.result === result) &&
+          (since === undefined || e.time >= since) &&
+          (until === undefined || e.time < until) &&
+          (!cursor || isAfter(eventKey(e), cursor)),
+      )
+      .sort((a, b) => compareNewestFirst(eventKey(a), eventKey(b)));
+    const page = pageOf(matching, pageSizeOf(query), shape, eventKey);
+    return { ...page, items: page.items.map(copy) };
+  }
+
+  async purgeExpired(now: Date, eventsBefore: Date): Promise<number> {
+    const sessionCutoff = now.getTime() - SESSION_RETENTION_MS;
+    let purged = 0;
+    const drop = <K, V>(map: Map<K, V>, expired: (value: V) => boolean, onDrop?: (value: V) => void) => {
+      for (const [key, value] of map) {
+        if (!expired(value)) continue;
+        map.delete(key);
+        onDrop?.(value);
+        purged++;
+      }
+    };
+    for (const data of this.#realms.values()) drop(data.usedJtis, (expiry) => expiry <= now.getTime());
+    for (const records of this.#records.values()) {
+      drop(records.revocations, (expiresAt) => expiresAt <= now);
+      for (const [parent, children] of records.lineage) {
+        const kept = children.filter((c) => c.expiresAt > now);
+        purged += children.length - kept.length;
+        if (kept.length === 0) records.lineage.delete(parent);
+        else records.lineage.set(parent, kept);
+      }
+      drop(
+        records.refreshTokens,
+        (r) => r.expiresAt <= now,
+        (r) => records.refreshTokenJtis.delete(r.jti),
+      );
+      drop(
+        records.sessions,
+        (s) =>
+          (s.endedAt !== undefined && s.endedAt.getTime() < sessionCutoff) ||
+          sessionExpiresAt(s).getTime() < sessionCutoff,
+      );
+      const keptEvents = records.events.filter((e) => e.time >= eventsBefore);
+      purged += records.events.length - keptEvents.length;
+      records.events = keptEvents;
+    }
+    return purged;
+  }
+
   async consumeJti(realm: string, clientId: string, jti: string, expiresAt: Date): Promise<boolean> {
     const used = this.#required(realm).usedJtis;
     const now = Date.now();
@@ -175,6 +390,16 @@ function replaceExisting<T>(map: Map<string, T>, key: string, value: T, what: st
 function listOf<T>(map: Map<string, T> | undefined, key: (t: T) => string): T[] {
   return [...(map?.values() ?? [])].map((v) => structuredClone(v)).sort(byKey(key));
 }
+
+/** A deep copy without `undefined`-valued properties: optional fields are absent, as the Mongo adapter returns them. */
+function copy<T extends object>(value: T): T {
+  const cloned = structuredClone(value);
+  for (const key of Object.keys(cloned) as (keyof T)[]) if (cloned[key] === undefined) delete cloned[key];
+  return cloned;
+}
+
+const sessionKey = (s: Session) => ({ time: s.startedAt, id: s.id });
+const eventKey = (e: AuditEvent) => ({ time: e.time, id: e.id });
 
 function insertUser(data: RealmData, user: User): void {
   for (const existing of data.users.values()) {

@@ -10,15 +10,33 @@ import {
   MongoTopologyClosedError,
   type Collection,
   type Db,
+  type Filter,
 } from "mongodb";
-import type { Client, Realm, Scope, SigningKey, User } from "../../domain/index.js";
+import {
+  isSessionActive,
+  sessionExpiresAt,
+  type AuditEvent,
+  type Client,
+  type Realm,
+  type RefreshTokenRecord,
+  type Scope,
+  type Session,
+  type SessionEndReason,
+  type SigningKey,
+  type User,
+} from "../../domain/index.js";
 import {
   StorageConflictError,
   StorageNotFoundError,
   StorageUnavailableError,
+  type EventQuery,
+  type Page,
   type RealmBundle,
   type RealmRepository,
+  type SessionQuery,
+  type TokenLineage,
 } from "../realm-repository.js";
+import { decodePageToken, pageOf, pageSizeOf, type PageCursor, type PageShape } from "../memory/paging.js";
 
 /**
  * A realm document is hidden from readers while `_state` is set: during {@link MongoRealmRepository.importRealm}
@@ -34,6 +52,35 @@ type Scoped<T> = T & { realm: string };
 type UserDoc = Scoped<Omit<User, "attributes"> & { attributes: { name: string; values: string[] }[] }>;
 type UsedJtiDoc = { realm: string; clientId: string; jti: string; expiresAt: Date };
 
+/*
+ * FerretDB 1.24 does not apply an update atomically with its filter: N concurrent `updateOne`s (or
+ * `findOneAndUpdate`s) filtered on `usedAt: { $exists: false }` may all match and all report a
+ * modification, and concurrent updates of one document rewrite it whole, losing each other's fields.
+ * Inserts into a unique index and `deleteOne` are atomic. So every "first one wins" here is an insert
+ * into a unique index, and the documents it guards are never updated concurrently:
+ * - a session's end is a `session_ends` document, never a field of the session document (which only
+ *   `touchSession` updates);
+ * - a refresh token's use is a `refresh_token_uses` document; the token document is never updated.
+ * Readers merge the two.
+ */
+
+/**
+ * A session without its end, plus `expiresAt` = {@link sessionExpiresAt}, kept current by
+ * {@link MongoRealmRepository.touchSession} so that listings filter on it.
+ */
+type SessionDoc = Scoped<Omit<Session, "endedAt" | "endReason">> & { expiresAt: Date };
+/** The end of a session; unique per (realm, sessionId): the first insert wins. */
+type SessionEndDoc = { realm: string; sessionId: string; endedAt: Date; endReason?: SessionEndReason };
+/**
+ * A refresh token without its use. `act` is stored as JSON text: its keys are JWT claim names, which
+ * FerretDB would reject as field names if they held `.` or started with `$`.
+ */
+type RefreshTokenDoc = Scoped<Omit<RefreshTokenRecord, "act" | "usedAt">> & { act?: string };
+/** The use of a refresh token; unique per (realm, tokenHash): the first insert wins. */
+type RefreshTokenUseDoc = { realm: string; tokenHash: string; usedAt: Date; expiresAt: Date };
+type LineageDoc = Scoped<TokenLineage>;
+type RevocationDoc = { realm: string; jti: string; expiresAt: Date };
+
 /** Options of {@link MongoRealmRepository.connect}. */
 export interface MongoRealmRepositoryOptions {
   /** Database name; defaults to the URI's path, else `tessera`. */
@@ -48,7 +95,24 @@ export interface MongoRealmRepositoryOptions {
 const VISIBLE = { _state: { $exists: false } } as const;
 const HIDDEN_FIELDS = { _id: 0, realm: 0 } as const;
 /** Collections of objects scoped to a realm (everything but `realms`). */
-const REALM_OBJECT_COLLECTIONS = ["clients", "scopes", "users", "signing_keys", "used_jtis"] as const;
+const REALM_OBJECT_COLLECTIONS = [
+  "clients",
+  "scopes",
+  "users",
+  "signing_keys",
+  "used_jtis",
+  "sessions",
+  "session_ends",
+  "refresh_tokens",
+  "refresh_token_uses",
+  "token_lineage",
+  "revoked_tokens",
+  "audit_events",
+] as const;
+/** Sessions that ended or expired longer ago than this are purged. */
+const SESSION_RETENTION_MS = 24 * 60 * 60 * 1000;
+/** Most ids in one `$in` of {@link MongoRealmRepository.purgeExpired}. */
+const PURGE_BATCH = 500;
 const JTI_SWEEP_INTERVAL_MS = 60_000;
 /** Server error codes that mean "no usable server right now" (shutdown, step-down, network). */
 const UNAVAILABLE_CODES = new Set([6, 7, 89, 91, 189, 9001, 10107, 11600, 11602, 13435, 13436]);
@@ -68,6 +132,13 @@ export class MongoRealmRepository implements RealmRepository {
   readonly #users: Collection<UserDoc>;
   readonly #keys: Collection<Scoped<SigningKey>>;
   readonly #usedJtis: Collection<UsedJtiDoc>;
+  readonly #sessions: Collection<SessionDoc>;
+  readonly #sessionEnds: Collection<SessionEndDoc>;
+  readonly #refreshTokens: Collection<RefreshTokenDoc>;
+  readonly #refreshTokenUses: Collection<RefreshTokenUseDoc>;
+  readonly #lineage: Collection<LineageDoc>;
+  readonly #revocations: Collection<RevocationDoc>;
+  readonly #events: Collection<AuditEvent>;
   #nextJtiSweep = 0;
   #jtiSweep: Promise<void> = Promise.resolve();
 
@@ -81,6 +152,13 @@ export class MongoRealmRepository implements RealmRepository {
     this.#users = db.collection("users");
     this.#keys = db.collection("signing_keys");
     this.#usedJtis = db.collection("used_jtis");
+    this.#sessions = db.collection("sessions");
+    this.#sessionEnds = db.collection("session_ends");
+    this.#refreshTokens = db.collection("refresh_tokens");
+    this.#refreshTokenUses = db.collection("refresh_token_uses");
+    this.#lineage = db.collection("token_lineage");
+    this.#revocations = db.collection("revoked_tokens");
+    this.#events = db.collection("audit_events");
   }
 
   /**
@@ -121,6 +199,23 @@ export class MongoRealmRepository implements RealmRepository {
       this.#keys.createIndex({ realm: 1, kid: 1 }, { unique: true }),
       this.#usedJtis.createIndex({ realm: 1, clientId: 1, jti: 1 }, { unique: true }),
       this.#usedJtis.createIndex({ expiresAt: 1 }),
+      this.#sessions.createIndex({ realm: 1, id: 1 }, { unique: true }),
+      this.#sessions.createIndex({ realm: 1, userId: 1, startedAt: 1 }),
+      this.#sessions.createIndex({ expiresAt: 1 }),
+      this.#sessionEnds.createIndex({ realm: 1, sessionId: 1 }, { unique: true }),
+      this.#sessionEnds.createIndex({ endedAt: 1 }),
+      this.#refreshTokens.createIndex({ realm: 1, tokenHash: 1 }, { unique: true }),
+      this.#refreshTokens.createIndex({ realm: 1, jti: 1 }, { unique: true }),
+      this.#refreshTokens.createIndex({ realm: 1, sessionId: 1 }),
+      this.#refreshTokens.createIndex({ expiresAt: 1 }),
+      this.#refreshTokenUses.createIndex({ realm: 1, tokenHash: 1 }, { unique: true }),
+      this.#refreshTokenUses.createIndex({ expiresAt: 1 }),
+      this.#lineage.createIndex({ realm: 1, parentJti: 1 }),
+      this.#lineage.createIndex({ expiresAt: 1 }),
+      this.#revocations.createIndex({ realm: 1, jti: 1 }, { unique: true }),
+      this.#revocations.createIndex({ expiresAt: 1 }),
+      this.#events.createIndex({ realm: 1, time: 1, id: 1 }),
+      this.#events.createIndex({ time: 1 }),
     ]);
   }
 
@@ -312,6 +407,252 @@ export class MongoRealmRepository implements RealmRepository {
   }
 
   /**
+   * Throws {@link StorageConflictError} on a duplicate id. Does not check that the realm exists: records
+   * of an unknown realm go when a realm of that name is created.
+   */
+  async createSession(realm: string, session: Session): Promise<void> {
+    const { endedAt, endReason, ...rest } = session;
+    await this.#call(
+      () => this.#sessions.insertOne({ ...rest, realm, expiresAt: sessionExpiresAt(session) }),
+      `session ${session.id} already exists in realm ${realm}`,
+    );
+    if (endedAt) await this.#call(() => this.#sessionEnds.insertOne({ realm, sessionId: session.id, endedAt, endReason }));
+  }
+
+  async getSession(realm: string, id: string): Promise<Session | undefined> {
+    return this.#call(async () => {
+      const [doc, end] = await Promise.all([
+        this.#sessions.findOne<SessionDoc>({ realm, id }, { projection: HIDDEN_FIELDS }),
+        this.#sessionEnds.findOne({ realm, sessionId: id }),
+      ]);
+      return doc ? toSession(doc, end ?? undefined) : undefined;
+    });
+  }
+
+  /**
+   * Does nothing when the session is unknown, ended or already expired at `at` (an idle session is not
+   * revived). Two touches of one session at the same moment may, on FerretDB, keep the earlier time.
+   */
+  async touchSession(realm: string, id: string, at: Date): Promise<void> {
+    const session = await this.getSession(realm, id);
+    if (!isSessionActive(session, at) || at <= session.lastActiveAt) return;
+    const expiresAt = sessionExpiresAt({ ...session, lastActiveAt: at });
+    await this.#call(() =>
+      this.#sessions.updateOne({ realm, id, lastActiveAt: { $lt: at } }, { $set: { lastActiveAt: at, expiresAt } }),
+    );
+  }
+
+  /** The first end wins by inserting into the unique (realm, sessionId) index of `session_ends`. */
+  async endSession(realm: string, id: string, at: Date, reason: SessionEndReason): Promise<boolean> {
+    const exists = await this.#call(() => this.#sessions.findOne({ realm, id }, { projection: { _id: 1 } }));
+    if (!exists) return false;
+    return this.#insertFirst(() => this.#sessionEnds.insertOne({ realm, sessionId: id, endedAt: at, endReason: reason }));
+  }
+
+  /**
+   * The query filters on realm, user and the stored expiry; ended sessions are dropped in code, fetching
+   * further batches until the page is full or the sessions run out.
+   */
+  async listSessions(realm: string, query: SessionQuery): Promise<Page<Session>> {
+    const { userId, activeAt } = query;
+    const shape: PageShape = ["sessions", realm, userId ?? null, activeAt?.getTime() ?? null];
+    let cursor = decodePageToken(shape, query.pageToken);
+    const size = pageSizeOf(query);
+    const base: Filter<SessionDoc> = { realm };
+    if (userId !== undefined) base.userId = userId;
+    if (activeAt) base.expiresAt = { $gt: activeAt };
+    const found: Session[] = [];
+    return this.#call(async () => {
+      for (;;) {
+        const filter: Filter<SessionDoc> = cursor
+          ? { ...base, $or: [{ startedAt: { $lt: cursor.time } }, { startedAt: cursor.time, id: { $gt: cursor.id } }] }
+          : base;
+        const docs = await this.#sessions
+          .find<SessionDoc>(filter, { projection: HIDDEN_FIELDS })
+          .sort({ startedAt: -1, id: 1 })
+          .limit(size + 1)
+          .toArray();
+        const ends = await this.#endsOf(realm, docs.map((d) => d.id));
+        for (const doc of docs) {
+          const session = toSession(doc, ends.get(doc.id));
+          if (!activeAt || isSessionActive(session, activeAt)) found.push(session);
+        }
+        if (docs.length <= size || found.length > size) return pageOf(found, size, shape, sessionKey);
+        cursor = sessionKey(docs[docs.length - 1]);
+      }
+    });
+  }
+
+  async #endsOf(realm: string, ids: string[]): Promise<Map<string, SessionEndDoc>> {
+    if (ids.length === 0) return new Map();
+    const ends = await this.#sessionEnds.find({ realm, sessionId: { $in: ids } }).toArray();
+    return new Map(ends.map((end) => [end.sessionId, end]));
+  }
+
+  /** Throws {@link StorageConflictError} on a duplicate hash or jti. Does not check that the realm exists. */
+  async storeRefreshToken(realm: string, record: RefreshTokenRecord): Promise<void> {
+    const { act, usedAt, ...rest } = record;
+    const doc: RefreshTokenDoc = act === undefined ? { ...rest, realm } : { ...rest, realm, act: JSON.stringify(act) };
+    await this.#call(
+      () => this.#refreshTokens.insertOne(doc),
+      `refresh token ${record.jti} (or its hash) already exists in realm ${realm}`,
+    );
+    if (usedAt) {
+      const use = { realm, tokenHash: record.tokenHash, usedAt, expiresAt: record.expiresAt };
+      await this.#call(() => this.#refreshTokenUses.insertOne(use));
+    }
+  }
+
+  async findRefreshToken(realm: string, tokenHash: string): Promise<RefreshTokenRecord | undefined> {
+    return this.#call(async () => {
+      const [doc, use] = await Promise.all([
+        this.#refreshTokens.findOne<Omit<RefreshTokenDoc, "realm">>({ realm, tokenHash }, { projection: HIDDEN_FIELDS }),
+        this.#refreshTokenUses.findOne({ realm, tokenHash }),
+      ]);
+      if (!doc) return undefined;
+      const { act, ...rest } = doc;
+      const record: RefreshTokenRecord = act === undefined ? rest : { ...rest, act: JSON.parse(act) as Record<string, unknown> };
+      return use ? { ...record, usedAt: use.usedAt } : record;
+    });
+  }
+
+  /**
+   * The first use wins by inserting into the unique (realm, tokenHash) index of `refresh_token_uses`: a
+   * filtered update is not atomic on FerretDB (see the note on {@link SessionDoc}).
+   */
+  async markRefreshTokenUsed(realm: string, tokenHash: string, at: Date): Promise<boolean> {
+    const token = await this.#call(() =>
+      this.#refreshTokens.findOne({ realm, tokenHash }, { projection: { _id: 0, expiresAt: 1 } }),
+    );
+    if (!token) return false;
+    return this.#insertFirst(() =>
+      this.#refreshTokenUses.insertOne({ realm, tokenHash, usedAt: at, expiresAt: token.expiresAt }),
+    );
+  }
+
+  async recordLineage(realm: string, lineage: TokenLineage): Promise<boolean> {
+    const { parentJti, childJti, expiresAt } = lineage;
+    await this.#call(() => this.#lineage.insertOne({ realm, parentJti, childJti, expiresAt }));
+    return !(await this.isTokenRevoked(realm, parentJti));
+  }
+
+  async listChildTokens(realm: string, parentJti: string, now: Date): Promise<TokenLineage[]> {
+    return this.#call(() =>
+      this.#lineage
+        .find<TokenLineage>({ realm, parentJti, expiresAt: { $gt: now } }, { projection: HIDDEN_FIELDS })
+        .sort({ _id: 1 })
+        .toArray(),
+    );
+  }
+
+  /**
+   * Inserts the revocation, or else moves its `expiresAt` later. Two concurrent revocations of one jti
+   * with different expiries may keep the earlier on FerretDB; the jti is revoked either way.
+   */
+  async revokeToken(realm: string, jti: string, expiresAt: Date): Promise<void> {
+    const inserted = await this.#insertFirst(() => this.#revocations.insertOne({ realm, jti, expiresAt }));
+    if (inserted) return;
+    await this.#call(() =>
+      this.#revocations.updateOne({ realm, jti, expiresAt: { $lt: expiresAt } }, { $set: { expiresAt } }),
+    );
+  }
+
+  /** True from {@link revokeToken} until {@link purgeExpired} removes the record (whatever the clock says). */
+  async isTokenRevoked(realm: string, jti: string): Promise<boolean> {
+    const found = await this.#call(() => this.#revocations.findOne({ realm, jti }, { projection: { _id: 1 } }));
+    return found !== null;
+  }
+
+  async appendEvents(events: AuditEvent[]): Promise<void> {
+    if (events.length === 0) return;
+    await this.#call(() => this.#events.insertMany(events.map((event) => ({ ...event }))));
+  }
+
+  async listEvents(realm: string, query: EventQuery): Promise<Page<AuditEvent>> {
+    const { kind, clientId, subject, result, since, until } = query;
+    const shape: PageShape = [
+      "events",
+      realm,
+      kind ?? null,
+      clientId ?? null,
+      subject ?? null,
+      result ?? null,
+      since?.getTime() ?? null,
+      until?.getTime() ?? null,
+    ];
+    const cursor = decodePageToken(shape, query.pageToken);
+    const size = pageSizeOf(query);
+    const filter: Filter<AuditEvent> = { realm };
+    if (kind !== undefined) filter.kind = kind;
+    if (clientId !== undefined) filter.clientId = clientId;
+    if (subject !== undefined) filter.subject = subject;
+    if (result !== undefined) filter.result = result;
+    if (since || until) filter.time = { ...(since && { $gte: since }), ...(until && { $lt: until }) };
+    if (cursor) filter.$or = [{ time: { $lt: cursor.time } }, { time: cursor.time, id: { $gt: cursor.id } }];
+    const events = await this.#call(() =>
+      this.#events
+        .find<AuditEvent>(filter, { projection: { _id: 0 } })
+        .sort({ time: -1, id: 1 })
+        .limit(size + 1)
+        .toArray(),
+    );
+    return pageOf(events, size, shape, eventKey);
+  }
+
+  /**
+   * Counts used jtis, revocations, lineage, refresh tokens, sessions and events; the `session_ends` and
+   * `refresh_token_uses` documents that go with their session or token are not counted.
+   */
+  async purgeExpired(now: Date, eventsBefore: Date): Promise<number> {
+    const past = { expiresAt: { $lte: now } };
+    return this.#call(async () => {
+      const deleted = await Promise.all([
+        this.#usedJtis.deleteMany(past),
+        this.#revocations.deleteMany(past),
+        this.#lineage.deleteMany(past),
+        this.#refreshTokens.deleteMany(past),
+        this.#events.deleteMany({ time: { $lt: eventsBefore } }),
+      ]);
+      await this.#refreshTokenUses.deleteMany(past);
+      const sessions = await this.#purgeSessions(new Date(now.getTime() - SESSION_RETENTION_MS));
+      return deleted.reduce((sum, result) => sum + result.deletedCount, sessions);
+    });
+  }
+
+  /** Deletes the sessions (and their ends) that ended or expired before `cutoff`; returns how many sessions went. */
+  async #purgeSessions(cutoff: Date): Promise<number> {
+    const [ended, expired] = await Promise.all([
+      this.#sessionEnds.find({ endedAt: { $lt: cutoff } }, { projection: { _id: 0, realm: 1, sessionId: 1 } }).toArray(),
+      this.#sessions.find({ expiresAt: { $lt: cutoff } }, { projection: { _id: 0, realm: 1, id: 1 } }).toArray(),
+    ]);
+    const byRealm = new Map<string, Set<string>>();
+    const add = (realm: string, id: string) => byRealm.set(realm, (byRealm.get(realm) ?? new Set()).add(id));
+    for (const end of ended) add(end.realm, end.sessionId);
+    for (const session of expired) add(session.realm, session.id);
+    let purged = 0;
+    for (const [realm, idSet] of byRealm) {
+      const ids = [...idSet];
+      for (let start = 0; start < ids.length; start += PURGE_BATCH) {
+        const batch = ids.slice(start, start + PURGE_BATCH);
+        purged += (await this.#sessions.deleteMany({ realm, id: { $in: batch } })).deletedCount;
+        await this.#sessionEnds.deleteMany({ realm, sessionId: { $in: batch } });
+      }
+    }
+    return purged;
+  }
+
+  /** Runs an insert into a unique index: true when it went in, false on a duplicate key. */
+  async #insertFirst(insert: () => Promise<unknown>): Promise<boolean> {
+    try {
+      await insert();
+      return true;
+    } catch (error) {
+      if (isDuplicateKey(error)) return false;
+      throw this.#translate(error);
+    }
+  }
+
+  /**
    * One upsert, atomic on the unique (realm, clientId, jti) index: it inserts a new record or revives an
    * expired one (true); a live record makes the insert fail with a duplicate key (false). Expired records
    * are also swept, at most once a minute per instance, without relying on a TTL monitor.
@@ -373,6 +714,17 @@ export class MongoRealmRepository implements RealmRepository {
     return error;
   }
 }
+
+function toSession(doc: Omit<SessionDoc, "realm">, end: SessionEndDoc | undefined): Session {
+  const { expiresAt: _computed, ...session } = doc;
+  if (!end) return session;
+  return end.endReason === undefined
+    ? { ...session, endedAt: end.endedAt }
+    : { ...session, endedAt: end.endedAt, endReason: end.endReason };
+}
+
+const sessionKey = (s: { startedAt: Date; id: string }): PageCursor => ({ time: s.startedAt, id: s.id });
+const eventKey = (e: AuditEvent): PageCursor => ({ time: e.time, id: e.id });
 
 function toUserDoc(realm: string, user: User): UserDoc {
   const attributes = Object.entries(user.attributes).map(([name, values]) => ({ name, values }));

@@ -4,19 +4,25 @@
 
 import type { GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegenv2";
 import { fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
+import type { Timestamp } from "@bufbuild/protobuf/wkt";
+import { file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
 import type { Client } from "./client_pb.js";
 import { file_tessera_admin_v1_client } from "./client_pb.js";
+import type { Event } from "./event_pb.js";
+import { file_tessera_admin_v1_event } from "./event_pb.js";
 import type { Realm } from "./realm_pb.js";
 import { file_tessera_admin_v1_realm } from "./realm_pb.js";
 import type { Scope } from "./scope_pb.js";
 import { file_tessera_admin_v1_scope } from "./scope_pb.js";
+import type { Session } from "./session_pb.js";
+import { file_tessera_admin_v1_session } from "./session_pb.js";
 import type { Message } from "@bufbuild/protobuf";
 
 /**
  * Describes the file tessera/admin/v1/admin_service.proto.
  */
 export const file_tessera_admin_v1_admin_service: GenFile = /*@__PURE__*/
-  fileDesc("CiR0ZXNzZXJhL2FkbWluL3YxL2FkbWluX3NlcnZpY2UucHJvdG8SEHRlc3NlcmEuYWRtaW4udjEiPAoSQ3JlYXRlUmVhbG1SZXF1ZXN0EiYKBXJlYWxtGAEgASgLMhcudGVzc2VyYS5hZG1pbi52MS5SZWFsbSI9ChNDcmVhdGVSZWFsbVJlc3BvbnNlEiYKBXJlYWxtGAEgASgLMhcudGVzc2VyYS5hZG1pbi52MS5SZWFsbSIfCg9HZXRSZWFsbVJlcXVlc3QSDAoEbmFtZRgBIAEoCSI6ChBHZXRSZWFsbVJlc3BvbnNlEiYKBXJlYWxtGAEgASgLMhcudGVzc2VyYS5hZG1pbi52MS5SZWFsbSITChFMaXN0UmVhbG1zUmVxdWVzdCI9ChJMaXN0UmVhbG1zUmVzcG9uc2USJwoGcmVhbG1zGAEgAygLMhcudGVzc2VyYS5hZG1pbi52MS5SZWFsbSI8ChJVcGRhdGVSZWFsbVJlcXVlc3QSJgoFcmVhbG0YASABKAsyFy50ZXNzZXJhLmFkbWluLnYxLlJlYWxtIj0KE1VwZGF0ZVJlYWxtUmVzcG9uc2USJgoFcmVhbG0YASABKAsyFy50ZXNzZXJhLmFkbWluLnYxLlJlYWxtIiIKEkRlbGV0ZVJlYWxtUmVxdWVzdBIMCgRuYW1lGAEgASgJIhUKE0RlbGV0ZVJlYWxtUmVzcG9uc2UiTgoTQ3JlYXRlQ2xpZW50UmVxdWVzdBINCgVyZWFsbRgBIAEoCRIoCgZjbGllbnQYAiABKAsyGC50ZXNzZXJhLmFkbWluLnYxLkNsaWVudCJAChRDcmVhdGVDbGllbnRSZXNwb25zZRIoCgZjbGllbnQYASABKAsyGC50ZXNzZXJhLmFkbWluLnYxLkNsaWVudCI0ChBHZXRDbGllbnRSZXF1ZXN0Eg0KBXJlYWxtGAEgASgJEhEKCWNsaWVudF9pZBgCIAEoCSI9ChFHZXRDbGllbnRSZXNwb25zZRIoCgZjbGllbnQYASABKAsyGC50ZXNzZXJhLmFkbWluLnYxLkNsaWVudCIjChJMaXN0Q2xpZW50c1JlcXVlc3QSDQoFcmVhbG0YASABKAkiQAoTTGlzdENsaWVudHNSZXNwb25zZRIpCgdjbGllbnRzGAEgAygLMhgudGVzc2VyYS5hZG1pbi52MS5DbGllbnQiTgoTVXBkYXRlQ2xpZW50UmVxdWVzdBINCgVyZWFsbRgBIAEoCRIoCgZjbGllbnQYAiABKAsyGC50ZXNzZXJhLmFkbWluLnYxLkNsaWVudCJAChRVcGRhdGVDbGllbnRSZXNwb25zZRIoCgZjbGllbnQYASABKAsyGC50ZXNzZXJhLmFkbWluLnYxLkNsaWVudCI3ChNEZWxldGVDbGllbnRSZXF1ZXN0Eg0KBXJlYWxtGAEgASgJEhEKCWNsaWVudF9pZBgCIAEoCSIWChREZWxldGVDbGllbnRSZXNwb25zZSJLChJDcmVhdGVTY29wZVJlcXVlc3QSDQoFcmVhbG0YASABKAkSJgoFc2NvcGUYAiABKAsyFy50ZXNzZXJhLmFkbWluLnYxLlNjb3BlIj0KE0NyZWF0ZVNjb3BlUmVzcG9uc2USJgoFc2NvcGUYASABKAsyFy50ZXNzZXJhLmFkbWluLnYxLlNjb3BlIi4KD0dldFNjb3BlUmVxdWVzdBINCgVyZWFsbRgBIAEoCRIMCgRuYW1lGAIgASgJIjoKEEdldFNjb3BlUmVzcG9uc2USJgoFc2NvcGUYASABKAsyFy50ZXNzZXJhLmFkbWluLnYxLlNjb3BlIiIKEUxpc3RTY29wZXNSZXF1ZXN0Eg0KBXJlYWxtGAEgASgJIj0KEkxpc3RTY29wZXNSZXNwb25zZRInCgZzY29wZXMYASADKAsyFy50ZXNzZXJhLmFkbWluLnYxLlNjb3BlIksKElVwZGF0ZVNjb3BlUmVxdWVzdBINCgVyZWFsbRgBIAEoCRImCgVzY29wZRgCIAEoCzIXLnRlc3NlcmEuYWRtaW4udjEuU2NvcGUiPQoTVXBkYXRlU2NvcGVSZXNwb25zZRImCgVzY29wZRgBIAEoCzIXLnRlc3NlcmEuYWRtaW4udjEuU2NvcGUiMQoSRGVsZXRlU2NvcGVSZXF1ZXN0Eg0KBXJlYWxtGAEgASgJEgwKBG5hbWUYAiABKAkiFQoTRGVsZXRlU2NvcGVSZXNwb25zZTL7CgoMQWRtaW5TZXJ2aWNlEloKC0NyZWF0ZVJlYWxtEiQudGVzc2VyYS5hZG1pbi52MS5DcmVhdGVSZWFsbVJlcXVlc3QaJS50ZXNzZXJhLmFkbWluLnYxLkNyZWF0ZVJlYWxtUmVzcG9uc2USVgoIR2V0UmVhbG0SIS50ZXNzZXJhLmFkbWluLnYxLkdldFJlYWxtUmVxdWVzdBoiLnRlc3NlcmEuYWRtaW4udjEuR2V0UmVhbG1SZXNwb25zZSIDkAIBElwKCkxpc3RSZWFsbXMSIy50ZXNzZXJhLmFkbWluLnYxLkxpc3RSZWFsbXNSZXF1ZXN0GiQudGVzc2VyYS5hZG1pbi52MS5MaXN0UmVhbG1zUmVzcG9uc2UiA5ACARJaCgtVcGRhdGVSZWFsbRIkLnRlc3NlcmEuYWRtaW4udjEuVXBkYXRlUmVhbG1SZXF1ZXN0GiUudGVzc2VyYS5hZG1pbi52MS5VcGRhdGVSZWFsbVJlc3BvbnNlEloKC0RlbGV0ZVJlYWxtEiQudGVzc2VyYS5hZG1pbi52MS5EZWxldGVSZWFsbVJlcXVlc3QaJS50ZXNzZXJhLmFkbWluLnYxLkRlbGV0ZVJlYWxtUmVzcG9uc2USXQoMQ3JlYXRlQ2xpZW50EiUudGVzc2VyYS5hZG1pbi52MS5DcmVhdGVDbGllbnRSZXF1ZXN0GiYudGVzc2VyYS5hZG1pbi52MS5DcmVhdGVDbGllbnRSZXNwb25zZRJZCglHZXRDbGllbnQSIi50ZXNzZXJhLmFkbWluLnYxLkdldENsaWVudFJlcXVlc3QaIy50ZXNzZXJhLmFkbWluLnYxLkdldENsaWVudFJlc3BvbnNlIgOQAgESXwoLTGlzdENsaWVudHMSJC50ZXNzZXJhLmFkbWluLnYxLkxpc3RDbGllbnRzUmVxdWVzdBolLnRlc3NlcmEuYWRtaW4udjEuTGlzdENsaWVudHNSZXNwb25zZSIDkAIBEl0KDFVwZGF0ZUNsaWVudBIlLnRlc3NlcmEuYWRtaW4udjEuVXBkYXRlQ2xpZW50UmVxdWVzdBomLnRlc3NlcmEuYWRtaW4udjEuVXBkYXRlQ2xpZW50UmVzcG9uc2USXQoMRGVsZXRlQ2xpZW50EiUudGVzc2VyYS5hZG1pbi52MS5EZWxldGVDbGllbnRSZXF1ZXN0GiYudGVzc2VyYS5hZG1pbi52MS5EZWxldGVDbGllbnRSZXNwb25zZRJaCgtDcmVhdGVTY29wZRIkLnRlc3NlcmEuYWRtaW4udjEuQ3JlYXRlU2NvcGVSZXF1ZXN0GiUudGVzc2VyYS5hZG1pbi52MS5DcmVhdGVTY29wZVJlc3BvbnNlElYKCEdldFNjb3BlEiEudGVzc2VyYS5hZG1pbi52MS5HZXRTY29wZVJlcXVlc3QaIi50ZXNzZXJhLmFkbWluLnYxLkdldFNjb3BlUmVzcG9uc2UiA5ACARJcCgpMaXN0U2NvcGVzEiMudGVzc2VyYS5hZG1pbi52MS5MaXN0U2NvcGVzUmVxdWVzdBokLnRlc3NlcmEuYWRtaW4udjEuTGlzdFNjb3Blc1Jlc3BvbnNlIgOQAgESWgoLVXBkYXRlU2NvcGUSJC50ZXNzZXJhLmFkbWluLnYxLlVwZGF0ZVNjb3BlUmVxdWVzdBolLnRlc3NlcmEuYWRtaW4udjEuVXBkYXRlU2NvcGVSZXNwb25zZRJaCgtEZWxldGVTY29wZRIkLnRlc3NlcmEuYWRtaW4udjEuRGVsZXRlU2NvcGVSZXF1ZXN0GiUudGVzc2VyYS5hZG1pbi52MS5EZWxldGVTY29wZVJlc3BvbnNlYgZwcm90bzM", [file_tessera_admin_v1_client, file_tessera_admin_v1_realm, file_tessera_admin_v1_scope]);
+  fileDesc("CiR0ZXNzZXJhL2FkbWluL3YxL2FkbWluX3NlcnZpY2UucHJvdG8SEHRlc3NlcmEuYWRtaW4udjEiPAoSQ3JlYXRlUmVhbG1SZXF1ZXN0EiYKBXJlYWxtGAEgASgLMhcudGVzc2VyYS5hZG1pbi52MS5SZWFsbSI9ChNDcmVhdGVSZWFsbVJlc3BvbnNlEiYKBXJlYWxtGAEgASgLMhcudGVzc2VyYS5hZG1pbi52MS5SZWFsbSIfCg9HZXRSZWFsbVJlcXVlc3QSDAoEbmFtZRgBIAEoCSI6ChBHZXRSZWFsbVJlc3BvbnNlEiYKBXJlYWxtGAEgASgLMhcudGVzc2VyYS5hZG1pbi52MS5SZWFsbSITChFMaXN0UmVhbG1zUmVxdWVzdCI9ChJMaXN0UmVhbG1zUmVzcG9uc2USJwoGcmVhbG1zGAEgAygLMhcudGVzc2VyYS5hZG1pbi52MS5SZWFsbSI8ChJVcGRhdGVSZWFsbVJlcXVlc3QSJgoFcmVhbG0YASABKAsyFy50ZXNzZXJhLmFkbWluLnYxLlJlYWxtIj0KE1VwZGF0ZVJlYWxtUmVzcG9uc2USJgoFcmVhbG0YASABKAsyFy50ZXNzZXJhLmFkbWluLnYxLlJlYWxtIiIKEkRlbGV0ZVJlYWxtUmVxdWVzdBIMCgRuYW1lGAEgASgJIhUKE0RlbGV0ZVJlYWxtUmVzcG9uc2UiTgoTQ3JlYXRlQ2xpZW50UmVxdWVzdBINCgVyZWFsbRgBIAEoCRIoCgZjbGllbnQYAiABKAsyGC50ZXNzZXJhLmFkbWluLnYxLkNsaWVudCJAChRDcmVhdGVDbGllbnRSZXNwb25zZRIoCgZjbGllbnQYASABKAsyGC50ZXNzZXJhLmFkbWluLnYxLkNsaWVudCI0ChBHZXRDbGllbnRSZXF1ZXN0Eg0KBXJlYWxtGAEgASgJEhEKCWNsaWVudF9pZBgCIAEoCSI9ChFHZXRDbGllbnRSZXNwb25zZRIoCgZjbGllbnQYASABKAsyGC50ZXNzZXJhLmFkbWluLnYxLkNsaWVudCIjChJMaXN0Q2xpZW50c1JlcXVlc3QSDQoFcmVhbG0YASABKAkiQAoTTGlzdENsaWVudHNSZXNwb25zZRIpCgdjbGllbnRzGAEgAygLMhgudGVzc2VyYS5hZG1pbi52MS5DbGllbnQiTgoTVXBkYXRlQ2xpZW50UmVxdWVzdBINCgVyZWFsbRgBIAEoCRIoCgZjbGllbnQYAiABKAsyGC50ZXNzZXJhLmFkbWluLnYxLkNsaWVudCJAChRVcGRhdGVDbGllbnRSZXNwb25zZRIoCgZjbGllbnQYASABKAsyGC50ZXNzZXJhLmFkbWluLnYxLkNsaWVudCI3ChNEZWxldGVDbGllbnRSZXF1ZXN0Eg0KBXJlYWxtGAEgASgJEhEKCWNsaWVudF9pZBgCIAEoCSIWChREZWxldGVDbGllbnRSZXNwb25zZSJLChJDcmVhdGVTY29wZVJlcXVlc3QSDQoFcmVhbG0YASABKAkSJgoFc2NvcGUYAiABKAsyFy50ZXNzZXJhLmFkbWluLnYxLlNjb3BlIj0KE0NyZWF0ZVNjb3BlUmVzcG9uc2USJgoFc2NvcGUYASABKAsyFy50ZXNzZXJhLmFkbWluLnYxLlNjb3BlIi4KD0dldFNjb3BlUmVxdWVzdBINCgVyZWFsbRgBIAEoCRIMCgRuYW1lGAIgASgJIjoKEEdldFNjb3BlUmVzcG9uc2USJgoFc2NvcGUYASABKAsyFy50ZXNzZXJhLmFkbWluLnYxLlNjb3BlIiIKEUxpc3RTY29wZXNSZXF1ZXN0Eg0KBXJlYWxtGAEgASgJIj0KEkxpc3RTY29wZXNSZXNwb25zZRInCgZzY29wZXMYASADKAsyFy50ZXNzZXJhLmFkbWluLnYxLlNjb3BlIksKElVwZGF0ZVNjb3BlUmVxdWVzdBINCgVyZWFsbRgBIAEoCRImCgVzY29wZRgCIAEoCzIXLnRlc3NlcmEuYWRtaW4udjEuU2NvcGUiPQoTVXBkYXRlU2NvcGVSZXNwb25zZRImCgVzY29wZRgBIAEoCzIXLnRlc3NlcmEuYWRtaW4udjEuU2NvcGUiMQoSRGVsZXRlU2NvcGVSZXF1ZXN0Eg0KBXJlYWxtGAEgASgJEgwKBG5hbWUYAiABKAkiFQoTRGVsZXRlU2NvcGVSZXNwb25zZSJxChNMaXN0U2Vzc2lvbnNSZXF1ZXN0Eg0KBXJlYWxtGAEgASgJEg8KB3VzZXJfaWQYAiABKAkSEwoLYWN0aXZlX29ubHkYAyABKAgSEQoJcGFnZV9zaXplGAQgASgFEhIKCnBhZ2VfdG9rZW4YBSABKAkiXAoUTGlzdFNlc3Npb25zUmVzcG9uc2USKwoIc2Vzc2lvbnMYASADKAsyGS50ZXNzZXJhLmFkbWluLnYxLlNlc3Npb24SFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJIjYKEUVuZFNlc3Npb25SZXF1ZXN0Eg0KBXJlYWxtGAEgASgJEhIKCnNlc3Npb25faWQYAiABKAkiFAoSRW5kU2Vzc2lvblJlc3BvbnNlIuEBChFMaXN0RXZlbnRzUmVxdWVzdBINCgVyZWFsbRgBIAEoCRIMCgRraW5kGAIgASgJEhEKCWNsaWVudF9pZBgDIAEoCRIPCgdzdWJqZWN0GAQgASgJEg4KBnJlc3VsdBgFIAEoCRIpCgVzaW5jZRgGIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASKQoFdW50aWwYByABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhEKCXBhZ2Vfc2l6ZRgIIAEoBRISCgpwYWdlX3Rva2VuGAkgASgJIlYKEkxpc3RFdmVudHNSZXNwb25zZRInCgZldmVudHMYASADKAsyFy50ZXNzZXJhLmFkbWluLnYxLkV2ZW50EhcKD25leHRfcGFnZV90b2tlbhgCIAEoCTKWDQoMQWRtaW5TZXJ2aWNlEloKC0NyZWF0ZVJlYWxtEiQudGVzc2VyYS5hZG1pbi52MS5DcmVhdGVSZWFsbVJlcXVlc3QaJS50ZXNzZXJhLmFkbWluLnYxLkNyZWF0ZVJlYWxtUmVzcG9uc2USVgoIR2V0UmVhbG0SIS50ZXNzZXJhLmFkbWluLnYxLkdldFJlYWxtUmVxdWVzdBoiLnRlc3NlcmEuYWRtaW4udjEuR2V0UmVhbG1SZXNwb25zZSIDkAIBElwKCkxpc3RSZWFsbXMSIy50ZXNzZXJhLmFkbWluLnYxLkxpc3RSZWFsbXNSZXF1ZXN0GiQudGVzc2VyYS5hZG1pbi52MS5MaXN0UmVhbG1zUmVzcG9uc2UiA5ACARJaCgtVcGRhdGVSZWFsbRIkLnRlc3NlcmEuYWRtaW4udjEuVXBkYXRlUmVhbG1SZXF1ZXN0GiUudGVzc2VyYS5hZG1pbi52MS5VcGRhdGVSZWFsbVJlc3BvbnNlEloKC0RlbGV0ZVJlYWxtEiQudGVzc2VyYS5hZG1pbi52MS5EZWxldGVSZWFsbVJlcXVlc3QaJS50ZXNzZXJhLmFkbWluLnYxLkRlbGV0ZVJlYWxtUmVzcG9uc2USXQoMQ3JlYXRlQ2xpZW50EiUudGVzc2VyYS5hZG1pbi52MS5DcmVhdGVDbGllbnRSZXF1ZXN0GiYudGVzc2VyYS5hZG1pbi52MS5DcmVhdGVDbGllbnRSZXNwb25zZRJZCglHZXRDbGllbnQSIi50ZXNzZXJhLmFkbWluLnYxLkdldENsaWVudFJlcXVlc3QaIy50ZXNzZXJhLmFkbWluLnYxLkdldENsaWVudFJlc3BvbnNlIgOQAgESXwoLTGlzdENsaWVudHMSJC50ZXNzZXJhLmFkbWluLnYxLkxpc3RDbGllbnRzUmVxdWVzdBolLnRlc3NlcmEuYWRtaW4udjEuTGlzdENsaWVudHNSZXNwb25zZSIDkAIBEl0KDFVwZGF0ZUNsaWVudBIlLnRlc3NlcmEuYWRtaW4udjEuVXBkYXRlQ2xpZW50UmVxdWVzdBomLnRlc3NlcmEuYWRtaW4udjEuVXBkYXRlQ2xpZW50UmVzcG9uc2USXQoMRGVsZXRlQ2xpZW50EiUudGVzc2VyYS5hZG1pbi52MS5EZWxldGVDbGllbnRSZXF1ZXN0GiYudGVzc2VyYS5hZG1pbi52MS5EZWxldGVDbGllbnRSZXNwb25zZRJaCgtDcmVhdGVTY29wZRIkLnRlc3NlcmEuYWRtaW4udjEuQ3JlYXRlU2NvcGVSZXF1ZXN0GiUudGVzc2VyYS5hZG1pbi52MS5DcmVhdGVTY29wZVJlc3BvbnNlElYKCEdldFNjb3BlEiEudGVzc2VyYS5hZG1pbi52MS5HZXRTY29wZVJlcXVlc3QaIi50ZXNzZXJhLmFkbWluLnYxLkdldFNjb3BlUmVzcG9uc2UiA5ACARJcCgpMaXN0U2NvcGVzEiMudGVzc2VyYS5hZG1pbi52MS5MaXN0U2NvcGVzUmVxdWVzdBokLnRlc3NlcmEuYWRtaW4udjEuTGlzdFNjb3Blc1Jlc3BvbnNlIgOQAgESWgoLVXBkYXRlU2NvcGUSJC50ZXNzZXJhLmFkbWluLnYxLlVwZGF0ZVNjb3BlUmVxdWVzdBolLnRlc3NlcmEuYWRtaW4udjEuVXBkYXRlU2NvcGVSZXNwb25zZRJaCgtEZWxldGVTY29wZRIkLnRlc3NlcmEuYWRtaW4udjEuRGVsZXRlU2NvcGVSZXF1ZXN0GiUudGVzc2VyYS5hZG1pbi52MS5EZWxldGVTY29wZVJlc3BvbnNlEmIKDExpc3RTZXNzaW9ucxIlLnRlc3NlcmEuYWRtaW4udjEuTGlzdFNlc3Npb25zUmVxdWVzdBomLnRlc3NlcmEuYWRtaW4udjEuTGlzdFNlc3Npb25zUmVzcG9uc2UiA5ACARJXCgpFbmRTZXNzaW9uEiMudGVzc2VyYS5hZG1pbi52MS5FbmRTZXNzaW9uUmVxdWVzdBokLnRlc3NlcmEuYWRtaW4udjEuRW5kU2Vzc2lvblJlc3BvbnNlElwKCkxpc3RFdmVudHMSIy50ZXNzZXJhLmFkbWluLnYxLkxpc3RFdmVudHNSZXF1ZXN0GiQudGVzc2VyYS5hZG1pbi52MS5MaXN0RXZlbnRzUmVzcG9uc2UiA5ACAWIGcHJvdG8z", [file_google_protobuf_timestamp, file_tessera_admin_v1_client, file_tessera_admin_v1_event, file_tessera_admin_v1_realm, file_tessera_admin_v1_scope, file_tessera_admin_v1_session]);
 
 /**
  * CreateRealmRequest carries the realm to create.
@@ -681,6 +687,231 @@ export const DeleteScopeResponseSchema: GenMessage<DeleteScopeResponse> = /*@__P
   messageDesc(file_tessera_admin_v1_admin_service, 29);
 
 /**
+ * ListSessionsRequest filters and pages sessions.
+ *
+ * @generated from message tessera.admin.v1.ListSessionsRequest
+ */
+export type ListSessionsRequest = Message<"tessera.admin.v1.ListSessionsRequest"> & {
+  /**
+   * Realm name.
+   *
+   * @generated from field: string realm = 1;
+   */
+  realm: string;
+
+  /**
+   * Only this user's sessions.
+   *
+   * @generated from field: string user_id = 2;
+   */
+  userId: string;
+
+  /**
+   * Only sessions usable now.
+   *
+   * @generated from field: bool active_only = 3;
+   */
+  activeOnly: boolean;
+
+  /**
+   * At most this many (default 100, at most 1000).
+   *
+   * @generated from field: int32 page_size = 4;
+   */
+  pageSize: number;
+
+  /**
+   * From a previous response's next_page_token.
+   *
+   * @generated from field: string page_token = 5;
+   */
+  pageToken: string;
+};
+
+/**
+ * Describes the message tessera.admin.v1.ListSessionsRequest.
+ * Use `create(ListSessionsRequestSchema)` to create a new message.
+ */
+export const ListSessionsRequestSchema: GenMessage<ListSessionsRequest> = /*@__PURE__*/
+  messageDesc(file_tessera_admin_v1_admin_service, 30);
+
+/**
+ * ListSessionsResponse returns one page of sessions.
+ *
+ * @generated from message tessera.admin.v1.ListSessionsResponse
+ */
+export type ListSessionsResponse = Message<"tessera.admin.v1.ListSessionsResponse"> & {
+  /**
+   * The sessions.
+   *
+   * @generated from field: repeated tessera.admin.v1.Session sessions = 1;
+   */
+  sessions: Session[];
+
+  /**
+   * Token of the next page; empty on the last.
+   *
+   * @generated from field: string next_page_token = 2;
+   */
+  nextPageToken: string;
+};
+
+/**
+ * Describes the message tessera.admin.v1.ListSessionsResponse.
+ * Use `create(ListSessionsResponseSchema)` to create a new message.
+ */
+export const ListSessionsResponseSchema: GenMessage<ListSessionsResponse> = /*@__PURE__*/
+  messageDesc(file_tessera_admin_v1_admin_service, 31);
+
+/**
+ * EndSessionRequest names the session to end.
+ *
+ * @generated from message tessera.admin.v1.EndSessionRequest
+ */
+export type EndSessionRequest = Message<"tessera.admin.v1.EndSessionRequest"> & {
+  /**
+   * Realm name.
+   *
+   * @generated from field: string realm = 1;
+   */
+  realm: string;
+
+  /**
+   * Session id.
+   *
+   * @generated from field: string session_id = 2;
+   */
+  sessionId: string;
+};
+
+/**
+ * Describes the message tessera.admin.v1.EndSessionRequest.
+ * Use `create(EndSessionRequestSchema)` to create a new message.
+ */
+export const EndSessionRequestSchema: GenMessage<EndSessionRequest> = /*@__PURE__*/
+  messageDesc(file_tessera_admin_v1_admin_service, 32);
+
+/**
+ * EndSessionResponse is empty.
+ *
+ * @generated from message tessera.admin.v1.EndSessionResponse
+ */
+export type EndSessionResponse = Message<"tessera.admin.v1.EndSessionResponse"> & {
+};
+
+/**
+ * Describes the message tessera.admin.v1.EndSessionResponse.
+ * Use `create(EndSessionResponseSchema)` to create a new message.
+ */
+export const EndSessionResponseSchema: GenMessage<EndSessionResponse> = /*@__PURE__*/
+  messageDesc(file_tessera_admin_v1_admin_service, 33);
+
+/**
+ * ListEventsRequest filters and pages audit events.
+ *
+ * @generated from message tessera.admin.v1.ListEventsRequest
+ */
+export type ListEventsRequest = Message<"tessera.admin.v1.ListEventsRequest"> & {
+  /**
+   * Realm name.
+   *
+   * @generated from field: string realm = 1;
+   */
+  realm: string;
+
+  /**
+   * Only this kind.
+   *
+   * @generated from field: string kind = 2;
+   */
+  kind: string;
+
+  /**
+   * Only this client's.
+   *
+   * @generated from field: string client_id = 3;
+   */
+  clientId: string;
+
+  /**
+   * Only this subject's.
+   *
+   * @generated from field: string subject = 4;
+   */
+  subject: string;
+
+  /**
+   * Only success or only failure.
+   *
+   * @generated from field: string result = 5;
+   */
+  result: string;
+
+  /**
+   * Only events at or after this time.
+   *
+   * @generated from field: google.protobuf.Timestamp since = 6;
+   */
+  since?: Timestamp;
+
+  /**
+   * Only events before this time.
+   *
+   * @generated from field: google.protobuf.Timestamp until = 7;
+   */
+  until?: Timestamp;
+
+  /**
+   * At most this many (default 100, at most 1000).
+   *
+   * @generated from field: int32 page_size = 8;
+   */
+  pageSize: number;
+
+  /**
+   * From a previous response's next_page_token.
+   *
+   * @generated from field: string page_token = 9;
+   */
+  pageToken: string;
+};
+
+/**
+ * Describes the message tessera.admin.v1.ListEventsRequest.
+ * Use `create(ListEventsRequestSchema)` to create a new message.
+ */
+export const ListEventsRequestSchema: GenMessage<ListEventsRequest> = /*@__PURE__*/
+  messageDesc(file_tessera_admin_v1_admin_service, 34);
+
+/**
+ * ListEventsResponse returns one page of events.
+ *
+ * @generated from message tessera.admin.v1.ListEventsResponse
+ */
+export type ListEventsResponse = Message<"tessera.admin.v1.ListEventsResponse"> & {
+  /**
+   * The events.
+   *
+   * @generated from field: repeated tessera.admin.v1.Event events = 1;
+   */
+  events: Event[];
+
+  /**
+   * Token of the next page; empty on the last.
+   *
+   * @generated from field: string next_page_token = 2;
+   */
+  nextPageToken: string;
+};
+
+/**
+ * Describes the message tessera.admin.v1.ListEventsResponse.
+ * Use `create(ListEventsResponseSchema)` to create a new message.
+ */
+export const ListEventsResponseSchema: GenMessage<ListEventsResponse> = /*@__PURE__*/
+  messageDesc(file_tessera_admin_v1_admin_service, 35);
+
+/**
  * AdminService manages realms, clients and scopes.
  * Not yet protected: it listens wherever the server does.
  *
@@ -836,6 +1067,36 @@ export const AdminService: GenService<{
     methodKind: "unary";
     input: typeof DeleteScopeRequestSchema;
     output: typeof DeleteScopeResponseSchema;
+  },
+  /**
+   * ListSessions lists a realm's sessions, newest first.
+   *
+   * @generated from rpc tessera.admin.v1.AdminService.ListSessions
+   */
+  listSessions: {
+    methodKind: "unary";
+    input: typeof ListSessionsRequestSchema;
+    output: typeof ListSessionsResponseSchema;
+  },
+  /**
+   * EndSession ends a session: every token carrying its `sid` stops working at once.
+   *
+   * @generated from rpc tessera.admin.v1.AdminService.EndSession
+   */
+  endSession: {
+    methodKind: "unary";
+    input: typeof EndSessionRequestSchema;
+    output: typeof EndSessionResponseSchema;
+  },
+  /**
+   * ListEvents lists a realm's audit events, newest first.
+   *
+   * @generated from rpc tessera.admin.v1.AdminService.ListEvents
+   */
+  listEvents: {
+    methodKind: "unary";
+    input: typeof ListEventsRequestSchema;
+    output: typeof ListEventsResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_tessera_admin_v1_admin_service, 0);

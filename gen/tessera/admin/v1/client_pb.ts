@@ -10,7 +10,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file tessera/admin/v1/client.proto.
  */
 export const file_tessera_admin_v1_client: GenFile = /*@__PURE__*/
-  fileDesc("Ch10ZXNzZXJhL2FkbWluL3YxL2NsaWVudC5wcm90bxIQdGVzc2VyYS5hZG1pbi52MSL2AgoGQ2xpZW50EhEKCWNsaWVudF9pZBgBIAEoCRIUCgdlbmFibGVkGAIgASgISACIAQESFQoNcHVibGljX2NsaWVudBgDIAEoCBIUCgxhdXRoX21ldGhvZHMYBCADKAkSDgoGc2VjcmV0GAUgASgJEhIKCmhhc19zZWNyZXQYBiABKAgSEQoJandrc19qc29uGAcgASgJEhAKCGp3a3NfdXJpGAggASgJEhcKD3NlcnZpY2VfYWNjb3VudBgJIAEoCBIfChdzZXJ2aWNlX2FjY291bnRfdXNlcl9pZBgKIAEoCRIWCg5kZWZhdWx0X3Njb3BlcxgLIAMoCRIXCg9vcHRpb25hbF9zY29wZXMYDCADKAkSFQoNcmVzb3VyY2VfdXJpcxgNIAMoCRI/Cg50b2tlbl9leGNoYW5nZRgOIAEoCzInLnRlc3NlcmEuYWRtaW4udjEuVG9rZW5FeGNoYW5nZVNldHRpbmdzQgoKCF9lbmFibGVkIlYKFVRva2VuRXhjaGFuZ2VTZXR0aW5ncxIPCgdlbmFibGVkGAEgASgIEhYKDnJlZnJlc2hfdG9rZW5zGAIgASgJEhQKDHNjb3BlX3BvbGljeRgDIAEoCWIGcHJvdG8z");
+  fileDesc("Ch10ZXNzZXJhL2FkbWluL3YxL2NsaWVudC5wcm90bxIQdGVzc2VyYS5hZG1pbi52MSL2AgoGQ2xpZW50EhEKCWNsaWVudF9pZBgBIAEoCRIUCgdlbmFibGVkGAIgASgISACIAQESFQoNcHVibGljX2NsaWVudBgDIAEoCBIUCgxhdXRoX21ldGhvZHMYBCADKAkSDgoGc2VjcmV0GAUgASgJEhIKCmhhc19zZWNyZXQYBiABKAgSEQoJandrc19qc29uGAcgASgJEhAKCGp3a3NfdXJpGAggASgJEhcKD3NlcnZpY2VfYWNjb3VudBgJIAEoCBIfChdzZXJ2aWNlX2FjY291bnRfdXNlcl9pZBgKIAEoCRIWCg5kZWZhdWx0X3Njb3BlcxgLIAMoCRIXCg9vcHRpb25hbF9zY29wZXMYDCADKAkSFQoNcmVzb3VyY2VfdXJpcxgNIAMoCRI/Cg50b2tlbl9leGNoYW5nZRgOIAEoCzInLnRlc3NlcmEuYWRtaW4udjEuVG9rZW5FeGNoYW5nZVNldHRpbmdzQgoKCF9lbmFibGVkIrkBChVUb2tlbkV4Y2hhbmdlU2V0dGluZ3MSDwoHZW5hYmxlZBgBIAEoCBIWCg5yZWZyZXNoX3Rva2VucxgCIAEoCRIUCgxzY29wZV9wb2xpY3kYAyABKAkSPAoNaW1wZXJzb25hdGlvbhgEIAEoCzIlLnRlc3NlcmEuYWRtaW4udjEuSW1wZXJzb25hdGlvblBvbGljeRISCgpkZWxlZ2F0aW9uGAUgASgIEg8KB21heV9hY3QYBiABKAkicAoTSW1wZXJzb25hdGlvblBvbGljeRIRCglhbGxfdXNlcnMYASABKAgSDQoFdXNlcnMYAiADKAkSNwoOdXNlcl9hdHRyaWJ1dGUYAyABKAsyHy50ZXNzZXJhLmFkbWluLnYxLlVzZXJBdHRyaWJ1dGUiLAoNVXNlckF0dHJpYnV0ZRIMCgRuYW1lGAEgASgJEg0KBXZhbHVlGAIgASgJYgZwcm90bzM");
 
 /**
  * Client is an OAuth client registered in a realm.
@@ -150,6 +150,27 @@ export type TokenExchangeSettings = Message<"tessera.admin.v1.TokenExchangeSetti
    * @generated from field: string scope_policy = 3;
    */
   scopePolicy: string;
+
+  /**
+   * Which users the client may impersonate with requested_subject; absent: none.
+   *
+   * @generated from field: tessera.admin.v1.ImpersonationPolicy impersonation = 4;
+   */
+  impersonation?: ImpersonationPolicy;
+
+  /**
+   * Whether the client may send an actor_token (delegation).
+   *
+   * @generated from field: bool delegation = 5;
+   */
+  delegation: boolean;
+
+  /**
+   * Client whose service account tokens issued to this client name in `may_act` (RFC 8693 §4.4).
+   *
+   * @generated from field: string may_act = 6;
+   */
+  mayAct: string;
 };
 
 /**
@@ -158,4 +179,67 @@ export type TokenExchangeSettings = Message<"tessera.admin.v1.TokenExchangeSetti
  */
 export const TokenExchangeSettingsSchema: GenMessage<TokenExchangeSettings> = /*@__PURE__*/
   messageDesc(file_tessera_admin_v1_client, 1);
+
+/**
+ * ImpersonationPolicy says which users a client may impersonate; a user matching any part is allowed.
+ *
+ * @generated from message tessera.admin.v1.ImpersonationPolicy
+ */
+export type ImpersonationPolicy = Message<"tessera.admin.v1.ImpersonationPolicy"> & {
+  /**
+   * Every user of the realm.
+   *
+   * @generated from field: bool all_users = 1;
+   */
+  allUsers: boolean;
+
+  /**
+   * Usernames or user ids.
+   *
+   * @generated from field: repeated string users = 2;
+   */
+  users: string[];
+
+  /**
+   * Users whose attribute has this value.
+   *
+   * @generated from field: tessera.admin.v1.UserAttribute user_attribute = 3;
+   */
+  userAttribute?: UserAttribute;
+};
+
+/**
+ * Describes the message tessera.admin.v1.ImpersonationPolicy.
+ * Use `create(ImpersonationPolicySchema)` to create a new message.
+ */
+export const ImpersonationPolicySchema: GenMessage<ImpersonationPolicy> = /*@__PURE__*/
+  messageDesc(file_tessera_admin_v1_client, 2);
+
+/**
+ * UserAttribute names an attribute value of users.
+ *
+ * @generated from message tessera.admin.v1.UserAttribute
+ */
+export type UserAttribute = Message<"tessera.admin.v1.UserAttribute"> & {
+  /**
+   * Attribute name.
+   *
+   * @generated from field: string name = 1;
+   */
+  name: string;
+
+  /**
+   * One of the attribute's values.
+   *
+   * @generated from field: string value = 2;
+   */
+  value: string;
+};
+
+/**
+ * Describes the message tessera.admin.v1.UserAttribute.
+ * Use `create(UserAttributeSchema)` to create a new message.
+ */
+export const UserAttributeSchema: GenMessage<UserAttribute> = /*@__PURE__*/
+  messageDesc(file_tessera_admin_v1_client, 3);
 

@@ -10,7 +10,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file tessera/admin/v1/realm.proto.
  */
 export const file_tessera_admin_v1_realm: GenFile = /*@__PURE__*/
-  fileDesc("Chx0ZXNzZXJhL2FkbWluL3YxL3JlYWxtLnByb3RvEhB0ZXNzZXJhLmFkbWluLnYxIpEBCgVSZWFsbRIMCgRuYW1lGAEgASgJEhQKB2VuYWJsZWQYAiABKAhIAIgBARIdChVhY2Nlc3NfdG9rZW5fbGlmZXNwYW4YAyABKAMSHgoWcmVmcmVzaF90b2tlbl9saWZlc3BhbhgEIAEoAxIZChFzaWduaW5nX2FsZ29yaXRobRgFIAEoCUIKCghfZW5hYmxlZGIGcHJvdG8z");
+  fileDesc("Chx0ZXNzZXJhL2FkbWluL3YxL3JlYWxtLnByb3RvEhB0ZXNzZXJhLmFkbWluLnYxIusBCgVSZWFsbRIMCgRuYW1lGAEgASgJEhQKB2VuYWJsZWQYAiABKAhIAIgBARIdChVhY2Nlc3NfdG9rZW5fbGlmZXNwYW4YAyABKAMSHgoWcmVmcmVzaF90b2tlbl9saWZlc3BhbhgEIAEoAxIZChFzaWduaW5nX2FsZ29yaXRobRgFIAEoCRIcChRzZXNzaW9uX2lkbGVfdGltZW91dBgGIAEoAxIcChRzZXNzaW9uX21heF9saWZlc3BhbhgHIAEoAxIcChRtYXhfZGVsZWdhdGlvbl9kZXB0aBgIIAEoBUIKCghfZW5hYmxlZGIGcHJvdG8z");
 
 /**
  * Realm is an isolated tenant with its own issuer, keys, clients, scopes and users.
@@ -52,6 +52,27 @@ export type Realm = Message<"tessera.admin.v1.Realm"> & {
    * @generated from field: string signing_algorithm = 5;
    */
   signingAlgorithm: string;
+
+  /**
+   * Seconds without a refresh after which a session ends (default 1800).
+   *
+   * @generated from field: int64 session_idle_timeout = 6;
+   */
+  sessionIdleTimeout: bigint;
+
+  /**
+   * Seconds after its start at which a session ends whatever happens (default 36000).
+   *
+   * @generated from field: int64 session_max_lifespan = 7;
+   */
+  sessionMaxLifespan: bigint;
+
+  /**
+   * Longest chain of actors (`act` nesting) an issued token may carry (default 5).
+   *
+   * @generated from field: int32 max_delegation_depth = 8;
+   */
+  maxDelegationDepth: number;
 };
 
 /**

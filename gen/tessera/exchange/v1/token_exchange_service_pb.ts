@@ -10,7 +10,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file tessera/exchange/v1/token_exchange_service.proto.
  */
 export const file_tessera_exchange_v1_token_exchange_service: GenFile = /*@__PURE__*/
-  fileDesc("CjB0ZXNzZXJhL2V4Y2hhbmdlL3YxL3Rva2VuX2V4Y2hhbmdlX3NlcnZpY2UucHJvdG8SE3Rlc3NlcmEuZXhjaGFuZ2UudjEieQoUQ2xpZW50QXV0aGVudGljYXRpb24SEQoJY2xpZW50X2lkGAEgASgJEhUKDWNsaWVudF9zZWNyZXQYAiABKAkSHQoVY2xpZW50X2Fzc2VydGlvbl90eXBlGAMgASgJEhgKEGNsaWVudF9hc3NlcnRpb24YBCABKAki4AIKFEV4Y2hhbmdlVG9rZW5SZXF1ZXN0Eg0KBXJlYWxtGAEgASgJEjkKBmNsaWVudBgCIAEoCzIpLnRlc3NlcmEuZXhjaGFuZ2UudjEuQ2xpZW50QXV0aGVudGljYXRpb24SFQoNc3ViamVjdF90b2tlbhgDIAEoCRIaChJzdWJqZWN0X3Rva2VuX3R5cGUYBCABKAkSEwoLYWN0b3JfdG9rZW4YBSABKAkSGAoQYWN0b3JfdG9rZW5fdHlwZRgGIAEoCRIcChRyZXF1ZXN0ZWRfdG9rZW5fdHlwZRgHIAEoCRIQCghhdWRpZW5jZRgIIAMoCRIQCghyZXNvdXJjZRgJIAMoCRINCgVzY29wZRgKIAEoCRIZChFyZXF1ZXN0ZWRfc3ViamVjdBgLIAEoCRIWCg5zdWJqZWN0X2lzc3VlchgMIAEoCRIYChByZXF1ZXN0ZWRfaXNzdWVyGA0gASgJIrIBChVFeGNoYW5nZVRva2VuUmVzcG9uc2USFAoMYWNjZXNzX3Rva2VuGAEgASgJEhkKEWlzc3VlZF90b2tlbl90eXBlGAIgASgJEhIKCnRva2VuX3R5cGUYAyABKAkSEgoKZXhwaXJlc19pbhgEIAEoAxINCgVzY29wZRgFIAEoCRIVCg1yZWZyZXNoX3Rva2VuGAYgASgJEhoKEnJlZnJlc2hfZXhwaXJlc19pbhgHIAEoAyJzChhDbGllbnRDcmVkZW50aWFsc1JlcXVlc3QSDQoFcmVhbG0YASABKAkSOQoGY2xpZW50GAIgASgLMikudGVzc2VyYS5leGNoYW5nZS52MS5DbGllbnRBdXRoZW50aWNhdGlvbhINCgVzY29wZRgDIAEoCSJoChlDbGllbnRDcmVkZW50aWFsc1Jlc3BvbnNlEhQKDGFjY2Vzc190b2tlbhgBIAEoCRISCgp0b2tlbl90eXBlGAIgASgJEhIKCmV4cGlyZXNfaW4YAyABKAMSDQoFc2NvcGUYBCABKAkiUAoKT0F1dGhFcnJvchINCgVlcnJvchgBIAEoCRIZChFlcnJvcl9kZXNjcmlwdGlvbhgCIAEoCRIYChBhY2NvdW50X2xpbmtfdXJsGAMgASgJMvIBChRUb2tlbkV4Y2hhbmdlU2VydmljZRJmCg1FeGNoYW5nZVRva2VuEikudGVzc2VyYS5leGNoYW5nZS52MS5FeGNoYW5nZVRva2VuUmVxdWVzdBoqLnRlc3NlcmEuZXhjaGFuZ2UudjEuRXhjaGFuZ2VUb2tlblJlc3BvbnNlEnIKEUNsaWVudENyZWRlbnRpYWxzEi0udGVzc2VyYS5leGNoYW5nZS52MS5DbGllbnRDcmVkZW50aWFsc1JlcXVlc3QaLi50ZXNzZXJhLmV4Y2hhbmdlLnYxLkNsaWVudENyZWRlbnRpYWxzUmVzcG9uc2ViBnByb3RvMw");
+  fileDesc("CjB0ZXNzZXJhL2V4Y2hhbmdlL3YxL3Rva2VuX2V4Y2hhbmdlX3NlcnZpY2UucHJvdG8SE3Rlc3NlcmEuZXhjaGFuZ2UudjEieQoUQ2xpZW50QXV0aGVudGljYXRpb24SEQoJY2xpZW50X2lkGAEgASgJEhUKDWNsaWVudF9zZWNyZXQYAiABKAkSHQoVY2xpZW50X2Fzc2VydGlvbl90eXBlGAMgASgJEhgKEGNsaWVudF9hc3NlcnRpb24YBCABKAki4AIKFEV4Y2hhbmdlVG9rZW5SZXF1ZXN0Eg0KBXJlYWxtGAEgASgJEjkKBmNsaWVudBgCIAEoCzIpLnRlc3NlcmEuZXhjaGFuZ2UudjEuQ2xpZW50QXV0aGVudGljYXRpb24SFQoNc3ViamVjdF90b2tlbhgDIAEoCRIaChJzdWJqZWN0X3Rva2VuX3R5cGUYBCABKAkSEwoLYWN0b3JfdG9rZW4YBSABKAkSGAoQYWN0b3JfdG9rZW5fdHlwZRgGIAEoCRIcChRyZXF1ZXN0ZWRfdG9rZW5fdHlwZRgHIAEoCRIQCghhdWRpZW5jZRgIIAMoCRIQCghyZXNvdXJjZRgJIAMoCRINCgVzY29wZRgKIAEoCRIZChFyZXF1ZXN0ZWRfc3ViamVjdBgLIAEoCRIWCg5zdWJqZWN0X2lzc3VlchgMIAEoCRIYChByZXF1ZXN0ZWRfaXNzdWVyGA0gASgJIrIBChVFeGNoYW5nZVRva2VuUmVzcG9uc2USFAoMYWNjZXNzX3Rva2VuGAEgASgJEhkKEWlzc3VlZF90b2tlbl90eXBlGAIgASgJEhIKCnRva2VuX3R5cGUYAyABKAkSEgoKZXhwaXJlc19pbhgEIAEoAxINCgVzY29wZRgFIAEoCRIVCg1yZWZyZXNoX3Rva2VuGAYgASgJEhoKEnJlZnJlc2hfZXhwaXJlc19pbhgHIAEoAyJzChhDbGllbnRDcmVkZW50aWFsc1JlcXVlc3QSDQoFcmVhbG0YASABKAkSOQoGY2xpZW50GAIgASgLMikudGVzc2VyYS5leGNoYW5nZS52MS5DbGllbnRBdXRoZW50aWNhdGlvbhINCgVzY29wZRgDIAEoCSJoChlDbGllbnRDcmVkZW50aWFsc1Jlc3BvbnNlEhQKDGFjY2Vzc190b2tlbhgBIAEoCRISCgp0b2tlbl90eXBlGAIgASgJEhIKCmV4cGlyZXNfaW4YAyABKAMSDQoFc2NvcGUYBCABKAkihQEKE1JlZnJlc2hUb2tlblJlcXVlc3QSDQoFcmVhbG0YASABKAkSOQoGY2xpZW50GAIgASgLMikudGVzc2VyYS5leGNoYW5nZS52MS5DbGllbnRBdXRoZW50aWNhdGlvbhIVCg1yZWZyZXNoX3Rva2VuGAMgASgJEg0KBXNjb3BlGAQgASgJIpYBChRSZWZyZXNoVG9rZW5SZXNwb25zZRIUCgxhY2Nlc3NfdG9rZW4YASABKAkSEgoKdG9rZW5fdHlwZRgCIAEoCRISCgpleHBpcmVzX2luGAMgASgDEg0KBXNjb3BlGAQgASgJEhUKDXJlZnJlc2hfdG9rZW4YBSABKAkSGgoScmVmcmVzaF9leHBpcmVzX2luGAYgASgDIooBChZJbnRyb3NwZWN0VG9rZW5SZXF1ZXN0Eg0KBXJlYWxtGAEgASgJEjkKBmNsaWVudBgCIAEoCzIpLnRlc3NlcmEuZXhjaGFuZ2UudjEuQ2xpZW50QXV0aGVudGljYXRpb24SDQoFdG9rZW4YAyABKAkSFwoPdG9rZW5fdHlwZV9oaW50GAQgASgJIswBChdJbnRyb3NwZWN0VG9rZW5SZXNwb25zZRIOCgZhY3RpdmUYASABKAgSDQoFc2NvcGUYAiABKAkSEQoJY2xpZW50X2lkGAMgASgJEhIKCnRva2VuX3R5cGUYBCABKAkSCwoDZXhwGAUgASgDEgsKA2lhdBgGIAEoAxILCgNzdWIYByABKAkSCwoDYXVkGAggAygJEgsKA2lzcxgJIAEoCRILCgNqdGkYCiABKAkSCwoDc2lkGAsgASgJEhAKCGFjdF9qc29uGAwgASgJIoYBChJSZXZva2VUb2tlblJlcXVlc3QSDQoFcmVhbG0YASABKAkSOQoGY2xpZW50GAIgASgLMikudGVzc2VyYS5leGNoYW5nZS52MS5DbGllbnRBdXRoZW50aWNhdGlvbhINCgV0b2tlbhgDIAEoCRIXCg90b2tlbl90eXBlX2hpbnQYBCABKAkiFQoTUmV2b2tlVG9rZW5SZXNwb25zZSJwCg1Mb2dvdXRSZXF1ZXN0Eg0KBXJlYWxtGAEgASgJEjkKBmNsaWVudBgCIAEoCzIpLnRlc3NlcmEuZXhjaGFuZ2UudjEuQ2xpZW50QXV0aGVudGljYXRpb24SFQoNcmVmcmVzaF90b2tlbhgDIAEoCSIQCg5Mb2dvdXRSZXNwb25zZSJQCgpPQXV0aEVycm9yEg0KBWVycm9yGAEgASgJEhkKEWVycm9yX2Rlc2NyaXB0aW9uGAIgASgJEhgKEGFjY291bnRfbGlua191cmwYAyABKAky+gQKFFRva2VuRXhjaGFuZ2VTZXJ2aWNlEmYKDUV4Y2hhbmdlVG9rZW4SKS50ZXNzZXJhLmV4Y2hhbmdlLnYxLkV4Y2hhbmdlVG9rZW5SZXF1ZXN0GioudGVzc2VyYS5leGNoYW5nZS52MS5FeGNoYW5nZVRva2VuUmVzcG9uc2UScgoRQ2xpZW50Q3JlZGVudGlhbHMSLS50ZXNzZXJhLmV4Y2hhbmdlLnYxLkNsaWVudENyZWRlbnRpYWxzUmVxdWVzdBouLnRlc3NlcmEuZXhjaGFuZ2UudjEuQ2xpZW50Q3JlZGVudGlhbHNSZXNwb25zZRJjCgxSZWZyZXNoVG9rZW4SKC50ZXNzZXJhLmV4Y2hhbmdlLnYxLlJlZnJlc2hUb2tlblJlcXVlc3QaKS50ZXNzZXJhLmV4Y2hhbmdlLnYxLlJlZnJlc2hUb2tlblJlc3BvbnNlEmwKD0ludHJvc3BlY3RUb2tlbhIrLnRlc3NlcmEuZXhjaGFuZ2UudjEuSW50cm9zcGVjdFRva2VuUmVxdWVzdBosLnRlc3NlcmEuZXhjaGFuZ2UudjEuSW50cm9zcGVjdFRva2VuUmVzcG9uc2USYAoLUmV2b2tlVG9rZW4SJy50ZXNzZXJhLmV4Y2hhbmdlLnYxLlJldm9rZVRva2VuUmVxdWVzdBooLnRlc3NlcmEuZXhjaGFuZ2UudjEuUmV2b2tlVG9rZW5SZXNwb25zZRJRCgZMb2dvdXQSIi50ZXNzZXJhLmV4Y2hhbmdlLnYxLkxvZ291dFJlcXVlc3QaIy50ZXNzZXJhLmV4Y2hhbmdlLnYxLkxvZ291dFJlc3BvbnNlYgZwcm90bzM");
 
 /**
  * ClientAuthentication carries the client credentials that the OAuth form sends in its body.
@@ -300,6 +300,351 @@ export const ClientCredentialsResponseSchema: GenMessage<ClientCredentialsRespon
   messageDesc(file_tessera_exchange_v1_token_exchange_service, 4);
 
 /**
+ * RefreshTokenRequest mirrors the RFC 6749 §6 request.
+ *
+ * @generated from message tessera.exchange.v1.RefreshTokenRequest
+ */
+export type RefreshTokenRequest = Message<"tessera.exchange.v1.RefreshTokenRequest"> & {
+  /**
+   * The realm whose token endpoint is called.
+   *
+   * @generated from field: string realm = 1;
+   */
+  realm: string;
+
+  /**
+   * Client credentials sent in the body; may be empty when `authorization` metadata is used.
+   *
+   * @generated from field: tessera.exchange.v1.ClientAuthentication client = 2;
+   */
+  client?: ClientAuthentication;
+
+  /**
+   * refresh_token: the refresh token.
+   *
+   * @generated from field: string refresh_token = 3;
+   */
+  refreshToken: string;
+
+  /**
+   * scope: narrower scopes; the refresh token's scopes when empty.
+   *
+   * @generated from field: string scope = 4;
+   */
+  scope: string;
+};
+
+/**
+ * Describes the message tessera.exchange.v1.RefreshTokenRequest.
+ * Use `create(RefreshTokenRequestSchema)` to create a new message.
+ */
+export const RefreshTokenRequestSchema: GenMessage<RefreshTokenRequest> = /*@__PURE__*/
+  messageDesc(file_tessera_exchange_v1_token_exchange_service, 5);
+
+/**
+ * RefreshTokenResponse mirrors the RFC 6749 §5.1 response.
+ *
+ * @generated from message tessera.exchange.v1.RefreshTokenResponse
+ */
+export type RefreshTokenResponse = Message<"tessera.exchange.v1.RefreshTokenResponse"> & {
+  /**
+   * access_token: a JWT access token (RFC 9068).
+   *
+   * @generated from field: string access_token = 1;
+   */
+  accessToken: string;
+
+  /**
+   * token_type: always `Bearer`.
+   *
+   * @generated from field: string token_type = 2;
+   */
+  tokenType: string;
+
+  /**
+   * expires_in: lifetime in seconds.
+   *
+   * @generated from field: int64 expires_in = 3;
+   */
+  expiresIn: bigint;
+
+  /**
+   * scope: space-delimited scopes.
+   *
+   * @generated from field: string scope = 4;
+   */
+  scope: string;
+
+  /**
+   * refresh_token: the new refresh token; the one sent is now dead.
+   *
+   * @generated from field: string refresh_token = 5;
+   */
+  refreshToken: string;
+
+  /**
+   * refresh_expires_in: lifetime of the new refresh token in seconds.
+   *
+   * @generated from field: int64 refresh_expires_in = 6;
+   */
+  refreshExpiresIn: bigint;
+};
+
+/**
+ * Describes the message tessera.exchange.v1.RefreshTokenResponse.
+ * Use `create(RefreshTokenResponseSchema)` to create a new message.
+ */
+export const RefreshTokenResponseSchema: GenMessage<RefreshTokenResponse> = /*@__PURE__*/
+  messageDesc(file_tessera_exchange_v1_token_exchange_service, 6);
+
+/**
+ * IntrospectTokenRequest mirrors the RFC 7662 §2.1 request.
+ *
+ * @generated from message tessera.exchange.v1.IntrospectTokenRequest
+ */
+export type IntrospectTokenRequest = Message<"tessera.exchange.v1.IntrospectTokenRequest"> & {
+  /**
+   * The realm whose introspection endpoint is called.
+   *
+   * @generated from field: string realm = 1;
+   */
+  realm: string;
+
+  /**
+   * Client credentials; introspection is for confidential clients.
+   *
+   * @generated from field: tessera.exchange.v1.ClientAuthentication client = 2;
+   */
+  client?: ClientAuthentication;
+
+  /**
+   * token: the token to introspect.
+   *
+   * @generated from field: string token = 3;
+   */
+  token: string;
+
+  /**
+   * token_type_hint: access_token or refresh_token.
+   *
+   * @generated from field: string token_type_hint = 4;
+   */
+  tokenTypeHint: string;
+};
+
+/**
+ * Describes the message tessera.exchange.v1.IntrospectTokenRequest.
+ * Use `create(IntrospectTokenRequestSchema)` to create a new message.
+ */
+export const IntrospectTokenRequestSchema: GenMessage<IntrospectTokenRequest> = /*@__PURE__*/
+  messageDesc(file_tessera_exchange_v1_token_exchange_service, 7);
+
+/**
+ * IntrospectTokenResponse mirrors the RFC 7662 §2.2 response; only `active` is set when false.
+ *
+ * @generated from message tessera.exchange.v1.IntrospectTokenResponse
+ */
+export type IntrospectTokenResponse = Message<"tessera.exchange.v1.IntrospectTokenResponse"> & {
+  /**
+   * active: whether the token is usable now.
+   *
+   * @generated from field: bool active = 1;
+   */
+  active: boolean;
+
+  /**
+   * scope: space-delimited scopes.
+   *
+   * @generated from field: string scope = 2;
+   */
+  scope: string;
+
+  /**
+   * client_id: the client the token was issued to.
+   *
+   * @generated from field: string client_id = 3;
+   */
+  clientId: string;
+
+  /**
+   * token_type: `Bearer` or `refresh_token`.
+   *
+   * @generated from field: string token_type = 4;
+   */
+  tokenType: string;
+
+  /**
+   * exp, seconds since the epoch.
+   *
+   * @generated from field: int64 exp = 5;
+   */
+  exp: bigint;
+
+  /**
+   * iat, seconds since the epoch.
+   *
+   * @generated from field: int64 iat = 6;
+   */
+  iat: bigint;
+
+  /**
+   * sub.
+   *
+   * @generated from field: string sub = 7;
+   */
+  sub: string;
+
+  /**
+   * aud.
+   *
+   * @generated from field: repeated string aud = 8;
+   */
+  aud: string[];
+
+  /**
+   * iss.
+   *
+   * @generated from field: string iss = 9;
+   */
+  iss: string;
+
+  /**
+   * jti.
+   *
+   * @generated from field: string jti = 10;
+   */
+  jti: string;
+
+  /**
+   * sid: the session, when the token has one.
+   *
+   * @generated from field: string sid = 11;
+   */
+  sid: string;
+
+  /**
+   * act: the actor chain (RFC 8693 §4.1) as a JSON object, when the token has one.
+   *
+   * @generated from field: string act_json = 12;
+   */
+  actJson: string;
+};
+
+/**
+ * Describes the message tessera.exchange.v1.IntrospectTokenResponse.
+ * Use `create(IntrospectTokenResponseSchema)` to create a new message.
+ */
+export const IntrospectTokenResponseSchema: GenMessage<IntrospectTokenResponse> = /*@__PURE__*/
+  messageDesc(file_tessera_exchange_v1_token_exchange_service, 8);
+
+/**
+ * RevokeTokenRequest mirrors the RFC 7009 §2.1 request.
+ *
+ * @generated from message tessera.exchange.v1.RevokeTokenRequest
+ */
+export type RevokeTokenRequest = Message<"tessera.exchange.v1.RevokeTokenRequest"> & {
+  /**
+   * The realm whose revocation endpoint is called.
+   *
+   * @generated from field: string realm = 1;
+   */
+  realm: string;
+
+  /**
+   * Client credentials.
+   *
+   * @generated from field: tessera.exchange.v1.ClientAuthentication client = 2;
+   */
+  client?: ClientAuthentication;
+
+  /**
+   * token: the token to revoke.
+   *
+   * @generated from field: string token = 3;
+   */
+  token: string;
+
+  /**
+   * token_type_hint: access_token or refresh_token.
+   *
+   * @generated from field: string token_type_hint = 4;
+   */
+  tokenTypeHint: string;
+};
+
+/**
+ * Describes the message tessera.exchange.v1.RevokeTokenRequest.
+ * Use `create(RevokeTokenRequestSchema)` to create a new message.
+ */
+export const RevokeTokenRequestSchema: GenMessage<RevokeTokenRequest> = /*@__PURE__*/
+  messageDesc(file_tessera_exchange_v1_token_exchange_service, 9);
+
+/**
+ * RevokeTokenResponse is empty (RFC 7009 §2.2: 200 whether or not the token was known).
+ *
+ * @generated from message tessera.exchange.v1.RevokeTokenResponse
+ */
+export type RevokeTokenResponse = Message<"tessera.exchange.v1.RevokeTokenResponse"> & {
+};
+
+/**
+ * Describes the message tessera.exchange.v1.RevokeTokenResponse.
+ * Use `create(RevokeTokenResponseSchema)` to create a new message.
+ */
+export const RevokeTokenResponseSchema: GenMessage<RevokeTokenResponse> = /*@__PURE__*/
+  messageDesc(file_tessera_exchange_v1_token_exchange_service, 10);
+
+/**
+ * LogoutRequest names the refresh token whose session ends.
+ *
+ * @generated from message tessera.exchange.v1.LogoutRequest
+ */
+export type LogoutRequest = Message<"tessera.exchange.v1.LogoutRequest"> & {
+  /**
+   * The realm.
+   *
+   * @generated from field: string realm = 1;
+   */
+  realm: string;
+
+  /**
+   * Client credentials.
+   *
+   * @generated from field: tessera.exchange.v1.ClientAuthentication client = 2;
+   */
+  client?: ClientAuthentication;
+
+  /**
+   * refresh_token: a refresh token of the session, issued to this client.
+   *
+   * @generated from field: string refresh_token = 3;
+   */
+  refreshToken: string;
+};
+
+/**
+ * Describes the message tessera.exchange.v1.LogoutRequest.
+ * Use `create(LogoutRequestSchema)` to create a new message.
+ */
+export const LogoutRequestSchema: GenMessage<LogoutRequest> = /*@__PURE__*/
+  messageDesc(file_tessera_exchange_v1_token_exchange_service, 11);
+
+/**
+ * LogoutResponse is empty.
+ *
+ * @generated from message tessera.exchange.v1.LogoutResponse
+ */
+export type LogoutResponse = Message<"tessera.exchange.v1.LogoutResponse"> & {
+};
+
+/**
+ * Describes the message tessera.exchange.v1.LogoutResponse.
+ * Use `create(LogoutResponseSchema)` to create a new message.
+ */
+export const LogoutResponseSchema: GenMessage<LogoutResponse> = /*@__PURE__*/
+  messageDesc(file_tessera_exchange_v1_token_exchange_service, 12);
+
+/**
  * OAuthError is attached as an error detail to every failed call: the RFC 6749 §5.2 error
  * code and description that the OAuth form endpoint would return.
  *
@@ -333,7 +678,7 @@ export type OAuthError = Message<"tessera.exchange.v1.OAuthError"> & {
  * Use `create(OAuthErrorSchema)` to create a new message.
  */
 export const OAuthErrorSchema: GenMessage<OAuthError> = /*@__PURE__*/
-  messageDesc(file_tessera_exchange_v1_token_exchange_service, 5);
+  messageDesc(file_tessera_exchange_v1_token_exchange_service, 13);
 
 /**
  * TokenExchangeService issues tokens: OAuth 2.0 Token Exchange (RFC 8693) and the
@@ -368,6 +713,46 @@ export const TokenExchangeService: GenService<{
     methodKind: "unary";
     input: typeof ClientCredentialsRequestSchema;
     output: typeof ClientCredentialsResponseSchema;
+  },
+  /**
+   * RefreshToken uses a refresh token (RFC 6749 §6): a new access token and a new refresh token.
+   *
+   * @generated from rpc tessera.exchange.v1.TokenExchangeService.RefreshToken
+   */
+  refreshToken: {
+    methodKind: "unary";
+    input: typeof RefreshTokenRequestSchema;
+    output: typeof RefreshTokenResponseSchema;
+  },
+  /**
+   * IntrospectToken tells whether a token is active and what it says (RFC 7662).
+   *
+   * @generated from rpc tessera.exchange.v1.TokenExchangeService.IntrospectToken
+   */
+  introspectToken: {
+    methodKind: "unary";
+    input: typeof IntrospectTokenRequestSchema;
+    output: typeof IntrospectTokenResponseSchema;
+  },
+  /**
+   * RevokeToken revokes a token and every token exchanged from it (RFC 7009).
+   *
+   * @generated from rpc tessera.exchange.v1.TokenExchangeService.RevokeToken
+   */
+  revokeToken: {
+    methodKind: "unary";
+    input: typeof RevokeTokenRequestSchema;
+    output: typeof RevokeTokenResponseSchema;
+  },
+  /**
+   * Logout ends the session of a refresh token the client holds.
+   *
+   * @generated from rpc tessera.exchange.v1.TokenExchangeService.Logout
+   */
+  logout: {
+    methodKind: "unary";
+    input: typeof LogoutRequestSchema;
+    output: typeof LogoutResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_tessera_exchange_v1_token_exchange_service, 0);

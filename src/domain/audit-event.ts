@@ -1,0 +1,35 @@
+/** The kinds of audited operation. */
+export const AUDIT_EVENT_KINDS = [
+  "token_exchange",
+  "client_credentials",
+  "refresh_token",
+  "introspection",
+  "revocation",
+  "logout",
+  "session_end",
+] as const;
+
+/** What an audit event records. */
+export type AuditEventKind = (typeof AUDIT_EVENT_KINDS)[number];
+
+/**
+ * One audited operation, successful or not. Carries token ids (`jti`), never a token or secret.
+ */
+export interface AuditEvent {
+  id: string;
+  time: Date;
+  realm: string;
+  kind: AuditEventKind;
+  result: "success" | "failure";
+  /** OAuth error code of a failure. */
+  error?: string;
+  clientId?: string;
+  subject?: string;
+  /** `sub` of the outermost actor, for delegation and impersonation. */
+  actor?: string;
+  audience?: string[];
+  scopes?: string[];
+  sessionId?: string;
+  /** Ids of the tokens involved: presented first, then issued. */
+  jtis: string[];
+}

@@ -1,0 +1,78 @@
+import { AsyncLocalStorage } from "node:async_hooks";
+import { randomUUID } from "node:crypto";
+import { ConnectError, Code } from "@connectrpc/connect";
+import { toOAuthError } from "../exchange/errors.js";
+import { oauthDetailOf } from "../rpc/errors.js";
+
+/** Which protocol a request arrived with. */
+export type Surface = "grpc" | "grpc-web" | "connect" | "http";
+
+/**
+ * What is known about one request while it runs: filled in by the layers it passes (the Connect
+ * interceptor, the OAuth HTTP adapter), read when the answer is complete for the request log line
+ * and the metrics. Every value is bounded: no token, secret, user or raw path segment.
+ */
+export class RequestRecord {
+  /** `x-request-id`: the caller's when it is safe, else a new UUID. */
+  readonly id: string;
+  readonly startedAt = process.hrtime.bigint();
+  surface: Surface = "http";
+  /** The RPC (`package.Service/Method`) or the HTTP endpoint (`token/token_exchange`, `certs`...). */
+  operation = "unknown";
+  /** The OAuth error code (or gRPC code name) of a failure, when one was noted. */
+  error: string | undefined;
+  /** Probes and scrapes are logged at debug level. */
+  quiet = false;
+
+  constructor(id: string) {
+    this.id = id;
+  }
+
+  /** Notes a failure: the OAuth error of a ConnectError's detail, else its gRPC code; an OAuthError's code. */
+  fail(failure: unknown): void {
+    this.error = errorCodeOf(failure);
+  }
+
+  /** Seconds since the request started. */
+  elapsedSeconds(): number {
+    return Number(process.hrtime.bigint() - this.startedAt) / 1e9;
+  }
+}
+
+/** The error label of a failure: an OAuth error code, or a gRPC code name such as `invalid_argument`. */
+export function errorCodeOf(failure: unknown): string {
+  if (failure instanceof ConnectError) return oauthDetailOf(failure)?.error ?? codeName(failure.code);
+  return toOAuthError(failure).error.code;
+}
+
+/** A gRPC code as its name in the gRPC specification, lower case: `invalid_argument`. */
+export function codeName(code: Code): string {
+  const name: string | undefined = Code[code];
+  return name === undefined ? "unknown" : name.replace(/[A-Z]/g, (c, i: number) => `${i ? "_" : ""}${c.toLowerCase()}`);
+}
+
+const storage = new AsyncLocalStorage<RequestRecord>();
+
+/** Runs `fn` with `record` as the current request (see {@link currentRequest}). */
+export function runWithRequest<T>(record: RequestRecord, fn: () => T): T {
+  return storage.run(record, fn);
+}
+
+/** The request being served by the calling code, if any. */
+export function currentRequest(): RequestRecord | undefined {
+  return storage.getStore();
+}
+
+/** Fields every log line written while serving a request carries (pino `mixin`). */
+export function requestLogFields(): { reqId?: string } {
+  const record = storage.getStore();
+  return record ? { reqId: record.id } : {};
+}
+
+/** An `x-request-id` Tessera accepts from a caller: 1-128 characters of letters, digits and `._:-`. */
+const SAFE_REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+
+/** The caller's request id when it is safe to log and echo, else a new UUID. */
+export function requestIdOf(header: string | string[] | undefined): string {
+  return typeof header === "string" && SAFE_REQUEST_ID.test(header) ? header : randomUUID();
+}

@@ -1,0 +1,63 @@
+import type { Interceptor } from "@connectrpc/connect";
+import type { TesseraMetrics } from "./metrics.js";
+import { currentRequest } from "./request-context.js";
+
+const REFRESH_TOKEN_TYPE = "urn:ietf:params:oauth:token-type:refresh_token";
+
+/** A string field of a message, read without knowing its schema. */
+function stringField(message: unknown, name: string): string {
+  const value: unknown = typeof message === "object" && message !== null ? Reflect.get(message, name) : undefined;
+  return typeof value === "string" ? value : "";
+}
+
+/**
+ * Counts the tokens a token RPC answered with: an access token (of `issued_token_type` when the
+ * answer has one) and a refresh token. Reads fields by name, so any RPC answering with
+ * `access_token` / `refresh_token` is counted, whatever its schema.
+ */
+function countIssuedTokens(metrics: TesseraMetrics, request: unknown, response: unknown): void {
+  const realm = stringField(request, "realm");
+  if (stringField(response, "accessToken")) metrics.countIssued(realm, stringField(response, "issuedTokenType"));
+  if (stringField(response, "refreshToken")) metrics.countIssued(realm, REFRESH_TOKEN_TYPE);
+}
+
+/**
+ * The Connect interceptor of the RPC surfaces (gRPC, gRPC-Web, Connect): notes a failure's OAuth
+ * error on the current request and counts issued tokens.
+ */
+export function observingInterceptor(metrics: TesseraMetrics): Interceptor {
+  return (next) => async (req) => {
+    try {
+      const res = await next(req);
+      if (!res.stream) countIssuedTokens(metrics, req.message, res.message);
+      return res;
+    } catch (error) {
+      currentRequest()?.fail(error);
+      throw error;
+    }
+  };
+}
+
+/**
+ * The same observation for callers that use an RPC implementation in-process (the OAuth HTTP
+ * adapter): a Proxy whose methods count the tokens their answers carry. Methods run on the
+ * implementation itself.
+ */
+export function observeRpcImplementation<T extends object>(implementation: T, metrics: TesseraMetrics): T {
+  return new Proxy(implementation, {
+    get(target, property) {
+      const value: unknown = Reflect.get(target, property, target);
+      if (typeof value !== "function") return value;
+      return (...args: unknown[]) => {
+        const result: unknown = Reflect.apply(value, target, args);
+        if (result instanceof Promise) {
+          return result.then((response: unknown) => {
+            countIssuedTokens(metrics, args[0], response);
+            return response;
+          });
+        }
+        return result;
+      };
+    },
+  });
+}

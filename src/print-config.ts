@@ -1,0 +1,50 @@
+import { stringify } from "yaml";
+import type { ServeSettings } from "./config.js";
+import { SERVE_OPTIONS, type OptionKey } from "./config-options.js";
+
+/** What `--print-config` shows in place of a secret. */
+export const MASKED = "*****";
+
+/**
+ * A MongoDB connection string without its secrets: the password of the user information and the
+ * values of query options that carry one (`...password=`, `...Token...`) are masked.
+ */
+export function maskMongoUri(uri: string): string {
+  return uri
+    .replace(/^(mongodb(?:\+srv)?:\/\/[^:@/]*:)[^@/]*@/, `$1${MASKED}@`)
+    .replace(/([?&][^=&]*(?:password|token|secret)[^=&]*=)[^&]*/gi, `$1${MASKED}`);
+}
+
+/** The effective value of each setting, as the config file would hold it; secrets masked. */
+function effectiveValues(settings: ServeSettings): Record<OptionKey, unknown> {
+  const mongo = settings.storage.kind === "mongodb" ? settings.storage : undefined;
+  return {
+    host: settings.host,
+    port: settings.port,
+    publicUrl: settings.publicUrl,
+    storage: settings.storage.kind,
+    mongodbUri: mongo ? maskMongoUri(mongo.uri) : null,
+    mongodbDatabase: mongo ? mongo.database : null,
+    imports: settings.imports,
+    logLevel: settings.logLevel,
+    tlsCert: settings.tls?.certFile ?? null,
+    tlsKey: settings.tls?.keyFile ?? null,
+    shutdownGrace: settings.shutdownGraceMs % 1000 === 0 ? `${settings.shutdownGraceMs / 1000}s` : `${settings.shutdownGraceMs}ms`,
+    corsOrigins: settings.corsOrigins,
+    masterKey: settings.masterKey ? MASKED : null,
+  };
+}
+
+/**
+ * `tessera serve --print-config`: the effective configuration as a YAML config file, each line
+ * commented with where its value came from (a flag, a variable, the config file, or the default).
+ */
+export function renderEffectiveConfig(settings: ServeSettings): string {
+  const values = effectiveValues(settings);
+  const lines = ["# tessera serve: effective configuration (secrets masked)"];
+  for (const { key } of SERVE_OPTIONS) {
+    const value = stringify(values[key], { collectionStyle: "flow", lineWidth: 0 }).trimEnd();
+    lines.push(`${key}: ${value}  # ${settings.sources[key] ?? "default"}`);
+  }
+  return `${lines.join("\n")}\n`;
+}
