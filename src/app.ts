@@ -20,6 +20,7 @@ import { ExpirySweeper } from "./storage/expiry-sweeper.js";
 import type { HttpResponse } from "./http/node-types.js";
 import { createOAuthRoutes } from "./http/oauth-routes.js";
 import type { Logger } from "./logger.js";
+import { Operations, type OperationsOptions } from "./ops/operations.js";
 import { AdminRpc } from "./rpc/admin-service.js";
 import { TokenExchangeRpc } from "./rpc/token-exchange-service.js";
 import type { DualHandler } from "./server.js";
@@ -37,6 +38,8 @@ export interface TesseraOptions {
   masterKey: Uint8Array;
   log: Logger;
   clock?: Clock;
+  /** Health, metrics, CORS: see {@link OperationsOptions}. */
+  operations?: OperationsOptions;
 }
 
 /** The assembled services and the one request handler that serves them all. */
@@ -45,6 +48,8 @@ export interface Tessera {
   tokenExchange: TokenExchangeRpc;
   keys: RealmKeyStore;
   audit: AuditLog;
+  /** Health, metrics, request log (stopped by `close()`). */
+  operations: Operations;
   /** Writes pending audit events and stops timers; call before closing the repository. */
   close(): Promise<void>;
 }
@@ -57,7 +62,9 @@ const MAX_MESSAGE_BYTES = 64 * 1024;
  * Connect and the OAuth HTTP endpoints.
  */
 export function createTessera(options: TesseraOptions): Tessera {
-  const { repository, log } = options;
+  const { log } = options;
+  const operations = new Operations(log, options.operations);
+  const repository = operations.instrumentRepository(options.repository);
   const clock = options.clock ?? systemClock;
   const urls = (realm: string) => realmUrls(options.publicUrl, realm);
   const keys = new RealmKeyStore(repository, new PrivateKeyCipher(options.masterKey), clock);
@@ -89,22 +96,27 @@ export function createTessera(options: TesseraOptions): Tessera {
   );
   const admin = new AdminRpc(repository, sessions, audit, clock, log);
   const sweeper = new ExpirySweeper(repository, clock, log);
-  const oauthRoutes = createOAuthRoutes({ rpc: tokenExchange, repository, keys, urls, log });
+  const oauthRoutes = createOAuthRoutes({ rpc: operations.observeRpc(tokenExchange), repository, keys, urls, log });
+  operations.monitorReadiness(options.repository, keys);
   const handler = connectNodeAdapter({
     routes: (router) => {
       router.service(TokenExchangeService, tokenExchange.serviceImpl());
       router.service(AdminService, admin.serviceImpl());
+      operations.registerServices(router);
     },
+    interceptors: operations.interceptors,
     readMaxBytes: MAX_MESSAGE_BYTES,
     // connect-node types its response without `write` overloads; it is the same object.
     fallback: (req, res) => oauthRoutes(req, res as HttpResponse),
   });
   return {
-    handler,
+    handler: operations.wrap(handler),
     tokenExchange,
     keys,
     audit,
+    operations,
     close: async () => {
+      operations.close();
       sweeper.stop();
       await audit.close();
     },

@@ -155,7 +155,7 @@ export class Operations {
     }
     req.resume();
     res.writeHead(status, { "content-type": type, "cache-control": "no-store", "content-length": Buffer.byteLength(body) });
-    res.end(req.method === "HEAD" ? undefined : body);
+    res.end(req.method === "HEAD" ? "" : body);
   }
 
   /** The services on the router, each once. */

@@ -902,7 +902,7 @@ export function runRealmRepositoryConformance(name: string, open: () => Promise<
         const endedLater = makeSession({ startedAt: plus(T0, 4) });
         const idle = makeSession({ startedAt: plus(T0, -HOUR) }); // idle at T0 - 30 min
         const idleExactly = makeSession({ startedAt: plus(T0, -10 * MINUTE) }); // idle at T0 + 20 min
-        const tooOld = makeSession({ startedAt: plus(T0, -9 * HOUR), lastActiveAt: plus(T0, 10 * MINUTE) }); // max T0 + 1 h
+        const tooOld = makeSession({ startedAt: plus(T0, -10 * HOUR - MINUTE), lastActiveAt: plus(T0, 10 * MINUTE) }); // max T0 - 1 min
         const tooOldExactly = makeSession({ startedAt: plus(T0, 5), maxExpiresAt: at });
         const notStartedYet = makeSession({ startedAt: plus(T0, HOUR) }); // active "at" 20 min by the rules: no startedAt bound
         for (const s of [active, activeUntouched, ended, endedLater, idle, idleExactly, tooOld, tooOldExactly, notStartedYet]) {
