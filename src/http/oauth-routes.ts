@@ -11,6 +11,7 @@ import { BodyTooLargeError, MAX_FORM_BYTES, readForm } from "./form.js";
 import { sendAdapterError, sendOAuthError } from "./oauth-errors.js";
 import { sendJson } from "./responses.js";
 import { handleTokenRequest } from "./token-endpoint.js";
+import { currentRequest } from "../ops/request-context.js";
 import { handleIntrospection, handleLogout, handleRevocation } from "./token-management-endpoints.js";
 
 /** Collaborators of the OAuth HTTP adapter. */
@@ -61,6 +62,7 @@ export function createOAuthRoutes(deps: OAuthRoutesDeps): (req: HttpRequest, res
           headers: req.httpVersionMajor === 1 ? { connection: "close" } : {},
         });
       } else {
+        currentRequest()?.fail(error);
         sendOAuthError(res, error, deps.log);
       }
     });
@@ -86,8 +88,11 @@ async function serve(deps: OAuthRoutesDeps, req: HttpRequest, res: HttpResponse)
   } catch {
     throw oauthError.realmNotFound("");
   }
+  currentRequest()?.noteEndpoint(endpoint);
   if (endpoint !== "certs" && endpoint !== "metadata") {
-    return FORM_HANDLERS[endpoint](deps.rpc, realmName, await readForm(req), req, res);
+    const form = await readForm(req);
+    currentRequest()?.noteEndpoint(endpoint, form.get("grant_type"));
+    return FORM_HANDLERS[endpoint](deps.rpc, realmName, form, req, res);
   }
   const { realm, urls } = await requireRealm(deps.repository, deps.urls, realmName);
   if (endpoint === "certs") {

@@ -28,6 +28,11 @@ export class RequestRecord {
     this.id = id;
   }
 
+  /** Notes the OAuth HTTP endpoint served, and the grant of a token request (bounded: unknown grants are `other`). */
+  noteEndpoint(endpoint: string, grantType?: string): void {
+    this.operation = grantType === undefined ? endpoint : `${endpoint}/${GRANT_LABELS.get(grantType) ?? "other"}`;
+  }
+
   /** Notes a failure: the OAuth error of a ConnectError's detail, else its gRPC code; an OAuthError's code. */
   fail(failure: unknown): void {
     this.error = errorCodeOf(failure);
@@ -38,6 +43,17 @@ export class RequestRecord {
     return Number(process.hrtime.bigint() - this.startedAt) / 1e9;
   }
 }
+
+/** Grant types (RFC 6749 §4, RFC 8693 §2.1, RFC 7523 §2.1, RFC 8628 §3.4) by their label. */
+const GRANT_LABELS = new Map([
+  ["authorization_code", "authorization_code"],
+  ["client_credentials", "client_credentials"],
+  ["password", "password"],
+  ["refresh_token", "refresh_token"],
+  ["urn:ietf:params:oauth:grant-type:token-exchange", "token_exchange"],
+  ["urn:ietf:params:oauth:grant-type:jwt-bearer", "jwt_bearer"],
+  ["urn:ietf:params:oauth:grant-type:device_code", "device_code"],
+]);
 
 /** The error label of a failure: an OAuth error code, or a gRPC code name such as `invalid_argument`. */
 export function errorCodeOf(failure: unknown): string {

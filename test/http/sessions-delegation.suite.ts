@@ -1,10 +1,10 @@
 import assert from "node:assert/strict";
 import { randomBytes, randomUUID } from "node:crypto";
 import { after, before, beforeEach, describe, it } from "node:test";
-import { createClient, type Client as RpcClient } from "@connectrpc/connect";
+import { Code, ConnectError, createClient, type Client as RpcClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import { AdminService } from "../../gen/tessera/admin/v1/admin_service_pb.js";
-import { TokenExchangeService } from "../../gen/tessera/exchange/v1/token_exchange_service_pb.js";
+import { OAuthErrorSchema, TokenExchangeService } from "../../gen/tessera/exchange/v1/token_exchange_service_pb.js";
 import type { RealmRepository } from "../../src/storage/realm-repository.js";
 import { postForm, verifyWithJwks, type TokenAnswer } from "../support/oauth-client.js";
 import { startTessera, type TesseraHarness } from "../support/tessera-harness.js";
@@ -460,6 +460,38 @@ export function runSessionsDelegationSuite(storage: string, openRepository: Open
         assert.equal((await rpc.introspectToken({ realm: realmName, client, token: refreshed.accessToken })).active, false);
         await rpc.logout({ realm: realmName, client, refreshToken: refreshed.refreshToken });
         assert.equal((await rpc.introspectToken({ realm: realmName, client, token: access })).active, false);
+      });
+    });
+
+    describe("impersonation and delegation over gRPC", () => {
+      it("ExchangeToken with requested_subject and with actor_token then act claims, and denials as PERMISSION_DENIED / INVALID_ARGUMENT with OAuth details", async () => {
+        const rpc = createClient(TokenExchangeService, createGrpcTransport({ baseUrl: tessera.baseUrl }));
+        const own = await serviceToken("impersonator", "orders.read");
+        const impersonated = await rpc.exchangeToken({
+          realm: realmName,
+          client: { clientId: "impersonator", clientSecret: SECRETS.impersonator },
+          subjectToken: own,
+          subjectTokenType: ACCESS_TOKEN,
+          requestedSubject: "alice",
+        });
+        assert.equal((await verifyWithJwks(impersonated.accessToken, issuer)).sub, userId("alice"));
+        assert.ok(impersonated.refreshToken);
+        const denied = await rpc
+          .exchangeToken({ realm: realmName, client: { clientId: "impersonator", clientSecret: SECRETS.impersonator }, subjectToken: own, subjectTokenType: ACCESS_TOKEN, requestedSubject: "bob" })
+          .then(() => assert.fail("impersonating bob succeeded"), (e: unknown) => ConnectError.from(e));
+        assert.equal(denied.code, Code.PermissionDenied);
+        assert.equal(denied.findDetails(OAuthErrorSchema)[0]?.error, "unauthorized_client");
+
+        const orders = { clientId: "orders-api", clientSecret: SECRETS["orders-api"] };
+        const subject = await serviceToken("frontend", "orders.read");
+        const actor = await serviceToken("orders-api");
+        const delegated = await rpc.exchangeToken({ realm: realmName, client: orders, subjectToken: subject, subjectTokenType: ACCESS_TOKEN, actorToken: actor, actorTokenType: ACCESS_TOKEN, scope: "profile" });
+        assert.equal(((await verifyWithJwks(delegated.accessToken, issuer)).act as { sub: string }).sub, serviceAccountOf("orders-api"));
+        const mismatch = await rpc
+          .exchangeToken({ realm: realmName, client: orders, subjectToken: await serviceToken("gateway", "orders.read"), subjectTokenType: ACCESS_TOKEN, actorToken: actor, actorTokenType: ACCESS_TOKEN })
+          .then(() => assert.fail("may_act mismatch succeeded"), (e: unknown) => ConnectError.from(e));
+        assert.equal(mismatch.code, Code.InvalidArgument);
+        assert.equal(mismatch.findDetails(OAuthErrorSchema)[0]?.error, "invalid_request");
       });
     });
 
