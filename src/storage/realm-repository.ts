@@ -25,7 +25,11 @@ export interface Page<T> {
   nextPageToken?: string;
 }
 
-/** Paging of a listing: at most `pageSize` items after the page `pageToken` names. */
+/**
+ * Paging of a listing: at most `pageSize` items (clamped to 1..1000) after the page `pageToken`
+ * names (empty: the first page). Ties sort by id ascending; tokens stay valid when newer items
+ * arrive and are specific to one adapter.
+ */
 export interface PageRequest {
   pageSize: number;
   pageToken?: string;
@@ -94,7 +98,12 @@ export interface RealmRepository {
   listRealms(): Promise<Realm[]>;
   /** Replaces a realm's settings. Throws {@link StorageNotFoundError}. */
   updateRealm(realm: Realm): Promise<void>;
-  /** Deletes a realm and everything scoped to it. Returns false if it did not exist. */
+  /**
+   * Deletes a realm and everything scoped to it: clients, scopes, users, keys, used jtis, sessions,
+   * refresh tokens, lineage, revocations and audit events. Returns false if it did not exist.
+   * (Writes of sessions, refresh tokens, lineage, revocations and events do not check that the realm
+   * exists; such records are removed when a realm of that name is created.)
+   */
   deleteRealm(name: string): Promise<boolean>;
 
   /**
@@ -137,9 +146,15 @@ export interface RealmRepository {
   /** Stores a new session. Throws {@link StorageConflictError} on a duplicate id. */
   createSession(realm: string, session: Session): Promise<void>;
   getSession(realm: string, id: string): Promise<Session | undefined>;
-  /** Moves a session's `lastActiveAt` forward (never back); no effect on an ended session. */
+  /**
+   * Moves a session's `lastActiveAt` forward (never back). No effect on an ended session, or on one
+   * already expired at `at`: an expired session is never revived.
+   */
   touchSession(realm: string, id: string, at: Date): Promise<void>;
-  /** Ends a session. Returns false when it does not exist or had already ended (the first end wins). */
+  /**
+   * Ends a session. Returns false when it does not exist or had already ended (the first end wins);
+   * an expired but not yet ended session can still be ended.
+   */
   endSession(realm: string, id: string, at: Date, reason: SessionEndReason): Promise<boolean>;
   listSessions(realm: string, query: SessionQuery): Promise<Page<Session>>;
 
@@ -148,7 +163,9 @@ export interface RealmRepository {
   findRefreshToken(realm: string, tokenHash: string): Promise<RefreshTokenRecord | undefined>;
   /**
    * Marks a refresh token used (rotated). Exactly one of any number of concurrent calls for the
-   * same token returns true, on every instance sharing the storage; the others return false.
+   * same token returns true, on every instance sharing the storage; the others (and calls for an
+   * unknown token) return false. Adapters must not rely on filtered updates being atomic
+   * (FerretDB's are not): use inserts into unique indexes.
    */
   markRefreshTokenUsed(realm: string, tokenHash: string, at: Date): Promise<boolean>;
 
@@ -160,8 +177,9 @@ export interface RealmRepository {
   recordLineage(realm: string, lineage: TokenLineage): Promise<boolean>;
   /** Tokens issued from `parentJti` that have not expired at `now`. */
   listChildTokens(realm: string, parentJti: string, now: Date): Promise<TokenLineage[]>;
-  /** Marks a token revoked until `expiresAt`, when the record may be purged. Idempotent. */
+  /** Marks a token revoked until `expiresAt`, when the record may be purged. Idempotent; a repeat keeps the later `expiresAt`. */
   revokeToken(realm: string, jti: string, expiresAt: Date): Promise<void>;
+  /** Reads no clock: true from {@link revokeToken} until {@link purgeExpired} removes the record (after `expiresAt`). */
   isTokenRevoked(realm: string, jti: string): Promise<boolean>;
 
   /** Appends audit events (of any realms). */

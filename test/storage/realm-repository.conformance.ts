@@ -740,6 +740,19 @@ export function runRealmRepositoryConformance(name: string, open: () => Promise<
         assert.equal(await repo.consumeJti(realm, "web", jti, inOneMinute()), false);
       });
 
+      it("consumeJti when the earlier record has expired and calls race on two instances then exactly one is true", async () => {
+        await withSecondInstance(async (second) => {
+          const realm = await newRealm();
+          const jti = randomUUID();
+          assert.equal(await repo.consumeJti(realm, "web", jti, new Date(Date.now() + 100)), true);
+          await new Promise((resolve) => setTimeout(resolve, 150));
+          const results = await Promise.all(
+            Array.from({ length: 10 }, (_, i) => (i % 2 ? second : repo).consumeJti(realm, "web", jti, inOneMinute())),
+          );
+          assert.equal(results.filter(Boolean).length, 1);
+        });
+      });
+
       it("consumeJti when called concurrently then exactly one call is true", async () => {
         const realm = await newRealm();
         const jti = randomUUID();

@@ -21,7 +21,15 @@ import {
   type SessionQuery,
   type TokenLineage,
 } from "../realm-repository.js";
-import { compareNewestFirst, decodePageToken, isAfter, pageOf, pageSizeOf, type PageShape } from "./paging.js";
+import {
+  compareNewestFirst,
+  decodePageToken,
+  isAfter,
+  pageOf,
+  pageSizeOf,
+  type PageCursor,
+  type PageShape,
+} from "../paging.js";
 
 /** Everything one realm holds in memory. */
 interface RealmData {
@@ -49,6 +57,7 @@ interface RealmRecords {
   lineage: Map<string, TokenLineage[]>;
   /** Revoked jti -> when the record may go. */
   revocations: Map<string, Date>;
+  /** In listing order, newest first: appends insert in place, listings read from the cursor on. */
   events: AuditEvent[];
 }
 
@@ -211,7 +220,9 @@ export class MemoryRealmRepository implements RealmRepository {
 
   async createSession(realm: string, session: Session): Promise<void> {
     const sessions = this.#recordsOf(realm).sessions;
-    if (sessions.has(session.id)) throw new StorageConflictError(`session ${session.id} already exists in realm ${realm}`);
+    if (sessions.has(session.id)) {
+      throw new StorageConflictError(`session ${session.id} already exists in realm ${realm}`);
+    }
     sessions.set(session.id, copy(session));
   }
 
@@ -294,7 +305,10 @@ export class MemoryRealmRepository implements RealmRepository {
   }
 
   async appendEvents(events: AuditEvent[]): Promise<void> {
-    for (const event of events) this.#recordsOf(event.realm).events.push(copy(event));
+    for (const event of events) {
+      const stored = this.#recordsOf(event.realm).events;
+      stored.splice(firstAfter(stored, eventKey(event), eventKey), 0, copy(event));
+    }
   }
 
   async listEvents(realm: string, query: EventQuery): Promise<Page<AuditEvent>> {
@@ -310,19 +324,24 @@ export class MemoryRealmRepository implements RealmRepository {
       until?.getTime() ?? null,
     ];
     const cursor = decodePageToken(shape, query.pageToken);
-    const matching = (this.#records.get(realm)?.events ?? [])
-      .filter(
-        (e) =>
-          (kind === undefined || e.kind === kind) &&
-          (clientId === undefined || e.clientId === clientId) &&
-          (subject === undefined || e.subject === subject) &&
-          (result === undefined || e.result === result) &&
-          (since === undefined || e.time >= since) &&
-          (until === undefined || e.time < until) &&
-          (!cursor || isAfter(eventKey(e), cursor)),
-      )
-      .sort((a, b) => compareNewestFirst(eventKey(a), eventKey(b)));
-    const page = pageOf(matching, pageSizeOf(query), shape, eventKey);
+    const size = pageSizeOf(query);
+    const stored = this.#records.get(realm)?.events ?? [];
+    const matching: AuditEvent[] = [];
+    for (let i = cursor ? firstAfter(stored, cursor, eventKey) : 0; i < stored.length && matching.length <= size; i++) {
+      const e = stored[i];
+      if (since !== undefined && e.time < since) break; // the rest is older still
+      if (
+        (kind === undefined || e.kind === kind) &&
+        (clientId === undefined || e.clientId === clientId) &&
+        (subject === undefined || e.subject === subject) &&
+        (result === undefined || e.result === result) &&
+        (since === undefined || e.time >= since) &&
+        (until === undefined || e.time < until)
+      ) {
+        matching.push(e);
+      }
+    }
+    const page = pageOf(matching, size, shape, eventKey);
     return { ...page, items: page.items.map(copy) };
   }
 
@@ -396,6 +415,18 @@ function copy<T extends object>(value: T): T {
   const cloned = structuredClone(value);
   for (const key of Object.keys(cloned) as (keyof T)[]) if (cloned[key] === undefined) delete cloned[key];
   return cloned;
+}
+
+/** The index of the first of `items` (sorted newest first) that sorts after `key`. */
+function firstAfter<T>(items: T[], key: PageCursor, keyOf: (item: T) => PageCursor): number {
+  let low = 0;
+  let high = items.length;
+  while (low < high) {
+    const mid = (low + high) >>> 1;
+    if (compareNewestFirst(keyOf(items[mid]), key) > 0) high = mid;
+    else low = mid + 1;
+  }
+  return low;
 }
 
 const sessionKey = (s: Session) => ({ time: s.startedAt, id: s.id });

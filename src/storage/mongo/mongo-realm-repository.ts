@@ -36,7 +36,7 @@ import {
   type SessionQuery,
   type TokenLineage,
 } from "../realm-repository.js";
-import { decodePageToken, pageOf, pageSizeOf, type PageCursor, type PageShape } from "../memory/paging.js";
+import { decodePageToken, pageOf, pageSizeOf, type PageCursor, type PageShape } from "../paging.js";
 
 /**
  * A realm document is hidden from readers while `_state` is set: during {@link MongoRealmRepository.importRealm}
@@ -416,7 +416,9 @@ export class MongoRealmRepository implements RealmRepository {
       () => this.#sessions.insertOne({ ...rest, realm, expiresAt: sessionExpiresAt(session) }),
       `session ${session.id} already exists in realm ${realm}`,
     );
-    if (endedAt) await this.#call(() => this.#sessionEnds.insertOne({ realm, sessionId: session.id, endedAt, endReason }));
+    if (endedAt) {
+      await this.#call(() => this.#sessionEnds.insertOne({ realm, sessionId: session.id, endedAt, endReason }));
+    }
   }
 
   async getSession(realm: string, id: string): Promise<Session | undefined> {
@@ -446,7 +448,9 @@ export class MongoRealmRepository implements RealmRepository {
   async endSession(realm: string, id: string, at: Date, reason: SessionEndReason): Promise<boolean> {
     const exists = await this.#call(() => this.#sessions.findOne({ realm, id }, { projection: { _id: 1 } }));
     if (!exists) return false;
-    return this.#insertFirst(() => this.#sessionEnds.insertOne({ realm, sessionId: id, endedAt: at, endReason: reason }));
+    return this.#insertFirst(() =>
+      this.#sessionEnds.insertOne({ realm, sessionId: id, endedAt: at, endReason: reason }),
+    );
   }
 
   /**
@@ -506,12 +510,16 @@ export class MongoRealmRepository implements RealmRepository {
   async findRefreshToken(realm: string, tokenHash: string): Promise<RefreshTokenRecord | undefined> {
     return this.#call(async () => {
       const [doc, use] = await Promise.all([
-        this.#refreshTokens.findOne<Omit<RefreshTokenDoc, "realm">>({ realm, tokenHash }, { projection: HIDDEN_FIELDS }),
+        this.#refreshTokens.findOne<Omit<RefreshTokenDoc, "realm">>(
+          { realm, tokenHash },
+          { projection: HIDDEN_FIELDS },
+        ),
         this.#refreshTokenUses.findOne({ realm, tokenHash }),
       ]);
       if (!doc) return undefined;
       const { act, ...rest } = doc;
-      const record: RefreshTokenRecord = act === undefined ? rest : { ...rest, act: JSON.parse(act) as Record<string, unknown> };
+      const record: RefreshTokenRecord =
+        act === undefined ? rest : { ...rest, act: JSON.parse(act) as Record<string, unknown> };
       return use ? { ...record, usedAt: use.usedAt } : record;
     });
   }
@@ -622,7 +630,9 @@ export class MongoRealmRepository implements RealmRepository {
   /** Deletes the sessions (and their ends) that ended or expired before `cutoff`; returns how many sessions went. */
   async #purgeSessions(cutoff: Date): Promise<number> {
     const [ended, expired] = await Promise.all([
-      this.#sessionEnds.find({ endedAt: { $lt: cutoff } }, { projection: { _id: 0, realm: 1, sessionId: 1 } }).toArray(),
+      this.#sessionEnds
+        .find({ endedAt: { $lt: cutoff } }, { projection: { _id: 0, realm: 1, sessionId: 1 } })
+        .toArray(),
       this.#sessions.find({ expiresAt: { $lt: cutoff } }, { projection: { _id: 0, realm: 1, id: 1 } }).toArray(),
     ]);
     const byRealm = new Map<string, Set<string>>();
@@ -653,24 +663,17 @@ export class MongoRealmRepository implements RealmRepository {
   }
 
   /**
-   * One upsert, atomic on the unique (realm, clientId, jti) index: it inserts a new record or revives an
-   * expired one (true); a live record makes the insert fail with a duplicate key (false). Expired records
-   * are also swept, at most once a minute per instance, without relying on a TTL monitor.
+   * Deletes the record if it has expired, then inserts a new one: the insert is atomic on the unique
+   * (realm, clientId, jti) index, so of concurrent calls exactly one gets it in (true) and the others fail
+   * with a duplicate key (false). (An upsert filtered on the expiry would revive an expired record for
+   * every concurrent caller on FerretDB, whose filtered updates are not atomic.) Expired records are also
+   * swept, at most once a minute per instance, without relying on a TTL monitor.
    */
   async consumeJti(realm: string, clientId: string, jti: string, expiresAt: Date): Promise<boolean> {
     const now = new Date();
     this.#sweepExpiredJtis(now);
-    try {
-      await this.#usedJtis.updateOne(
-        { realm, clientId, jti, expiresAt: { $lte: now } },
-        { $set: { expiresAt } },
-        { upsert: true },
-      );
-      return true;
-    } catch (error) {
-      if (isDuplicateKey(error)) return false;
-      throw this.#translate(error);
-    }
+    await this.#call(() => this.#usedJtis.deleteOne({ realm, clientId, jti, expiresAt: { $lte: now } }));
+    return this.#insertFirst(() => this.#usedJtis.insertOne({ realm, clientId, jti, expiresAt }));
   }
 
   async close(): Promise<void> {

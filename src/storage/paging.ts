@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import { InvalidPageTokenError, type Page, type PageRequest } from "../realm-repository.js";
+import { InvalidPageTokenError, type Page, type PageRequest } from "./realm-repository.js";
 
 /**
  * Paging shared by both adapters (it lives here because `src/storage/memory/` and `src/storage/mongo/` are
