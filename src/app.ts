@@ -2,7 +2,7 @@ import { connectNodeAdapter } from "@connectrpc/connect-node";
 import { TokenExchangeService } from "../gen/tessera/exchange/v1/token_exchange_service_pb.js";
 import { AdminService } from "../gen/tessera/admin/v1/admin_service_pb.js";
 import { ClientSecretVerifier } from "./crypto/client-secrets.js";
-import { PrivateKeyCipher } from "./crypto/private-key-cipher.js";
+import { MasterKeyCipher } from "./crypto/master-key-cipher.js";
 import { realmUrls, systemClock, type Clock } from "./domain/index.js";
 import { ClientAuthenticator } from "./exchange/client-auth.js";
 import { ClientCredentialsGrant } from "./exchange/client-credentials-grant.js";
@@ -17,6 +17,9 @@ import { SessionManager } from "./exchange/sessions.js";
 import { TokenIntrospection } from "./exchange/token-introspection.js";
 import { TokenRevocation } from "./exchange/token-revocation.js";
 import { ExpirySweeper } from "./storage/expiry-sweeper.js";
+import { ExternalTokenVerifier } from "./idp/external-token-verifier.js";
+import { ExternalUserResolver } from "./idp/external-users.js";
+import { ProviderKeyCache } from "./idp/provider-keys.js";
 import type { HttpResponse } from "./http/node-types.js";
 import { createOAuthRoutes } from "./http/oauth-routes.js";
 import type { Logger } from "./logger.js";
@@ -67,9 +70,11 @@ export function createTessera(options: TesseraOptions): Tessera {
   const repository = operations.instrumentRepository(options.repository);
   const clock = options.clock ?? systemClock;
   const urls = (realm: string) => realmUrls(options.publicUrl, realm);
-  const keys = new RealmKeyStore(repository, new PrivateKeyCipher(options.masterKey), clock);
+  const cipher = new MasterKeyCipher(options.masterKey);
+  const keys = new RealmKeyStore(repository, cipher, clock);
   const authenticator = new ClientAuthenticator({ repository, secrets: new ClientSecretVerifier(), clock, urls });
   const audit = new AuditLog(repository, clock, log);
+  const providerKeys = new ProviderKeyCache(clock);
   const sessions = new SessionManager(repository, clock, audit);
   const deps: GrantDeps = {
     repository,
@@ -80,6 +85,9 @@ export function createTessera(options: TesseraOptions): Tessera {
     refreshTokens: new RefreshTokenMinter(repository, clock),
     revocations: new RevocationCascade(repository, clock),
     audit,
+    externalTokens: new ExternalTokenVerifier(providerKeys, cipher, clock),
+    externalUsers: new ExternalUserResolver(repository),
+    cipher,
     clock,
     urls,
   };
@@ -94,7 +102,7 @@ export function createTessera(options: TesseraOptions): Tessera {
     },
     log,
   );
-  const admin = new AdminRpc(repository, sessions, audit, clock, log);
+  const admin = new AdminRpc(repository, sessions, audit, clock, log, { cipher, keys: providerKeys });
   const sweeper = new ExpirySweeper(repository, clock, log);
   const oauthRoutes = createOAuthRoutes({ rpc: operations.observeRpc(tokenExchange), repository, keys, urls, log });
   operations.monitorReadiness(options.repository, keys);

@@ -1,4 +1,5 @@
 import { pino, type Logger, type LevelWithSilent } from "pino";
+import { requestLogFields } from "./ops/request-context.js";
 
 export type { Logger };
 
@@ -11,6 +12,8 @@ export function createLogger(level: LevelWithSilent = "info", destination?: Node
     {
       level,
       base: { service: "tessera" },
+      // Lines written while a request is served carry its id (the `x-request-id` answered).
+      mixin: requestLogFields,
       redact: {
         paths: ["*.secret", "*.client_secret", "*.clientSecret", "*.token", "*.access_token", "*.client_assertion", "*.authorization"],
         censor: "[redacted]",

@@ -2,12 +2,15 @@ import { randomBytes } from "node:crypto";
 import { existsSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { createTessera } from "./app.js";
-import { ConfigError, SERVE_USAGE, parseServeConfig, type ServeSettings } from "./config.js";
+import { MasterKeyCipher } from "./crypto/master-key-cipher.js";
+import { ConfigError, SERVE_USAGE, parseServeConfig, type ServeSettings, type TlsFiles } from "./config.js";
 import { createLogger, type Logger } from "./logger.js";
 import { RealmFileError, parseRealmFile } from "./realm-file/index.js";
-import { listen, type DualHandler, type ListeningServer } from "./server.js";
+import { renderEffectiveConfig } from "./print-config.js";
+import { listen, type DualHandler, type ListeningServer, type TlsCredentials } from "./server.js";
 import { MemoryRealmRepository } from "./storage/memory/memory-realm-repository.js";
 import { MongoRealmRepository } from "./storage/mongo/mongo-realm-repository.js";
+import { TlsFileError, readTlsCredentials, watchTlsCredentials } from "./tls.js";
 import {
   StorageConflictError,
   StorageUnavailableError,
@@ -42,28 +45,38 @@ export class StartupError extends Error {
 export async function serve(settings: ServeSettings, log: Logger): Promise<RunningTessera> {
   // Parse every realm file before storage is touched: a bad file leaves nothing half-imported.
   const files = settings.imports.length > 0 ? settings.imports : settings.storage.kind === "memory" ? [DEMO_REALM_FILE] : [];
+  const masterKey = settings.masterKey ?? ephemeralMasterKey(settings);
+  const cipher = new MasterKeyCipher(masterKey);
   const bundles: RealmBundle[] = [];
-  for (const file of files) bundles.push(await parseRealmFile(file));
-  const masterKey = settings.masterKey ?? ephemeralMasterKey(settings, log);
+  for (const file of files) bundles.push(await parseRealmFile(file, { seal: (text, binding) => cipher.seal(text, binding) }));
+  if (!settings.masterKey) {
+    log.warn("TESSERA_MASTER_KEY not set: using an ephemeral key; fine for memory storage, which forgets everything on exit");
+  }
+  const credentials = settings.tls && tlsCredentialsOf(settings.tls);
   const repository = await openRepository(settings);
   try {
     await importRealms(repository, bundles, files, log);
     // Bind first: with --port 0 the issuer can only name the real port once it is known.
     let handler: DualHandler | undefined;
-    const server = await listen((req, res) => handler?.(req, res), settings.host, settings.port).catch(
+    const server = await listen((req, res) => handler?.(req, res), settings.host, settings.port, credentials).catch(
       (error: NodeJS.ErrnoException) => {
         throw new StartupError(`cannot listen on ${settings.host}:${settings.port}: ${error.code ?? error.message}`);
       },
     );
     const publicUrl = settings.port === 0 ? settings.publicUrl.replace(/:0$/, `:${server.address.port}`) : settings.publicUrl;
-    const tessera = createTessera({ repository, publicUrl, masterKey, log });
+    const operations = { corsOrigins: settings.corsOrigins, processMetrics: true };
+    const tessera = createTessera({ repository, publicUrl, masterKey, log, operations });
     handler = tessera.handler;
+    const stopWatchingTls = settings.tls ? watchTlsCredentials(settings.tls, (c) => server.setCredentials(c), log) : () => {};
     return {
       server,
       publicUrl,
       repository,
       stop: async () => {
-        await server.close();
+        // Not ready from now on (probes, Watch streams end); then drain, then release storage.
+        tessera.operations.beginShutdown();
+        stopWatchingTls();
+        await server.close(settings.shutdownGraceMs);
         await tessera.close();
         await repository.close();
       },
@@ -74,12 +87,21 @@ export async function serve(settings: ServeSettings, log: Logger): Promise<Runni
   }
 }
 
-function ephemeralMasterKey(settings: ServeSettings, log: Logger): Uint8Array {
+/** Memory storage may run on a key that lives as long as the process; MongoDB storage may not. */
+function ephemeralMasterKey(settings: ServeSettings): Uint8Array {
   if (settings.storage.kind === "mongodb") {
     throw new StartupError("TESSERA_MASTER_KEY is required with MongoDB storage (32 random bytes, base64): signing keys are encrypted with it");
   }
-  log.warn("TESSERA_MASTER_KEY not set: using an ephemeral key; fine for memory storage, which forgets everything on exit");
   return randomBytes(32);
+}
+
+function tlsCredentialsOf(files: TlsFiles): TlsCredentials {
+  try {
+    return readTlsCredentials(files);
+  } catch (error) {
+    if (error instanceof TlsFileError) throw new StartupError(error.message);
+    throw error;
+  }
 }
 
 async function openRepository(settings: ServeSettings): Promise<RealmRepository> {
@@ -121,6 +143,10 @@ export async function runServe(argv: string[], env: NodeJS.ProcessEnv): Promise<
       process.stdout.write(SERVE_USAGE);
       return 0;
     }
+    if (config.printConfig) {
+      process.stdout.write(renderEffectiveConfig(config));
+      return 0;
+    }
     settings = config;
     running = await serve(settings, createLogger(settings.logLevel));
   } catch (error) {
@@ -146,7 +172,7 @@ export async function runServe(argv: string[], env: NodeJS.ProcessEnv): Promise<
 
 function banner(settings: ServeSettings, running: RunningTessera): string {
   const host = settings.host.includes(":") ? `[${settings.host}]` : settings.host;
-  const base = `http://${host}:${running.server.address.port}`;
+  const base = `${running.server.secure ? "https" : "http"}://${host}:${running.server.address.port}`;
   const lines = [
     `Tessera listening on ${base} (gRPC, gRPC-Web, Connect and OAuth 2.0 HTTP on one port)`,
     `storage: ${settings.storage.kind}; issuers: ${running.publicUrl}/realms/{realm}`,

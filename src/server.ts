@@ -2,6 +2,8 @@ import http from "node:http";
 import http2 from "node:http2";
 import net from "node:net";
 import type { AddressInfo } from "node:net";
+import tlsModule from "node:tls";
+import { ConnectionDrain } from "./connection-drain.js";
 
 /** The client connection preface of HTTP/2 (RFC 9113 §3.4) starts with these bytes. */
 const H2_PREFACE = Buffer.from("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n");
@@ -9,32 +11,76 @@ const H2_PREFACE = Buffer.from("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n");
 /** A request handler both the HTTP/1.1 and the HTTP/2 servers call. */
 export type DualHandler = (req: http.IncomingMessage | http2.Http2ServerRequest, res: http.ServerResponse | http2.Http2ServerResponse) => void;
 
+/** A certificate chain and its private key, PEM. */
+export interface TlsCredentials {
+  cert: string | Buffer;
+  key: string | Buffer;
+}
+
 /** A listening server. */
 export interface ListeningServer {
   /** The bound address (the real port when 0 was asked). */
   address: AddressInfo;
-  /** Stops accepting, lets in-flight requests finish up to `graceMs`, then closes every connection. */
+  /** True when serving TLS. */
+  secure: boolean;
+  /** Serves new connections with another certificate (TLS only); connections open keep theirs. */
+  setCredentials(credentials: TlsCredentials): void;
+  /**
+   * Stops accepting, lets requests already received finish up to `graceMs` (HTTP/2: GOAWAY;
+   * HTTP/1.1: `Connection: close`), then closes every connection.
+   */
   close(graceMs?: number): Promise<void>;
 }
 
 /**
- * Serves one handler on one TCP port for HTTP/1.1 and cleartext HTTP/2 (h2c with prior knowledge,
- * which gRPC uses): the first bytes of each connection tell which protocol it speaks.
+ * Serves one handler on one TCP port for HTTP/1.1 and HTTP/2. In cleartext, HTTP/2 is h2c with
+ * prior knowledge (which gRPC uses): the first bytes of each connection tell which protocol it
+ * speaks. With `tls`, ALPN negotiates `h2` or `http/1.1` (RFC 7301) on the same port.
  */
-export function listen(handler: DualHandler, host: string, port: number): Promise<ListeningServer> {
+export function listen(handler: DualHandler, host: string, port: number, tls?: TlsCredentials): Promise<ListeningServer> {
+  const drain = new ConnectionDrain();
+  const tracked: DualHandler = (req, res) => {
+    drain.request(req, res);
+    handler(req, res);
+  };
+  const server = tls ? secureServer(tracked, tls, drain) : cleartextServer(tracked, drain);
+  return new Promise((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(port, host, () => {
+      server.off("error", reject);
+      resolve({
+        address: server.address() as AddressInfo,
+        secure: tls !== undefined,
+        setCredentials: (credentials) => {
+          if (!(server instanceof tlsModule.Server)) throw new Error("setCredentials: the server does not serve TLS");
+          server.setSecureContext(credentials);
+        },
+        close: (graceMs = 10_000) => drain.close(graceMs, (done) => server.close(() => done())),
+      });
+    });
+  });
+}
+
+/** HTTPS and gRPC over TLS: ALPN h2 and http/1.1 on one listener. */
+function secureServer(handler: DualHandler, tls: TlsCredentials, drain: ConnectionDrain): tlsModule.Server {
+  const server = http2.createSecureServer({ ...tls, allowHTTP1: true }, handler);
+  server.on("connection", (socket: net.Socket) => drain.connection(socket, false));
+  server.on("secureConnection", (socket: tlsModule.TLSSocket) => {
+    if (socket.alpnProtocol !== "h2") drain.http1(socket);
+  });
+  server.on("session", (session) => drain.session(session));
+  return server;
+}
+
+/** HTTP/1.1 and h2c on one listener, told apart by the HTTP/2 connection preface. */
+function cleartextServer(handler: DualHandler, drain: ConnectionDrain): net.Server {
   const h1 = http.createServer({ keepAliveTimeout: 65_000 }, handler);
   const h2 = http2.createServer({}, handler);
-  const sockets = new Set<net.Socket>();
-  const sessions = new Set<http2.Http2Session>();
-  h2.on("session", (session) => {
-    sessions.add(session);
-    session.on("close", () => sessions.delete(session));
-  });
+  h2.on("session", (session) => drain.session(session));
 
   const tcp = net.createServer((socket) => {
-    sockets.add(socket);
+    drain.connection(socket, true);
     socket.on("error", () => socket.destroy()); // a peer reset before the first byte is not our failure
-    socket.on("close", () => sockets.delete(socket));
     socket.once("readable", () => route(socket));
   });
 
@@ -54,31 +100,5 @@ export function listen(handler: DualHandler, host: string, port: number): Promis
     }
     (looksLikeH2 ? h2 : h1).emit("connection", socket);
   }
-
-  return new Promise((resolve, reject) => {
-    tcp.once("error", reject);
-    tcp.listen(port, host, () => {
-      tcp.off("error", reject);
-      resolve({
-        address: tcp.address() as AddressInfo,
-        close: (graceMs = 10_000) =>
-          new Promise<void>((done) => {
-            tcp.close(() => done());
-            h1.closeIdleConnections();
-            for (const session of sessions) session.close();
-            const timer = setTimeout(() => {
-              for (const socket of sockets) socket.destroy();
-            }, graceMs);
-            timer.unref();
-            const check = setInterval(() => {
-              if (sockets.size === 0) {
-                clearInterval(check);
-                clearTimeout(timer);
-              } else h1.closeIdleConnections();
-            }, 50);
-            check.unref();
-          }),
-      });
-    });
-  });
+  return tcp;
 }

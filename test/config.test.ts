@@ -29,6 +29,7 @@ describe("parseServeConfig defaults", () => {
   it("listens on 127.0.0.1:8080 with memory storage and info logs", () => {
     assert.deepEqual(settings([]), {
       help: false,
+      printConfig: false,
       host: "127.0.0.1",
       port: 8080,
       publicUrl: "http://127.0.0.1:8080",
@@ -36,6 +37,10 @@ describe("parseServeConfig defaults", () => {
       imports: [],
       logLevel: "info",
       masterKey: undefined,
+      tls: undefined,
+      shutdownGraceMs: 10_000,
+      corsOrigins: [],
+      sources: {},
     });
   });
 
@@ -131,8 +136,10 @@ describe("parseServeConfig values and precedence", () => {
       "--log-level",
       "debug",
     ];
-    assert.deepEqual(settings(argv, env), {
+    const { sources, ...rest } = settings(argv, env);
+    assert.deepEqual(rest, {
       help: false,
+      printConfig: false,
       host: "192.168.1.1",
       port: 0,
       publicUrl: "https://sts.example.com/tessera",
@@ -140,7 +147,12 @@ describe("parseServeConfig values and precedence", () => {
       imports: [],
       logLevel: "debug",
       masterKey: undefined,
+      tls: undefined,
+      shutdownGraceMs: 10_000,
+      corsOrigins: [],
     });
+    assert.equal(sources.port, "--port");
+    assert.equal(sources.mongodbUri, "--mongodb-uri");
   });
 
   it("keeps --storage memory even when a MongoDB URI is set", () => {

@@ -39,6 +39,8 @@ export interface TokenExchangeSettings {
    * those tokens carry a `may_act` claim (RFC 8693 §4.4) naming it.
    */
   mayAct?: string;
+  /** Aliases of identity providers whose tokens the client may exchange, in both directions. */
+  identityProviders: string[];
 }
 
 /** A public JSON Web Key as stored for `private_key_jwt` clients. */
@@ -75,6 +77,7 @@ export const TOKEN_EXCHANGE_DEFAULTS: TokenExchangeSettings = {
   refreshTokens: "none",
   scopePolicy: "downscope",
   delegation: false,
+  identityProviders: [],
 };
 
 /** Whether a client's impersonation policy lets it impersonate `user`. */

@@ -9,3 +9,4 @@ export * from "./realm-urls.js";
 export * from "./session.js";
 export * from "./refresh-token.js";
 export * from "./audit-event.js";
+export * from "./identity-provider.js";

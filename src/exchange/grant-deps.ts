@@ -2,6 +2,9 @@ import type { Clock, RealmUrls } from "../domain/index.js";
 import type { RealmRepository } from "../storage/realm-repository.js";
 import type { TokenIssuer } from "../tokens/token-issuer.js";
 import type { RealmTokenVerifier } from "../tokens/token-verifier.js";
+import type { MasterKeyCipher } from "../crypto/master-key-cipher.js";
+import type { ExternalTokenVerifier } from "../idp/external-token-verifier.js";
+import type { ExternalUserResolver } from "../idp/external-users.js";
 import type { AuditLog } from "./audit-log.js";
 import type { ClientAuthenticator } from "./client-auth.js";
 import type { RefreshTokenMinter } from "./refresh-tokens.js";
@@ -18,6 +21,12 @@ export interface GrantDeps {
   refreshTokens: RefreshTokenMinter;
   revocations: RevocationCascade;
   audit: AuditLog;
+  /** Verifies tokens of identity providers. */
+  externalTokens: ExternalTokenVerifier;
+  /** Maps external identities to realm users. */
+  externalUsers: ExternalUserResolver;
+  /** Encrypts stored upstream tokens. */
+  cipher: MasterKeyCipher;
   clock: Clock;
   urls: (realm: string) => RealmUrls;
 }

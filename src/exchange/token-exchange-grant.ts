@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import { TokenType, epochSeconds, mayImpersonate, type Client, type Session, type User } from "../domain/index.js";
+import { TokenType, epochSeconds, mayImpersonate, type Client, type IdentityProvider, type Session, type User } from "../domain/index.js";
 import type { TokenClaims } from "../tokens/token-issuer.js";
 import type { VerifiedAccessToken } from "../tokens/token-verifier.js";
 import type { AuditDraft } from "./audit-log.js";
@@ -9,6 +9,7 @@ import { oauthError } from "./errors.js";
 import type { GrantDeps } from "./grant-deps.js";
 import { isIssuedToOrFor, scopesOf, verifyPresentedToken } from "./presented-tokens.js";
 import { requireRealm, type RealmContext } from "./realm-context.js";
+import { checkProviderPermission, storedProviderToken, subjectProvider, verifyExternalSubject } from "./identity-provider-exchange.js";
 import { grantExchangeScopes, parseScopeParameter } from "./scope-policy.js";
 import { availableAudiences, resolveAudience, scopeAudiences, scopesForTargets } from "./target-policy.js";
 import type { TokenResponse } from "./token-response.js";
@@ -42,11 +43,19 @@ interface IssuedSubject {
   session?: Session;
 }
 
+/** A presented token the issued one derives from: revoking it revokes the issued one. */
+interface ParentToken {
+  parameter: "subject_token" | "actor_token";
+  jti: string;
+}
+
 /** Everything decided about the token to issue. */
 interface Decision {
   client: Client;
-  subject: VerifiedAccessToken;
-  actor?: VerifiedAccessToken;
+  /** Realm tokens it derives from (none for an identity provider's token). */
+  parents: ParentToken[];
+  /** The issued token expires no later than this (seconds since the epoch). */
+  notAfter: number;
   issued: IssuedSubject;
   scopes: string[];
   aud: string[];
@@ -55,8 +64,10 @@ interface Decision {
 
 /**
  * The token exchange grant (RFC 8693): internal to internal (kind 1), impersonation with
- * `requested_subject` (kind 2) and delegation with `actor_token` (kind 3). The requester must be
- * the client the subject (and actor) token was issued to or for: no confused deputy.
+ * `requested_subject` (kind 2), delegation with `actor_token` (kind 3), external to internal with an
+ * identity provider's token (kind 4) and internal to external with `requested_issuer` (kind 5). The
+ * requester must be the client a realm subject (and actor) token was issued to or for (no confused
+ * deputy), and must be allowed the identity provider it names.
  */
 export class TokenExchangeGrant {
   constructor(private readonly deps: GrantDeps) {}
@@ -72,17 +83,19 @@ export class TokenExchangeGrant {
     draft.clientId = client.clientId;
     // RFC 6749 §5.2 unauthorized_client: token exchange is a per-client permission.
     if (!client.tokenExchange.enabled) throw oauthError.unauthorizedClient("client may not use token exchange");
-    const { subjectToken } = checkParameters(request);
+    const { subjectToken, subjectTokenType } = checkParameters(request);
     const requestedType = requestedTokenType(request.requestedTokenType);
     checkPermissions(client, request, requestedType);
 
-    const subject = await verifyPresentedToken(this.deps, this.deps.sessions, context, subjectToken, "subject_token");
-    draft.subject = subject.sub;
-    draft.jtis.push(subject.jti);
-    // RFC 8693 §2.2.2 / §5: the requester must be a party the subject token was issued to or for.
-    if (!isIssuedToOrFor(subject, client.clientId)) {
-      throw oauthError.invalidRequest("subject_token was not issued to or for this client");
+    if (request.requestedIssuer) {
+      // EXCHANGE.md kind 5, internal to external: the user's stored upstream token.
+      const subject = await this.#verifySubject(context, client, subjectToken, subjectTokenType, draft);
+      return storedProviderToken(this.deps, context.realm, client, subject.sub, request.requestedIssuer, request.requestedTokenType);
     }
+    const provider = await subjectProvider(this.deps, context, subjectToken, request.subjectIssuer);
+    if (provider) return this.#fromProvider(context, client, provider, request, requestedType, draft);
+
+    const subject = await this.#verifySubject(context, client, subjectToken, subjectTokenType, draft);
     const actor = request.actorToken ? await this.#verifyActor(context, client, subject, request.actorToken) : undefined;
     if (actor) draft.jtis.push(actor.jti);
     const issued = request.requestedSubject
@@ -93,17 +106,66 @@ export class TokenExchangeGrant {
       draft.actor = issued.act.sub;
     }
     draft.subject = issued.sub;
+    const parents: ParentToken[] = [{ parameter: "subject_token", jti: subject.jti }, ...(actor ? [{ parameter: "actor_token" as const, jti: actor.jti }] : [])];
+    // An exchanged token never outlives its subject (or actor) token, so exchanges cannot extend a grant.
+    const notAfter = Math.min(subject.exp, actor?.exp ?? Infinity);
+    const targets = await this.#targets(context, client, request, scopesOf(subject), client.tokenExchange.scopePolicy);
+    Object.assign(draft, { scopes: targets.scopes, audience: targets.aud, sessionId: issued.sid });
+    return this.#issue(context, { client, parents, notAfter, issued, ...targets, requestedType }, draft);
+  }
 
+  /** A realm access token as subject (kinds 1-3 and 5), issued to or for the requester. */
+  async #verifySubject(context: RealmContext, client: Client, token: string, type: string, draft: AuditDraft): Promise<VerifiedAccessToken> {
+    // RFC 8693 §2.2.2: an unsupported subject_token_type is invalid_request.
+    if (!INTERNAL_TOKEN_TYPES.has(type)) throw oauthError.invalidRequest("subject_token_type unsupported: use an access_token or jwt type");
+    const subject = await verifyPresentedToken(this.deps, this.deps.sessions, context, token, "subject_token");
+    draft.subject = subject.sub;
+    draft.jtis.push(subject.jti);
+    // RFC 8693 §2.2.2 / §5: the requester must be a party the subject token was issued to or for.
+    if (!isIssuedToOrFor(subject, client.clientId)) {
+      throw oauthError.invalidRequest("subject_token was not issued to or for this client");
+    }
+    return subject;
+  }
+
+  /** EXCHANGE.md kind 4, external to internal: a realm token for the provider's user, in a new session. */
+  async #fromProvider(
+    context: RealmContext,
+    client: Client,
+    provider: IdentityProvider,
+    request: TokenExchangeRequest,
+    requestedType: string,
+    draft: AuditDraft,
+  ): Promise<TokenResponse> {
+    checkProviderPermission(client, provider.alias);
+    if (request.actorToken || request.requestedSubject) {
+      throw oauthError.invalidRequest("actor_token and requested_subject cannot be combined with an identity provider's token");
+    }
+    const external = await verifyExternalSubject(this.deps, context, provider, request.subjectToken ?? "", request.subjectTokenType ?? "");
+    const session = await this.deps.sessions.start(context.realm, external.userId, client.clientId);
+    const issued: IssuedSubject = { sub: external.userId, sid: session.id, session };
+    // The provider's scopes mean nothing here: the requester's own scopes apply (EXCHANGE.md kind 4).
+    const targets = await this.#targets(context, client, request, new Set(), "requester");
+    Object.assign(draft, { subject: external.userId, scopes: targets.scopes, audience: targets.aud, sessionId: session.id });
+    return this.#issue(context, { client, parents: [], notAfter: external.exp, issued, ...targets, requestedType }, draft);
+  }
+
+  /** Scopes and audiences of the issued token (EXCHANGE.md "Audience, resource and scope"). */
+  async #targets(
+    context: RealmContext,
+    client: Client,
+    request: TokenExchangeRequest,
+    subjectScopes: ReadonlySet<string>,
+    policy: Client["tokenExchange"]["scopePolicy"],
+  ): Promise<{ scopes: string[]; aud: string[] }> {
     const requestedScopes = parseScopeParameter(request.scope);
-    const granted = grantExchangeScopes(client, requestedScopes, scopesOf(subject), client.tokenExchange.scopePolicy);
+    const granted = grantExchangeScopes(client, requestedScopes, subjectScopes, policy);
     const audiencesByScope = await scopeAudiences(this.deps.repository, context.realm.name, granted);
     const targets = { audience: request.audience, resource: request.resource };
     const available = availableAudiences(audiencesByScope);
     const aud = await resolveAudience(this.deps.repository, context.realm.name, targets, available, client.clientId);
     const named = targets.audience.length + targets.resource.length > 0;
-    const scopes = requestedScopes === undefined && named ? scopesForTargets(audiencesByScope, aud) : granted;
-    Object.assign(draft, { scopes, audience: aud, sessionId: issued.sid });
-    return this.#issue(context, { client, subject, actor, issued, scopes, aud, requestedType }, draft);
+    return { scopes: requestedScopes === undefined && named ? scopesForTargets(audiencesByScope, aud) : granted, aud };
   }
 
   /** RFC 8693 §2.1 actor_token: a valid realm token for the requester that `may_act` names. */
@@ -137,12 +199,11 @@ export class TokenExchangeGrant {
 
   async #issue(context: RealmContext, decision: Decision, draft: AuditDraft): Promise<TokenResponse> {
     const { realm, urls } = context;
-    const { client, subject, actor, issued, scopes, aud, requestedType } = decision;
+    const { client, parents, notAfter, issued, scopes, aud, requestedType } = decision;
     const now = epochSeconds(this.deps.clock.now());
     const jti = randomUUID();
-    // An exchanged token never outlives its subject token, so exchanges cannot extend a grant.
-    const exp = Math.min(now + realm.accessTokenLifespan, subject.exp, actor?.exp ?? Infinity);
-    await this.#recordLineage(realm.name, [subject, actor], jti, exp);
+    const exp = Math.min(now + realm.accessTokenLifespan, notAfter);
+    await this.#recordLineage(realm.name, parents, jti, exp);
     const scope = scopes.join(" ");
     const common: TokenClaims = {
       jti,
@@ -164,7 +225,7 @@ export class TokenExchangeGrant {
       (await this.deps.refreshTokens.mint(realm, session, { clientId: client.clientId, subject: issued.sub, scopes, audience: aud, ...(issued.act && { act: issued.act }) }));
     if (refresh) {
       draft.jtis.push(refresh.record.jti);
-      await this.#recordLineage(realm.name, [subject, actor], refresh.record.jti, epochSeconds(refresh.record.expiresAt));
+      await this.#recordLineage(realm.name, parents, refresh.record.jti, epochSeconds(refresh.record.expiresAt));
     }
     if (requestedType === TokenType.refreshToken && refresh) {
       // RFC 8693 §2.2.1: the requested token travels in access_token, whatever its type.
@@ -203,12 +264,11 @@ export class TokenExchangeGrant {
   }
 
   /** Records the new token as a child of the presented ones; a parent revoked meanwhile refuses the exchange. */
-  async #recordLineage(realm: string, parents: (VerifiedAccessToken | undefined)[], childJti: string, exp: number): Promise<void> {
+  async #recordLineage(realm: string, parents: ParentToken[], childJti: string, exp: number): Promise<void> {
     for (const parent of parents) {
-      if (!parent) continue;
       const live = await this.deps.repository.recordLineage(realm, { parentJti: parent.jti, childJti, expiresAt: new Date(exp * 1000) });
       // RFC 7009 §2.1: a revoked token is no longer usable, not even for an exchange.
-      if (!live) throw oauthError.invalidRequest(`${parent === parents[0] ? "subject_token" : "actor_token"} revoked`);
+      if (!live) throw oauthError.invalidRequest(`${parent.parameter} revoked`);
     }
   }
 }
@@ -224,7 +284,7 @@ function subjectOf(subject: VerifiedAccessToken, actor: VerifiedAccessToken | un
 }
 
 /** RFC 8693 §2.1 parameter rules that need no storage. */
-function checkParameters(request: TokenExchangeRequest): { subjectToken: string } {
+function checkParameters(request: TokenExchangeRequest): { subjectToken: string; subjectTokenType: string } {
   // RFC 8693 §2.1: subject_token and subject_token_type are REQUIRED.
   if (!request.subjectToken) throw oauthError.invalidRequest("subject_token is required");
   if (!request.subjectTokenType) throw oauthError.invalidRequest("subject_token_type is required");
@@ -233,16 +293,16 @@ function checkParameters(request: TokenExchangeRequest): { subjectToken: string 
     throw oauthError.invalidRequest("actor_token and actor_token_type must be sent together");
   }
   // RFC 8693 §2.2.2: unsupported token types are invalid_request.
-  if (!INTERNAL_TOKEN_TYPES.has(request.subjectTokenType)) {
-    throw oauthError.invalidRequest("subject_token_type unsupported: use an access_token or jwt type");
-  }
   if (request.actorTokenType && !INTERNAL_TOKEN_TYPES.has(request.actorTokenType)) {
     throw oauthError.invalidRequest("actor_token_type unsupported: use an access_token or jwt type");
   }
   if (request.actorToken && request.requestedSubject) {
     throw oauthError.invalidRequest("requested_subject and actor_token cannot be combined");
   }
-  return { subjectToken: request.subjectToken };
+  if (request.requestedIssuer && (request.actorToken || request.requestedSubject || request.subjectIssuer)) {
+    throw oauthError.invalidRequest("requested_issuer cannot be combined with actor_token, requested_subject or subject_issuer");
+  }
+  return { subjectToken: request.subjectToken, subjectTokenType: request.subjectTokenType };
 }
 
 /** Per-client permissions for the kinds of exchange (EXCHANGE.md "Token exchange"). */
@@ -254,8 +314,9 @@ function checkPermissions(client: Client, request: TokenExchangeRequest, request
   if (request.requestedSubject && !client.tokenExchange.impersonation) {
     throw oauthError.unauthorizedClient("client may not impersonate (requested_subject)");
   }
-  if (request.subjectIssuer) throw oauthError.unauthorizedClient("client may not exchange tokens of identity providers (subject_issuer)");
-  if (request.requestedIssuer) throw oauthError.unauthorizedClient("client may not request identity provider tokens (requested_issuer)");
+  // Checked before the alias is looked up, so a client learns nothing about providers it may not use.
+  if (request.subjectIssuer) checkProviderPermission(client, request.subjectIssuer);
+  if (request.requestedIssuer) checkProviderPermission(client, request.requestedIssuer);
   if (requestedType === TokenType.refreshToken && client.tokenExchange.refreshTokens !== "same_session") {
     throw oauthError.unauthorizedClient("client may not receive refresh tokens (refreshTokens is none)");
   }

@@ -1,10 +1,15 @@
 import { cors as connectCors } from "@connectrpc/connect";
 import type { HttpRequest, HttpResponse } from "../http/node-types.js";
 
+/** Header names (case-insensitive) as one lower-case list, each once. */
+function headerList(names: string[]): string {
+  return [...new Set(names.map((name) => name.toLowerCase()))].join(", ");
+}
+
 /** Headers a browser script may send: Connect's and gRPC-Web's, HTTP Basic client authentication, the request id. */
-const ALLOWED_HEADERS = [...connectCors.allowedHeaders, "authorization", "x-request-id"].join(", ");
+const ALLOWED_HEADERS = headerList([...connectCors.allowedHeaders, "authorization", "x-request-id"]);
 /** Headers a browser script may read: gRPC-Web status and details, the Basic challenge, the request id. */
-const EXPOSED_HEADERS = [...connectCors.exposedHeaders, "www-authenticate", "x-request-id"].join(", ");
+const EXPOSED_HEADERS = headerList([...connectCors.exposedHeaders, "www-authenticate", "x-request-id"]);
 const ALLOWED_METHODS = [...new Set([...connectCors.allowedMethods, "GET", "POST"])].join(", ");
 /** How long a browser may cache a preflight answer, seconds. */
 const PREFLIGHT_MAX_AGE = "7200";

@@ -132,7 +132,13 @@ export class Operations {
     };
   }
 
-  /** Stops the readiness checks and the JWKS fetch observer; ends `Watch` streams. */
+  /** SIGTERM: not ready from now on; `Watch` streams get NOT_SERVING and end, so connections can drain. */
+  beginShutdown(): void {
+    this.health.beginShutdown();
+    this.health.close();
+  }
+
+  /** Stops the readiness checks and the JWKS fetch observer; ends `Watch` streams. Idempotent. */
   close(): void {
     this.health.close();
     this.#stopJwksObserver();

@@ -1,15 +1,19 @@
 import { randomUUID } from "node:crypto";
 import { hashClientSecret } from "../crypto/client-secrets.js";
 import {
+  CLAIM_MAPPING_DEFAULTS,
+  DEFAULT_PROVIDER_ALGORITHMS,
+  introspectionSecretBinding,
   REALM_DEFAULTS,
   TOKEN_EXCHANGE_DEFAULTS,
   type Client,
   type ClientAuthMethod,
+  type IdentityProvider,
   type TokenExchangeSettings,
   type User,
 } from "../domain/index.js";
 import type { RealmBundle } from "../storage/realm-repository.js";
-import type { RealmFile, RealmFileClient, RealmFileUser } from "./schema.js";
+import type { RealmFile, RealmFileClient, RealmFileIdentityProvider, RealmFileUser } from "./schema.js";
 
 /**
  * Converts a parsed realm file into domain objects: applies {@link REALM_DEFAULTS} and
@@ -17,7 +21,7 @@ import type { RealmFile, RealmFileClient, RealmFileUser } from "./schema.js";
  * each client a fresh service-account user id and each user without one a fresh id. Order is kept,
  * so `clients[i]` of the bundle is `clients[i]` of the file. Checks no rule: see `validateRealmBundle`.
  */
-export async function toRealmBundle(file: RealmFile): Promise<RealmBundle> {
+export async function toRealmBundle(file: RealmFile, options: ConversionOptions = {}): Promise<RealmBundle> {
   return {
     realm: {
       name: file.realm,
@@ -36,8 +40,41 @@ export async function toRealmBundle(file: RealmFile): Promise<RealmBundle> {
     })),
     clients: await Promise.all((file.clients ?? []).map(toClient)),
     users: (file.users ?? []).map(toUser),
+    identityProviders: await Promise.all((file.identityProviders ?? []).map((p) => toIdentityProvider(file.realm, p, options))),
   };
 }
+
+/** How secrets that must be used again (not hashed) are encrypted on import. */
+export interface ConversionOptions {
+  /** Encrypts under the master key; required when a provider has an introspection client secret. */
+  seal?: (plaintext: string, binding: string) => Promise<string>;
+}
+
+async function toIdentityProvider(realm: string, p: RealmFileIdentityProvider, options: ConversionOptions): Promise<IdentityProvider> {
+  let introspection: IdentityProvider["introspection"];
+  if (p.introspection) {
+    if (!options.seal) throw new Error("an introspection client secret needs the master key to be encrypted");
+    const { endpoint, clientId, clientSecret } = p.introspection;
+    introspection = { endpoint, clientId, encryptedClientSecret: await options.seal(clientSecret, introspectionSecretBinding(realm, p.alias)) };
+  }
+  return {
+    alias: p.alias,
+    enabled: p.enabled ?? true,
+    issuer: p.issuer,
+    ...(p.jwks !== undefined && { jwks: p.jwks }),
+    ...(p.jwksUri !== undefined && { jwksUri: p.jwksUri }),
+    audiences: p.audiences,
+    algorithms: p.algorithms ?? [...DEFAULT_PROVIDER_ALGORITHMS],
+    ...(p.maxTokenAge !== undefined && { maxTokenAge: p.maxTokenAge }),
+    ...(introspection && { introspection }),
+    claims: { ...CLAIM_MAPPING_DEFAULTS, ...p.claims, attributes: p.claims?.attributes ?? {} },
+    conditions: p.conditions ?? [],
+    userPolicy: p.userPolicy ?? "create",
+    storeTokens: p.storeTokens ?? false,
+    ...(p.accountLinkUrl !== undefined && { accountLinkUrl: p.accountLinkUrl }),
+  };
+}
+
 
 async function toClient(c: RealmFileClient): Promise<Client> {
   const publicClient = c.public ?? false;

@@ -8,3 +8,5 @@ export { realmFileSchema, type RealmFile } from "./schema.js";
 export { formatIssue, formatIssuePath, type IssuePath, type ValidationIssue } from "./issues.js";
 export { validateClient, type ClientValidationContext } from "./validate-client.js";
 export { validateRealm, validateRealmBundle, validateScope, validateUser } from "./validate-realm.js";
+export { validateIdentityProvider } from "./validate-identity-provider.js";
+export type { ConversionOptions } from "./convert.js";

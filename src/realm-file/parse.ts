@@ -1,7 +1,7 @@
 import { readFile } from "node:fs/promises";
 import { LineCounter, parseDocument } from "yaml";
 import type { RealmBundle } from "../storage/realm-repository.js";
-import { toRealmBundle } from "./convert.js";
+import { toRealmBundle, type ConversionOptions } from "./convert.js";
 import { fromZodIssues, type ValidationIssue } from "./issues.js";
 import { RealmFileError } from "./realm-file-error.js";
 import { realmFileSchema } from "./schema.js";
@@ -12,14 +12,14 @@ import { validateRealmBundle } from "./validate-realm.js";
  * Throws {@link RealmFileError} if the file cannot be read or is not a valid realm;
  * see {@link parseRealmDocument}.
  */
-export async function parseRealmFile(path: string): Promise<RealmBundle> {
+export async function parseRealmFile(path: string, options: ConversionOptions = {}): Promise<RealmBundle> {
   let text: string;
   try {
     text = await readFile(path, "utf8");
   } catch (error) {
     throw new RealmFileError(path, [{ path: [], message: `cannot read the file: ${(error as Error).message}` }]);
   }
-  return parseRealmDocument(text, path);
+  return parseRealmDocument(text, path, options);
 }
 
 /**
@@ -27,10 +27,15 @@ export async function parseRealmFile(path: string): Promise<RealmBundle> {
  * a complete, valid {@link RealmBundle} (secrets hashed) or throws a {@link RealmFileError} whose
  * message names `source`, the path of the key and what was expected.
  */
-export async function parseRealmDocument(text: string, source: string): Promise<RealmBundle> {
+export async function parseRealmDocument(text: string, source: string, options: ConversionOptions = {}): Promise<RealmBundle> {
   const parsed = realmFileSchema.safeParse(parseYaml(text, source));
   if (!parsed.success) throw new RealmFileError(source, fromZodIssues(parsed.error.issues));
-  const bundle = await toRealmBundle(parsed.data);
+  const unsealable = (parsed.data.identityProviders ?? []).findIndex((p) => p.introspection !== undefined);
+  if (unsealable >= 0 && !options.seal) {
+    const issue = { path: ["identityProviders", unsealable, "introspection", "clientSecret"], message: "needs a master key to be encrypted" };
+    throw new RealmFileError(source, [issue]);
+  }
+  const bundle = await toRealmBundle(parsed.data, options);
   const issues = validateRealmBundle(bundle);
   if (issues.length > 0) throw new RealmFileError(source, issues);
   return bundle;

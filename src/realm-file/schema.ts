@@ -33,6 +33,30 @@ const tokenExchangeSchema = strictObject({
   delegation: z.boolean().optional(),
   /** Client id of the actor named in `may_act` of tokens issued to this client. */
   mayAct: nonEmpty.optional(),
+  /** Aliases of identity providers whose tokens the client may exchange. */
+  identityProviders: z.array(nonEmpty).optional(),
+});
+
+const identityProviderSchema = strictObject({
+  alias: z.string(),
+  enabled: z.boolean().optional(),
+  issuer: z.string(),
+  jwks: strictObject({ keys: z.array(jwkSchema) }).optional(),
+  jwksUri: z.string().optional(),
+  audiences: z.array(nonEmpty),
+  algorithms: z.array(z.string()).optional(),
+  maxTokenAge: z.number().optional(),
+  introspection: strictObject({ endpoint: z.string(), clientId: nonEmpty, clientSecret: nonEmpty }).optional(),
+  claims: strictObject({
+    userId: nonEmpty.optional(),
+    username: nonEmpty.optional(),
+    email: nonEmpty.optional(),
+    attributes: z.record(z.string(), nonEmpty).optional(),
+  }).optional(),
+  conditions: z.array(strictObject({ name: nonEmpty, expression: nonEmpty })).optional(),
+  userPolicy: z.enum(["create", "link-existing", "create-if-absent"]).optional(),
+  storeTokens: z.boolean().optional(),
+  accountLinkUrl: z.string().optional(),
 });
 
 const scopeSchema = strictObject({
@@ -86,6 +110,7 @@ export const realmFileSchema = strictObject({
   scopes: z.array(scopeSchema).optional(),
   clients: z.array(clientSchema).optional(),
   users: z.array(userSchema).optional(),
+  identityProviders: z.array(identityProviderSchema).optional(),
 });
 
 /** A realm file as parsed, before defaults and conversion to domain objects. */
@@ -93,6 +118,9 @@ export type RealmFile = z.infer<typeof realmFileSchema>;
 
 /** One client of a realm file. */
 export type RealmFileClient = NonNullable<RealmFile["clients"]>[number];
+
+/** One identity provider of a realm file. */
+export type RealmFileIdentityProvider = NonNullable<RealmFile["identityProviders"]>[number];
 
 /** One user of a realm file. */
 export type RealmFileUser = NonNullable<RealmFile["users"]>[number];

@@ -9,6 +9,8 @@ export interface ClientValidationContext {
   scopeNames: ReadonlySet<string>;
   /** Client ids of the realm, this client's included. */
   clientIds: ReadonlySet<string>;
+  /** Aliases of the realm's identity providers. */
+  providerAliases: ReadonlySet<string>;
   /** Resource URIs of the realm's OTHER clients, each to the client id that holds it. */
   claimedResourceUris: ReadonlyMap<string, string>;
 }
@@ -30,6 +32,12 @@ export function validateClient(client: Client, context: ClientValidationContext)
     const message = `expected the client id of a client of the realm, got ${JSON.stringify(mayAct)}`;
     issues.push({ path: ["tokenExchange", "mayAct"], message });
   }
+  client.tokenExchange.identityProviders.forEach((alias, i) => {
+    if (!context.providerAliases.has(alias)) {
+      const message = `expected the alias of an identity provider of the realm, got ${JSON.stringify(alias)}`;
+      issues.push({ path: ["tokenExchange", "identityProviders", i], message });
+    }
+  });
   return issues;
 }
 

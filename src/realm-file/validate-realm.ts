@@ -2,6 +2,7 @@ import { REALM_NAME_PATTERN, type Realm, type Scope, type User } from "../domain
 import type { RealmBundle } from "../storage/realm-repository.js";
 import { prefixIssues, type ValidationIssue } from "./issues.js";
 import { validateClient } from "./validate-client.js";
+import { validateIdentityProvider } from "./validate-identity-provider.js";
 
 /** RFC 6749 §3.3: scope-token = 1*( %x21 / %x23-5B / %x5D-7E ). */
 const SCOPE_TOKEN = /^[\x21\x23-\x5B\x5D-\x7E]+$/;
@@ -65,12 +66,17 @@ export function validateRealmBundle(bundle: RealmBundle): ValidationIssue[] {
     ...duplicateIssues("clients", "clientId", bundle.clients),
     ...duplicateIssues("users", "username", bundle.users),
     ...duplicateIssues("users", "id", bundle.users),
+    ...duplicateIssues("identityProviders", "alias", bundle.identityProviders),
   ];
+  bundle.identityProviders.forEach((provider, i) =>
+    issues.push(...prefixIssues(["identityProviders", i], validateIdentityProvider(provider))),
+  );
   const scopeNames = new Set(bundle.scopes.map((s) => s.name));
   const clientIds = new Set(bundle.clients.map((c) => c.clientId));
+  const providerAliases = new Set(bundle.identityProviders.map((p) => p.alias));
   const claimedResourceUris = new Map<string, string>();
   bundle.clients.forEach((client, i) => {
-    issues.push(...prefixIssues(["clients", i], validateClient(client, { scopeNames, clientIds, claimedResourceUris })));
+    issues.push(...prefixIssues(["clients", i], validateClient(client, { scopeNames, clientIds, providerAliases, claimedResourceUris })));
     for (const uri of client.resourceUris) {
       if (!claimedResourceUris.has(uri)) claimedResourceUris.set(uri, client.clientId);
     }

@@ -42,6 +42,7 @@ export function clientToMessage(client: Client): ClientMessage {
       scopePolicy: client.tokenExchange.scopePolicy,
       delegation: client.tokenExchange.delegation,
       mayAct: client.tokenExchange.mayAct ?? "",
+      identityProviders: client.tokenExchange.identityProviders,
       impersonation: client.tokenExchange.impersonation,
     },
   });

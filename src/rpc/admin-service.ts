@@ -32,6 +32,9 @@ import {
 import { clientToMessage, eventToMessage, realmToMessage, scopeToMessage, sessionToMessage } from "./admin-convert.js";
 import { timestampDate } from "@bufbuild/protobuf/wkt";
 import type { AuditLog } from "../exchange/audit-log.js";
+import type { MasterKeyCipher } from "../crypto/master-key-cipher.js";
+import type { ProviderKeyCache } from "../idp/provider-keys.js";
+import { identityProviderMethods } from "./admin-identity-providers.js";
 import type { SessionManager } from "../exchange/sessions.js";
 
 /** Page size when a listing asks for none. */
@@ -63,12 +66,14 @@ export class AdminRpc {
     private readonly audit: AuditLog,
     private readonly clock: Clock,
     private readonly log: Logger,
+    private readonly providers: { cipher: MasterKeyCipher; keys: ProviderKeyCache },
   ) {}
 
   /** The Connect service implementation; storage failures become gRPC codes. */
   serviceImpl(): ServiceImpl<typeof AdminService> {
     const r = this.repository;
     return this.#guarded({
+      ...identityProviderMethods(r, this.providers.cipher, this.providers.keys, (name) => this.#realm(name)),
       createRealm: async ({ realm }) => {
         const created = this.#realmFrom(realm);
         await r.createRealm(created);
@@ -243,6 +248,7 @@ export class AdminRpc {
         refreshTokens,
         scopePolicy,
         delegation: exchange?.delegation ?? false,
+        identityProviders: exchange?.identityProviders ?? [],
         ...(exchange?.mayAct && { mayAct: exchange.mayAct }),
         ...(exchange?.impersonation && {
           impersonation: {
@@ -263,7 +269,12 @@ export class AdminRpc {
       if (other.clientId === client.clientId) continue;
       for (const uri of other.resourceUris) claimed.set(uri, other.clientId);
     }
-    issues.push(...validateClient(client, { scopeNames: new Set(scopes.map((s) => s.name)), clientIds, claimedResourceUris: claimed }));
+    issues.push(...validateClient(client, {
+        scopeNames: new Set(scopes.map((s) => s.name)),
+        clientIds,
+        providerAliases: new Set((await this.repository.listIdentityProviders(realm)).map((p) => p.alias)),
+        claimedResourceUris: claimed,
+      }));
     if (issues.length > 0) throw invalid("client", issues);
     return client;
   }

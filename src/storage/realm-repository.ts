@@ -2,6 +2,8 @@ import type {
   AuditEvent,
   AuditEventKind,
   Client,
+  IdentityProvider,
+  IdentityProviderLink,
   RefreshTokenRecord,
   Realm,
   Scope,
@@ -17,6 +19,7 @@ export interface RealmBundle {
   clients: Client[];
   scopes: Scope[];
   users: User[];
+  identityProviders: IdentityProvider[];
 }
 
 /** One page of a listing, and the opaque token of the next page when there is one. */
@@ -99,8 +102,8 @@ export interface RealmRepository {
   /** Replaces a realm's settings. Throws {@link StorageNotFoundError}. */
   updateRealm(realm: Realm): Promise<void>;
   /**
-   * Deletes a realm and everything scoped to it: clients, scopes, users, keys, used jtis, sessions,
-   * refresh tokens, lineage, revocations and audit events. Returns false if it did not exist.
+   * Deletes a realm and everything scoped to it: clients, scopes, users, identity providers and
+   * links, keys, used jtis, sessions, refresh tokens, lineage, revocations and audit events. Returns false if it did not exist.
    * (Writes of sessions, refresh tokens, lineage, revocations and events do not check that the realm
    * exists; such records are removed when a realm of that name is created.)
    */
@@ -137,6 +140,39 @@ export interface RealmRepository {
   createUser(realm: string, user: User): Promise<void>;
   getUser(realm: string, id: string): Promise<User | undefined>;
   findUserByUsername(realm: string, username: string): Promise<User | undefined>;
+
+  /** Replaces a user. Throws {@link StorageNotFoundError} (unknown user or realm), or {@link StorageConflictError} when the new username is taken. */
+  updateUser(realm: string, user: User): Promise<void>;
+
+  /** Throws {@link StorageConflictError} on a duplicate alias, {@link StorageNotFoundError} on an unknown realm. */
+  createIdentityProvider(realm: string, provider: IdentityProvider): Promise<void>;
+  getIdentityProvider(realm: string, alias: string): Promise<IdentityProvider | undefined>;
+  /** The realm's identity providers sorted by alias. */
+  listIdentityProviders(realm: string): Promise<IdentityProvider[]>;
+  /** Keeps the provider's links. Throws {@link StorageNotFoundError}. */
+  updateIdentityProvider(realm: string, provider: IdentityProvider): Promise<void>;
+  /** Deletes a provider and its links. */
+  deleteIdentityProvider(realm: string, alias: string): Promise<boolean>;
+
+  /**
+   * Links a user to an external identity. Unique per (alias, externalUserId) and per (alias,
+   * userId): a second link of either is a {@link StorageConflictError}, on every instance sharing
+   * the storage, so two concurrent first logins of one external user make one link. Throws
+   * {@link StorageNotFoundError} on an unknown realm or provider. The user need not exist yet: a first
+   * login links before it creates the user, and removes the link with {@link deleteLink} if that fails.
+   */
+  createLink(realm: string, link: IdentityProviderLink): Promise<void>;
+  findLink(realm: string, alias: string, externalUserId: string): Promise<IdentityProviderLink | undefined>;
+  findLinkOfUser(realm: string, alias: string, userId: string): Promise<IdentityProviderLink | undefined>;
+  /** Every link of a user, sorted by alias. */
+  listLinksOfUser(realm: string, userId: string): Promise<IdentityProviderLink[]>;
+  /**
+   * Replaces the stored token of the link of `userId` at `alias` (last write wins); `undefined`
+   * removes it. Throws {@link StorageNotFoundError} when the user has no link to that provider.
+   */
+  storeLinkToken(realm: string, alias: string, userId: string, token: IdentityProviderLink["storedToken"]): Promise<void>;
+  /** Removes a link (e.g. after a failed first login). */
+  deleteLink(realm: string, alias: string, externalUserId: string): Promise<boolean>;
 
   /** Stores a new signing key. Throws {@link StorageConflictError} on a duplicate kid. */
   addSigningKey(realm: string, key: SigningKey): Promise<void>;

@@ -10,7 +10,7 @@ import {
   type JWTVerifyGetKey,
 } from "jose";
 import type { Clock, Realm, SigningAlgorithm, SigningKey } from "../domain/index.js";
-import type { PrivateKeyCipher } from "../crypto/private-key-cipher.js";
+import type { MasterKeyCipher } from "../crypto/master-key-cipher.js";
 import type { RealmRepository } from "../storage/realm-repository.js";
 
 /** A key ready to sign with. */
@@ -45,7 +45,7 @@ export class RealmKeyStore {
 
   constructor(
     private readonly repository: RealmRepository,
-    private readonly cipher: PrivateKeyCipher,
+    private readonly cipher: MasterKeyCipher,
     private readonly clock: Clock,
     options: RealmKeyStoreOptions = {},
   ) {
@@ -118,7 +118,7 @@ export class RealmKeyStore {
   }
 
   async #unseal(realm: string, key: SigningKey): Promise<ActiveSigningKey> {
-    const jwk = await this.cipher.decrypt(key.encryptedPrivateJwk, `${realm}/${key.kid}`);
+    const jwk = await this.cipher.decryptJwk(key.encryptedPrivateJwk, `${realm}/${key.kid}`);
     return { kid: key.kid, algorithm: key.algorithm, privateKey: await importJWK(jwk, key.algorithm) };
   }
 
@@ -134,7 +134,7 @@ export class RealmKeyStore {
       algorithm: realm.signingAlgorithm,
       state: "active",
       publicJwk,
-      encryptedPrivateJwk: await this.cipher.encrypt(privateJwk, `${realm.name}/${kid}`),
+      encryptedPrivateJwk: await this.cipher.encryptJwk(privateJwk, `${realm.name}/${kid}`),
       createdAt: this.clock.now(),
     });
     return this.#reload(realm.name);

@@ -19,6 +19,9 @@ describe("realm file to domain objects", () => {
       accessTokenLifespan: 60,
       refreshTokenLifespan: 600,
       signingAlgorithm: "EdDSA",
+      sessionIdleTimeout: 120,
+      sessionMaxLifespan: 7200,
+      maxDelegationDepth: 2,
     };
     const { realm } = await parseDoc(doc);
     assert.deepEqual(realm, {
@@ -27,6 +30,9 @@ describe("realm file to domain objects", () => {
       accessTokenLifespan: 60,
       refreshTokenLifespan: 600,
       signingAlgorithm: "EdDSA",
+      sessionIdleTimeout: 120,
+      sessionMaxLifespan: 7200,
+      maxDelegationDepth: 2,
     });
   });
 
@@ -90,12 +96,23 @@ describe("realm file to domain objects", () => {
 
   it("keeps every tokenExchange setting that is given", async () => {
     const doc = validDoc();
-    doc.clients[0].tokenExchange = { enabled: true, refreshTokens: "same_session", scopePolicy: "requester" };
+    doc.clients[0].tokenExchange = {
+      enabled: true,
+      refreshTokens: "same_session",
+      scopePolicy: "requester",
+      delegation: true,
+      mayAct: "orders-api",
+      impersonation: { users: ["alice"] },
+    };
     const { clients } = await parseDoc(doc);
     assert.deepEqual(clients[0].tokenExchange, {
       enabled: true,
       refreshTokens: "same_session",
       scopePolicy: "requester",
+      delegation: true,
+      mayAct: "orders-api",
+      impersonation: { allUsers: false, users: ["alice"] },
+      identityProviders: [],
     });
   });
 

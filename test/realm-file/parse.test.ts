@@ -21,9 +21,9 @@ describe("parseRealmFile", () => {
     );
     assert.deepEqual(
       bundle.clients.map((c) => c.clientId),
-      ["gateway", "orders-api", "inventory-api", "cli", "retired"],
+      ["gateway", "orders-api", "inventory-api", "support-console", "cli", "retired"],
     );
-    const [gateway, orders, inventory, cli, retired] = bundle.clients;
+    const [gateway, orders, inventory, support, cli, retired] = bundle.clients;
     assert.equal(gateway.serviceAccount, true);
     assert.deepEqual(gateway.optionalScopes, ["orders.read", "orders.write", "inventory.read"]);
     assert.equal(gateway.tokenExchange.enabled, true);
@@ -31,6 +31,9 @@ describe("parseRealmFile", () => {
     assert.deepEqual(orders.optionalScopes, ["inventory.read"]);
     assert.equal(orders.tokenExchange.enabled, true);
     assert.deepEqual(inventory.resourceUris, ["https://inventory.example.com"]);
+    assert.deepEqual(support.tokenExchange.impersonation, { allUsers: false, users: [], userAttribute: { name: "department", value: "sales" } });
+    assert.equal(gateway.tokenExchange.mayAct, "orders-api");
+    assert.equal(orders.tokenExchange.delegation, true);
     assert.equal(cli.publicClient, true);
     assert.equal(retired.enabled, false);
     assert.deepEqual(

@@ -274,13 +274,14 @@ describe("rules reused outside the realm file", () => {
     defaultScopes: ["profile"],
     optionalScopes: [],
     resourceUris: ["https://new.example.com"],
-    tokenExchange: { enabled: false, refreshTokens: "none", scopePolicy: "downscope", delegation: false },
+    tokenExchange: { enabled: false, refreshTokens: "none", scopePolicy: "downscope", delegation: false, identityProviders: [] },
   };
 
   it("validateClient accepts a client that fits its realm", () => {
     const context = {
       scopeNames: new Set(["profile"]),
       clientIds: new Set(["new", "other"]),
+      providerAliases: new Set<string>(),
       claimedResourceUris: new Map([["https://other.example.com", "other"]]),
     };
     assert.deepEqual(validateClient(client, context), []);
@@ -290,6 +291,7 @@ describe("rules reused outside the realm file", () => {
     const context = {
       scopeNames: new Set<string>(),
       clientIds: new Set<string>(),
+      providerAliases: new Set<string>(),
       claimedResourceUris: new Map([["https://new.example.com", "other"]]),
     };
     const issues = validateClient({ ...client, secretHash: undefined }, context);

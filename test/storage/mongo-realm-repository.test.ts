@@ -103,9 +103,62 @@ describe("MongoRealmRepository", () => {
 
     it("objects orphaned by an interrupted delete are not inherited by a new realm of the same name", async () => {
       const name = `r-${randomUUID()}`;
-      await raw.db(dbName).collection("scopes").insertOne({ realm: name, name: "orphan", audiences: [] });
+      const db = raw.db(dbName);
+      await db.collection("scopes").insertOne({ realm: name, name: "orphan", audiences: [] });
+      await db.collection("identity_providers").insertOne({ realm: name, alias: "orphan", claims: { attributes: [] } });
+      const link = { alias: "orphan", externalUserId: "ext", userId: "u", createdAt: new Date() };
+      await db.collection("identity_provider_links").insertOne({ realm: name, ...link });
       await repo.createRealm(makeRealm(name));
       assert.deepEqual(await repo.listScopes(name), []);
+      assert.deepEqual(await repo.listIdentityProviders(name), []);
+      assert.equal(await repo.findLink(name, "orphan", "ext"), undefined);
+      assert.deepEqual(await repo.listLinksOfUser(name, "u"), []);
+    });
+
+    it("identity providers keep user-chosen keys (JWK members, attribute names) out of field names", async () => {
+      const name = `r-${randomUUID()}`;
+      await repo.createRealm(makeRealm(name));
+      await repo.createIdentityProvider(name, {
+        alias: "corp",
+        enabled: true,
+        issuer: "https://corp.example.com",
+        jwks: { keys: [{ kty: "RSA", n: "AQAB", e: "AQAB", "x.y": 1, $z: { "a.b": 2 } }] },
+        audiences: ["tessera"],
+        algorithms: ["RS256"],
+        claims: { userId: "sub", username: "u", email: "e", attributes: { "x.y": "c.d", $role: "roles" } },
+        conditions: [{ name: "n.m", expression: "claims['a.b'] == '$c'" }],
+        userPolicy: "create",
+        storeTokens: true,
+      });
+      const doc = await raw.db(dbName).collection("identity_providers").findOne({ realm: name, alias: "corp" });
+      assert.ok(doc);
+      const fieldNames = (value: unknown): string[] =>
+        Array.isArray(value)
+          ? value.flatMap(fieldNames)
+          : typeof value === "object" && value !== null && !(value instanceof Date) && value.constructor === Object
+            ? Object.entries(value).flatMap(([key, inner]) => [key, ...fieldNames(inner)])
+            : [];
+      const odd = fieldNames(doc).filter((key) => key.includes(".") || key.startsWith("$"));
+      assert.deepEqual(odd, []);
+    });
+
+    it("creates the identity provider and link indexes", async () => {
+      const db = raw.db(dbName);
+      const keysOf = async (collection: string) =>
+        (await db.collection(collection).indexes()).map((index) => ({ key: index.key, unique: index.unique === true }));
+      const providers = await keysOf("identity_providers");
+      assert.ok(providers.some((i) => i.unique && JSON.stringify(i.key) === JSON.stringify({ realm: 1, alias: 1 })));
+      const links = await keysOf("identity_provider_links");
+      for (const [key, unique] of [
+        [{ realm: 1, alias: 1, externalUserId: 1 }, true],
+        [{ realm: 1, alias: 1, userId: 1 }, true],
+        [{ realm: 1, userId: 1 }, false],
+      ] as const) {
+        assert.ok(
+          links.some((i) => i.unique === unique && JSON.stringify(i.key) === JSON.stringify(key)),
+          `no index ${JSON.stringify(key)}`,
+        );
+      }
     });
 
     it("expired used jtis are swept by consumeJti without a TTL index", async () => {

@@ -5,11 +5,14 @@ import { createHash } from "node:crypto";
 import type {
   AuditEvent,
   Client,
+  IdentityProvider,
+  IdentityProviderLink,
   Realm,
   RefreshTokenRecord,
   Scope,
   Session,
   SigningKey,
+  StoredProviderToken,
   User,
 } from "../../src/domain/index.js";
 import {
@@ -74,7 +77,13 @@ function makeClient(clientId: string, overrides: Partial<Client> = {}): Client {
     defaultScopes: ["openid", "profile"],
     optionalScopes: ["email"],
     resourceUris: [`https://${clientId}.example.com/api`],
-    tokenExchange: { enabled: true, refreshTokens: "same_session", scopePolicy: "downscope", delegation: false },
+    tokenExchange: {
+      enabled: true,
+      refreshTokens: "same_session",
+      scopePolicy: "downscope",
+      delegation: false,
+      identityProviders: ["corp"],
+    },
     ...overrides,
   };
 }
@@ -110,6 +119,85 @@ function makeKey(kid: string, createdAt: Date, overrides: Partial<SigningKey> = 
     publicJwk: { kty: "EC", crv: "P-256", x: "AAAA", y: "BBBB", kid, alg: "ES256", use: "sig" },
     encryptedPrivateJwk: "eyJhbGciOiJkaXIiLCJlbmMiOiJBMjU2R0NNIn0..iv.ciphertext.tag",
     createdAt,
+    ...overrides,
+  };
+}
+
+/**
+ * An identity provider with every optional field, whose user data has keys FerretDB could not take as
+ * field names: JWK members and claim-mapping attribute names holding `.` or starting with `$`.
+ */
+function makeProvider(alias: string, overrides: Partial<IdentityProvider> = {}): IdentityProvider {
+  return {
+    alias,
+    enabled: true,
+    issuer: `https://${alias}.example.com/realms/main`,
+    jwks: {
+      keys: [
+        {
+          kty: "EC",
+          crv: "P-256",
+          x: "f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU",
+          y: "x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0",
+          kid: `${alias}-k1`,
+          "x5t#S256": "abc",
+          "ext.vendor": { "a.b": 1, $c: [true] },
+        },
+      ],
+    },
+    jwksUri: `https://${alias}.example.com/jwks`,
+    audiences: ["tessera", "urn:tessera"],
+    algorithms: ["ES256", "RS256"],
+    maxTokenAge: 300,
+    introspection: {
+      endpoint: `https://${alias}.example.com/introspect`,
+      clientId: "tessera",
+      encryptedClientSecret: "eyJhbGciOiJkaXIiLCJlbmMiOiJBMjU2R0NNIn0..iv.ciphertext.tag",
+    },
+    claims: {
+      userId: "sub",
+      username: "preferred_username",
+      email: "email",
+      attributes: { department: "dept", "x.y": "https://claims.example.com/x.y", $role: "roles", "": "empty" },
+    },
+    conditions: [
+      { name: "employees", expression: 'claims["https://claims.example.com/x.y"] == "staff"' },
+      { name: "$odd.name", expression: "email_verified && dept.startsWith('eng')" },
+    ],
+    userPolicy: "create-if-absent",
+    storeTokens: true,
+    accountLinkUrl: `https://${alias}.example.com/link`,
+    ...overrides,
+  };
+}
+
+/** A provider with only the required fields (the optional ones absent, not `undefined`). */
+function makeMinimalProvider(alias: string): IdentityProvider {
+  return {
+    alias,
+    enabled: false,
+    issuer: `https://${alias}.example.com`,
+    audiences: ["tessera"],
+    algorithms: ["RS256"],
+    claims: { userId: "sub", username: "preferred_username", email: "email", attributes: {} },
+    conditions: [],
+    userPolicy: "link-existing",
+    storeTokens: false,
+  };
+}
+
+/** A link of a random external user to a random user at `alias`, created at T0, without a stored token. */
+function makeLink(alias: string, overrides: Partial<IdentityProviderLink> = {}): IdentityProviderLink {
+  return { alias, externalUserId: randomUUID(), userId: randomUUID(), createdAt: T0, ...overrides };
+}
+
+/** An upstream token stored at T0 + 1 min, expiring at T0 + 1 h. */
+function makeStoredToken(overrides: Partial<StoredProviderToken> = {}): StoredProviderToken {
+  return {
+    encryptedToken: `eyJhbGciOiJkaXIiLCJlbmMiOiJBMjU2R0NNIn0..iv.${randomUUID()}.tag`,
+    tokenType: "urn:ietf:params:oauth:token-type:access_token",
+    expiresAt: plus(T0, HOUR),
+    storedAt: plus(T0, MINUTE),
     ...overrides,
   };
 }
@@ -201,6 +289,7 @@ function makeBundle(name = uniqueName()): RealmBundle {
     clients: [makeClient("web"), makePublicClient("api")],
     scopes: [makeScope("openid"), makeScope("orders:read")],
     users: [makeUser("alice"), makeUser("bob")],
+    identityProviders: [makeProvider("corp"), makeMinimalProvider("partner")],
   };
 }
 
@@ -247,6 +336,13 @@ export function runRealmRepositoryConformance(name: string, open: () => Promise<
       const realm = makeRealm();
       await repo.createRealm(realm);
       return realm.name;
+    }
+
+    /** Creates a fresh realm with the providers of these aliases and returns its name. */
+    async function newRealmWithProviders(...aliases: string[]): Promise<string> {
+      const realm = await newRealm();
+      for (const alias of aliases) await repo.createIdentityProvider(realm, makeProvider(alias));
+      return realm;
     }
 
     describe("realms", () => {
@@ -307,8 +403,18 @@ export function runRealmRepositoryConformance(name: string, open: () => Promise<
         await repo.addSigningKey(name, makeKey("k1", new Date()));
         const expiresAt = new Date(Date.now() + 60_000);
         assert.equal(await repo.consumeJti(name, "web", "jti-1", expiresAt), true);
+        const link = makeLink("corp", { userId: bundle.users[0].id, storedToken: makeStoredToken() });
+        await repo.createLink(name, link);
 
         assert.equal(await repo.deleteRealm(name), true);
+        const noProvidersNorLinks = async () => {
+          assert.equal(await repo.getIdentityProvider(name, "corp"), undefined);
+          assert.deepEqual(await repo.listIdentityProviders(name), []);
+          assert.equal(await repo.findLink(name, "corp", link.externalUserId), undefined);
+          assert.equal(await repo.findLinkOfUser(name, "corp", link.userId), undefined);
+          assert.deepEqual(await repo.listLinksOfUser(name, link.userId), []);
+        };
+        await noProvidersNorLinks();
         assert.equal(await repo.getClient(name, "web"), undefined);
         assert.deepEqual(await repo.listClients(name), []);
         assert.deepEqual(await repo.listScopes(name), []);
@@ -323,11 +429,18 @@ export function runRealmRepositoryConformance(name: string, open: () => Promise<
         assert.equal(await repo.findUserByUsername(name, "alice"), undefined);
         assert.deepEqual(await repo.listSigningKeys(name), []);
         assert.equal(await repo.consumeJti(name, "web", "jti-1", expiresAt), true);
+        await noProvidersNorLinks();
+        // The same alias and link keys are free again.
+        await repo.createIdentityProvider(name, makeProvider("corp"));
+        assert.equal(await repo.findLink(name, "corp", link.externalUserId), undefined);
+        assert.deepEqual(await repo.listLinksOfUser(name, link.userId), []);
+        await repo.createLink(name, link);
+        assert.deepEqual(await repo.findLink(name, "corp", link.externalUserId), link);
       });
     });
 
     describe("importRealm", () => {
-      it("importRealm stores the realm with every client, scope and user", async () => {
+      it("importRealm stores the realm with every client, scope, user and identity provider", async () => {
         const bundle = makeBundle();
         const name = bundle.realm.name;
         await repo.importRealm(bundle);
@@ -339,6 +452,30 @@ export function runRealmRepositoryConformance(name: string, open: () => Promise<
           assert.deepEqual(await repo.getUser(name, user.id), user);
           assert.deepEqual(await repo.findUserByUsername(name, user.username), user);
         }
+        assert.deepEqual(await repo.listIdentityProviders(name), bundle.identityProviders);
+        for (const provider of bundle.identityProviders) {
+          assert.deepEqual(await repo.getIdentityProvider(name, provider.alias), provider);
+        }
+      });
+
+      it("importRealm when an identity provider alias repeats inside the bundle then StorageConflictError and no realm is left behind", async () => {
+        const bundle = makeBundle();
+        const name = bundle.realm.name;
+        bundle.identityProviders.push(makeMinimalProvider("corp"));
+        await assert.rejects(repo.importRealm(bundle), StorageConflictError);
+        assert.equal(await repo.getRealm(name), undefined);
+        assert.ok(!(await repo.listRealms()).some((r) => r.name === name));
+        assert.deepEqual(await repo.listClients(name), []);
+        assert.deepEqual(await repo.listScopes(name), []);
+        assert.equal(await repo.findUserByUsername(name, "alice"), undefined);
+        assert.equal(await repo.getIdentityProvider(name, "corp"), undefined);
+        assert.deepEqual(await repo.listIdentityProviders(name), []);
+        await assert.rejects(repo.createLink(name, makeLink("corp")), StorageNotFoundError);
+
+        // The name is free again: a correct bundle imports.
+        bundle.identityProviders.pop();
+        await repo.importRealm(bundle);
+        assert.deepEqual(await repo.listIdentityProviders(name), bundle.identityProviders);
       });
 
       it("importRealm when a client id repeats inside the bundle then StorageConflictError and no realm is left behind", async () => {
@@ -387,8 +524,10 @@ export function runRealmRepositoryConformance(name: string, open: () => Promise<
           clients: [makeClient("other")],
           scopes: [makeScope("other")],
           users: [makeUser("carol")],
+          identityProviders: [makeProvider("corp", { issuer: "https://other.example.com" }), makeProvider("other")],
         };
         await assert.rejects(repo.importRealm(second), StorageConflictError);
+        assert.deepEqual(await repo.listIdentityProviders(name), first.identityProviders);
         assert.deepEqual(await repo.getRealm(name), first.realm);
         assert.deepEqual((await repo.listClients(name)).map((c) => c.clientId), ["api", "web"]);
         assert.deepEqual((await repo.listScopes(name)).map((s) => s.name), ["openid", "orders:read"]);
@@ -556,11 +695,354 @@ export function runRealmRepositoryConformance(name: string, open: () => Promise<
         assert.equal(await repo.findUserByUsername(realm, "nobody"), undefined);
       });
 
+      it("updateUser replaces the user, username included", async () => {
+        const realm = await newRealm();
+        const alice = makeUser("alice");
+        await repo.createUser(realm, alice);
+        const changed: User = { id: alice.id, username: "alice2", enabled: false, attributes: { "a.b": ["c"], $d: [] } };
+        await repo.updateUser(realm, changed);
+        assert.deepEqual(await repo.getUser(realm, alice.id), changed);
+        assert.deepEqual(await repo.findUserByUsername(realm, "alice2"), changed);
+        assert.equal(await repo.findUserByUsername(realm, "alice"), undefined);
+        // The old username is free again.
+        await repo.createUser(realm, makeUser("alice"));
+        // Keeping one's own username is no conflict.
+        const again = { ...changed, email: "a2@example.com" };
+        await repo.updateUser(realm, again);
+        assert.deepEqual(await repo.getUser(realm, alice.id), again);
+      });
+
+      it("updateUser when the user or realm is unknown then StorageNotFoundError and no user appears", async () => {
+        const realm = await newRealm();
+        const ghost = makeUser("ghost");
+        await assert.rejects(repo.updateUser(realm, ghost), StorageNotFoundError);
+        await assert.rejects(repo.updateUser(uniqueName(), ghost), StorageNotFoundError);
+        assert.equal(await repo.getUser(realm, ghost.id), undefined);
+        assert.equal(await repo.findUserByUsername(realm, "ghost"), undefined);
+      });
+
+      it("updateUser when the new username is another user's then StorageConflictError and both stay", async () => {
+        const realm = await newRealm();
+        const alice = makeUser("alice");
+        const bob = makeUser("bob");
+        await repo.createUser(realm, alice);
+        await repo.createUser(realm, bob);
+        await assert.rejects(repo.updateUser(realm, { ...bob, username: "alice", enabled: false }), StorageConflictError);
+        assert.deepEqual(await repo.getUser(realm, alice.id), alice);
+        assert.deepEqual(await repo.getUser(realm, bob.id), bob);
+        assert.deepEqual(await repo.findUserByUsername(realm, "alice"), alice);
+      });
+
+      it("updateUser in realm B never touches realm A's user of the same id", async () => {
+        const [a, b] = [await newRealm(), await newRealm()];
+        const alice = makeUser("alice");
+        await repo.createUser(a, alice);
+        await assert.rejects(repo.updateUser(b, { ...alice, enabled: false }), StorageNotFoundError);
+        await repo.createUser(b, makeUser("bob", { id: alice.id }));
+        await repo.updateUser(b, makeUser("carol", { id: alice.id }));
+        assert.deepEqual(await repo.getUser(a, alice.id), alice);
+      });
+
       it("user attributes whose names hold '.' or start with '$' round trip", async () => {
         const realm = await newRealm();
         const user = makeUser("dot", { attributes: { "given.name": ["Ada"], $role: ["x"], "": ["empty"], none: [] } });
         await repo.createUser(realm, user);
         assert.deepEqual(await repo.getUser(realm, user.id), user);
+      });
+    });
+
+    describe("identity providers", () => {
+      it("createIdentityProvider then getIdentityProvider returns an equal provider", async () => {
+        const realm = await newRealm();
+        const provider = makeProvider("corp");
+        await repo.createIdentityProvider(realm, provider);
+        assert.deepEqual(await repo.getIdentityProvider(realm, "corp"), provider);
+      });
+
+      it("a provider with only the required fields comes back without the optional ones", async () => {
+        const realm = await newRealm();
+        const provider = makeMinimalProvider("partner");
+        await repo.createIdentityProvider(realm, provider);
+        const got = await repo.getIdentityProvider(realm, "partner");
+        assert.deepEqual(got, provider);
+        for (const field of ["jwks", "jwksUri", "maxTokenAge", "introspection", "accountLinkUrl"]) {
+          assert.ok(got && !(field in got), `${field} is present`);
+        }
+      });
+
+      it("JWKs, claim attribute names and conditions with '.' or a leading '$' round trip through every method", async () => {
+        const realm = await newRealm();
+        const provider = makeProvider("dots", {
+          jwks: { keys: [{ kty: "RSA", n: "AQAB", e: "AQAB", "x.y": "z", $ref: { "a.b": ["c"] } }] },
+          claims: {
+            userId: "https://claims.example.com/uid",
+            username: "$user.name",
+            email: "mail",
+            attributes: { "x.y": "claim.z", $role: "$roles", "a.b.c": "https://claims.example.com/x.y" },
+          },
+          conditions: [{ name: "a.b", expression: 'claims["x.y"] == "$z" && has(claims.$w)' }],
+        });
+        await repo.createIdentityProvider(realm, provider);
+        assert.deepEqual(await repo.getIdentityProvider(realm, "dots"), provider);
+        assert.deepEqual(await repo.listIdentityProviders(realm), [provider]);
+        const changed = { ...provider, claims: { ...provider.claims, attributes: { "p.q": "r.s", $t: "u" } } };
+        await repo.updateIdentityProvider(realm, changed);
+        assert.deepEqual(await repo.getIdentityProvider(realm, "dots"), changed);
+      });
+
+      it("createIdentityProvider when the alias exists then StorageConflictError and the first provider stays", async () => {
+        const realm = await newRealm();
+        const provider = makeProvider("corp");
+        await repo.createIdentityProvider(realm, provider);
+        await assert.rejects(repo.createIdentityProvider(realm, makeMinimalProvider("corp")), StorageConflictError);
+        assert.deepEqual(await repo.getIdentityProvider(realm, "corp"), provider);
+      });
+
+      it("createIdentityProvider when the realm is unknown then StorageNotFoundError", async () => {
+        const realm = uniqueName();
+        await assert.rejects(repo.createIdentityProvider(realm, makeProvider("corp")), StorageNotFoundError);
+        assert.equal(await repo.getIdentityProvider(realm, "corp"), undefined);
+      });
+
+      it("getIdentityProvider when the alias or realm is unknown then undefined", async () => {
+        const realm = await newRealmWithProviders("corp");
+        assert.equal(await repo.getIdentityProvider(realm, "nobody"), undefined);
+        assert.equal(await repo.getIdentityProvider(uniqueName(), "corp"), undefined);
+      });
+
+      it("listIdentityProviders returns the realm's providers sorted by alias", async () => {
+        const realm = await newRealm();
+        const providers = ["m", "z", "a", "B"].map((alias) => makeProvider(alias));
+        for (const provider of providers) await repo.createIdentityProvider(realm, provider);
+        assert.deepEqual(await repo.listIdentityProviders(realm), [...providers].sort((x, y) => (x.alias < y.alias ? -1 : 1)));
+        assert.deepEqual((await repo.listIdentityProviders(realm)).map((p) => p.alias), ["B", "a", "m", "z"]);
+        assert.deepEqual(await repo.listIdentityProviders(await newRealm()), []);
+        assert.deepEqual(await repo.listIdentityProviders(uniqueName()), []);
+      });
+
+      it("updateIdentityProvider replaces the provider, optional fields removed included", async () => {
+        const realm = await newRealmWithProviders("corp");
+        const changed: IdentityProvider = { ...makeMinimalProvider("corp"), jwksUri: "https://corp.example.com/v2/jwks" };
+        await repo.updateIdentityProvider(realm, changed);
+        assert.deepEqual(await repo.getIdentityProvider(realm, "corp"), changed);
+        const back = makeProvider("corp", { enabled: false, audiences: ["x"] });
+        await repo.updateIdentityProvider(realm, back);
+        assert.deepEqual(await repo.getIdentityProvider(realm, "corp"), back);
+      });
+
+      it("updateIdentityProvider when the provider or realm is unknown then StorageNotFoundError and no provider appears", async () => {
+        const realm = await newRealm();
+        await assert.rejects(repo.updateIdentityProvider(realm, makeProvider("ghost")), StorageNotFoundError);
+        await assert.rejects(repo.updateIdentityProvider(uniqueName(), makeProvider("ghost")), StorageNotFoundError);
+        assert.equal(await repo.getIdentityProvider(realm, "ghost"), undefined);
+        assert.deepEqual(await repo.listIdentityProviders(realm), []);
+      });
+
+      it("updateIdentityProvider keeps the provider's links", async () => {
+        const realm = await newRealmWithProviders("corp");
+        const link = makeLink("corp");
+        await repo.createLink(realm, link);
+        await repo.updateIdentityProvider(realm, makeProvider("corp", { enabled: false }));
+        assert.deepEqual(await repo.findLink(realm, "corp", link.externalUserId), link);
+      });
+
+      it("deleteIdentityProvider when the provider exists then true, then false; unknown realm then false", async () => {
+        const realm = await newRealmWithProviders("corp", "other");
+        assert.equal(await repo.deleteIdentityProvider(realm, "corp"), true);
+        assert.equal(await repo.getIdentityProvider(realm, "corp"), undefined);
+        assert.deepEqual((await repo.listIdentityProviders(realm)).map((p) => p.alias), ["other"]);
+        assert.equal(await repo.deleteIdentityProvider(realm, "corp"), false);
+        assert.equal(await repo.deleteIdentityProvider(uniqueName(), "other"), false);
+      });
+
+      it("deleteIdentityProvider removes its links and only its links; the alias created again starts without links", async () => {
+        const realm = await newRealmWithProviders("corp", "other");
+        const userId = randomUUID();
+        const corpLinks = [makeLink("corp", { userId, storedToken: makeStoredToken() }), makeLink("corp")];
+        const otherLink = makeLink("other", { userId, externalUserId: corpLinks[0].externalUserId });
+        for (const link of [...corpLinks, otherLink]) await repo.createLink(realm, link);
+
+        assert.equal(await repo.deleteIdentityProvider(realm, "corp"), true);
+        for (const link of corpLinks) {
+          assert.equal(await repo.findLink(realm, "corp", link.externalUserId), undefined);
+          assert.equal(await repo.findLinkOfUser(realm, "corp", link.userId), undefined);
+        }
+        assert.deepEqual(await repo.listLinksOfUser(realm, userId), [otherLink]);
+        assert.deepEqual(await repo.findLink(realm, "other", otherLink.externalUserId), otherLink);
+        await assert.rejects(repo.storeLinkToken(realm, "corp", userId, makeStoredToken()), StorageNotFoundError);
+
+        await repo.createIdentityProvider(realm, makeProvider("corp"));
+        assert.equal(await repo.findLink(realm, "corp", corpLinks[0].externalUserId), undefined);
+        assert.deepEqual(await repo.listLinksOfUser(realm, userId), [otherLink]);
+        await repo.createLink(realm, corpLinks[0]);
+        assert.deepEqual(await repo.findLinkOfUser(realm, "corp", userId), corpLinks[0]);
+      });
+    });
+
+    describe("identity provider links", () => {
+      it("createLink then findLink and findLinkOfUser return an equal link with Dates as Dates", async () => {
+        const realm = await newRealmWithProviders("corp");
+        const link = makeLink("corp", { createdAt: new Date("2024-02-29T23:59:59.123Z") });
+        await repo.createLink(realm, link);
+        const found = await repo.findLink(realm, "corp", link.externalUserId);
+        assert.deepEqual(found, link);
+        assert.ok(found?.createdAt instanceof Date);
+        assert.ok(found && !("storedToken" in found));
+        assert.deepEqual(await repo.findLinkOfUser(realm, "corp", link.userId), link);
+        assert.deepEqual(await repo.listLinksOfUser(realm, link.userId), [link]);
+      });
+
+      it("createLink with a stored token then the token comes back with its Dates", async () => {
+        const realm = await newRealmWithProviders("corp");
+        const link = makeLink("corp", { storedToken: makeStoredToken() });
+        await repo.createLink(realm, link);
+        const found = await repo.findLinkOfUser(realm, "corp", link.userId);
+        assert.deepEqual(found, link);
+        assert.ok(found?.storedToken?.expiresAt instanceof Date && found.storedToken.storedAt instanceof Date);
+      });
+
+      it("createLink when the external user is already linked (to another user) then StorageConflictError and the first link stays", async () => {
+        const realm = await newRealmWithProviders("corp");
+        const first = makeLink("corp");
+        await repo.createLink(realm, first);
+        const second = makeLink("corp", { externalUserId: first.externalUserId });
+        await assert.rejects(repo.createLink(realm, second), StorageConflictError);
+        assert.deepEqual(await repo.findLink(realm, "corp", first.externalUserId), first);
+        assert.equal(await repo.findLinkOfUser(realm, "corp", second.userId), undefined);
+        assert.deepEqual(await repo.listLinksOfUser(realm, second.userId), []);
+      });
+
+      it("createLink when the user already has a link to the provider (another external user) then StorageConflictError and the first link stays", async () => {
+        const realm = await newRealmWithProviders("corp");
+        const first = makeLink("corp");
+        await repo.createLink(realm, first);
+        const second = makeLink("corp", { userId: first.userId });
+        await assert.rejects(repo.createLink(realm, second), StorageConflictError);
+        assert.deepEqual(await repo.findLinkOfUser(realm, "corp", first.userId), first);
+        assert.equal(await repo.findLink(realm, "corp", second.externalUserId), undefined);
+        assert.deepEqual(await repo.listLinksOfUser(realm, first.userId), [first]);
+      });
+
+      it("one user links to several providers, and one external user id at several providers; listLinksOfUser sorts by alias", async () => {
+        const realm = await newRealmWithProviders("m", "z", "a");
+        const userId = randomUUID();
+        const externalUserId = randomUUID();
+        const links = ["z", "a", "m"].map((alias) => makeLink(alias, { userId, externalUserId }));
+        for (const link of links) await repo.createLink(realm, link);
+        await repo.createLink(realm, makeLink("a")); // another user's
+        assert.deepEqual((await repo.listLinksOfUser(realm, userId)).map((l) => l.alias), ["a", "m", "z"]);
+        for (const link of links) assert.deepEqual(await repo.findLink(realm, link.alias, externalUserId), link);
+      });
+
+      it("createLink when the realm or the provider is unknown then StorageNotFoundError and no link appears", async () => {
+        const realm = await newRealmWithProviders("corp");
+        const link = makeLink("nobody");
+        await assert.rejects(repo.createLink(realm, link), StorageNotFoundError);
+        assert.equal(await repo.findLink(realm, "nobody", link.externalUserId), undefined);
+        assert.deepEqual(await repo.listLinksOfUser(realm, link.userId), []);
+        const elsewhere = uniqueName();
+        const corpLink = makeLink("corp");
+        await assert.rejects(repo.createLink(elsewhere, corpLink), StorageNotFoundError);
+        assert.equal(await repo.findLink(elsewhere, "corp", corpLink.externalUserId), undefined);
+        // Nothing was left behind to conflict with.
+        await repo.createIdentityProvider(realm, makeProvider("nobody"));
+        await repo.createLink(realm, link);
+      });
+
+      it("createLink does not require the user to exist (a first login links before it creates the user)", async () => {
+        const realm = await newRealmWithProviders("corp");
+        const link = makeLink("corp");
+        await repo.createLink(realm, link);
+        assert.equal(await repo.getUser(realm, link.userId), undefined);
+        assert.deepEqual(await repo.findLink(realm, "corp", link.externalUserId), link);
+      });
+
+      it("findLink, findLinkOfUser and listLinksOfUser when nothing matches then undefined or empty", async () => {
+        const realm = await newRealmWithProviders("corp", "other");
+        const link = makeLink("corp");
+        await repo.createLink(realm, link);
+        assert.equal(await repo.findLink(realm, "corp", randomUUID()), undefined);
+        assert.equal(await repo.findLink(realm, "other", link.externalUserId), undefined);
+        assert.equal(await repo.findLink(realm, "corp", link.userId), undefined);
+        assert.equal(await repo.findLinkOfUser(realm, "corp", randomUUID()), undefined);
+        assert.equal(await repo.findLinkOfUser(realm, "other", link.userId), undefined);
+        assert.equal(await repo.findLinkOfUser(realm, "corp", link.externalUserId), undefined);
+        assert.deepEqual(await repo.listLinksOfUser(realm, randomUUID()), []);
+        assert.deepEqual(await repo.listLinksOfUser(realm, link.externalUserId), []);
+        assert.equal(await repo.findLink(uniqueName(), "corp", link.externalUserId), undefined);
+        assert.equal(await repo.findLinkOfUser(uniqueName(), "corp", link.userId), undefined);
+        assert.deepEqual(await repo.listLinksOfUser(uniqueName(), link.userId), []);
+      });
+
+      it("storeLinkToken stores, replaces (optional expiresAt absent) and with undefined removes the token", async () => {
+        const realm = await newRealmWithProviders("corp");
+        const link = makeLink("corp");
+        await repo.createLink(realm, link);
+
+        const token = makeStoredToken({ expiresAt: new Date("2025-06-01T13:00:00.456Z"), storedAt: new Date("2025-06-01T12:00:00.789Z") });
+        await repo.storeLinkToken(realm, "corp", link.userId, token);
+        const stored = await repo.findLink(realm, "corp", link.externalUserId);
+        assert.deepEqual(stored, { ...link, storedToken: token });
+        assert.ok(stored?.storedToken?.expiresAt instanceof Date);
+        assert.equal(stored.storedToken.expiresAt.getTime(), token.expiresAt?.getTime());
+        assert.ok(stored.storedToken.storedAt instanceof Date);
+
+        const next = makeStoredToken({ tokenType: "urn:ietf:params:oauth:token-type:id_token", storedAt: plus(T0, HOUR) });
+        delete next.expiresAt;
+        await repo.storeLinkToken(realm, "corp", link.userId, next);
+        const replaced = await repo.findLinkOfUser(realm, "corp", link.userId);
+        assert.deepEqual(replaced, { ...link, storedToken: next });
+        assert.ok(replaced?.storedToken && !("expiresAt" in replaced.storedToken));
+
+        await repo.storeLinkToken(realm, "corp", link.userId, undefined);
+        const removed = await repo.findLink(realm, "corp", link.externalUserId);
+        assert.deepEqual(removed, link);
+        assert.ok(removed && !("storedToken" in removed));
+        assert.deepEqual(await repo.listLinksOfUser(realm, link.userId), [link]);
+        await repo.storeLinkToken(realm, "corp", link.userId, undefined); // removing nothing is fine
+      });
+
+      it("storeLinkToken when the user has no link to the provider then StorageNotFoundError and no link appears", async () => {
+        const realm = await newRealmWithProviders("corp", "other");
+        const link = makeLink("corp");
+        await repo.createLink(realm, link);
+        const token = makeStoredToken();
+        await assert.rejects(repo.storeLinkToken(realm, "other", link.userId, token), StorageNotFoundError);
+        await assert.rejects(repo.storeLinkToken(realm, "corp", randomUUID(), token), StorageNotFoundError);
+        await assert.rejects(repo.storeLinkToken(realm, "corp", link.externalUserId, token), StorageNotFoundError);
+        await assert.rejects(repo.storeLinkToken(uniqueName(), "corp", link.userId, token), StorageNotFoundError);
+        assert.deepEqual(await repo.listLinksOfUser(realm, link.userId), [link]);
+        assert.equal(await repo.findLinkOfUser(realm, "other", link.userId), undefined);
+      });
+
+      it("deleteLink when the link exists then true, then false; its keys are free again", async () => {
+        const realm = await newRealmWithProviders("corp");
+        const link = makeLink("corp", { storedToken: makeStoredToken() });
+        const kept = makeLink("corp");
+        await repo.createLink(realm, link);
+        await repo.createLink(realm, kept);
+        assert.equal(await repo.deleteLink(realm, "corp", link.userId), false); // a user id is no external id
+        assert.equal(await repo.deleteLink(uniqueName(), "corp", link.externalUserId), false);
+        assert.equal(await repo.deleteLink(realm, "corp", link.externalUserId), true);
+        assert.equal(await repo.findLink(realm, "corp", link.externalUserId), undefined);
+        assert.equal(await repo.findLinkOfUser(realm, "corp", link.userId), undefined);
+        assert.deepEqual(await repo.listLinksOfUser(realm, link.userId), []);
+        assert.equal(await repo.deleteLink(realm, "corp", link.externalUserId), false);
+        assert.deepEqual(await repo.findLink(realm, "corp", kept.externalUserId), kept);
+        // Both keys are free: the external user may link to another user, the user to another external user.
+        await repo.createLink(realm, { ...link, userId: randomUUID() });
+        await repo.createLink(realm, { ...link, externalUserId: randomUUID() });
+      });
+
+      it("createLink when called 20 times concurrently for one user with different external users then exactly one succeeds", async () => {
+        const realm = await newRealmWithProviders("corp");
+        const userId = randomUUID();
+        const links = Array.from({ length: 20 }, () => makeLink("corp", { userId }));
+        const results = await Promise.allSettled(links.map((link) => repo.createLink(realm, link)));
+        const winners = results.flatMap((r, i) => (r.status === "fulfilled" ? [links[i]] : []));
+        assert.equal(winners.length, 1);
+        for (const r of results) if (r.status === "rejected") assert.ok(r.reason instanceof StorageConflictError, String(r.reason));
+        assert.deepEqual(await repo.listLinksOfUser(realm, userId), winners);
       });
     });
 
@@ -610,9 +1092,59 @@ export function runRealmRepositoryConformance(name: string, open: () => Promise<
         const b = makeBundle();
         await repo.importRealm(a);
         await repo.importRealm(b);
+        const link = makeLink("corp");
+        await repo.createLink(a.realm.name, link);
+        await repo.createLink(b.realm.name, link);
         await repo.deleteRealm(b.realm.name);
         assert.equal((await repo.listClients(a.realm.name)).length, 2);
         assert.deepEqual(await repo.findUserByUsername(a.realm.name, "alice"), a.users[0]);
+        assert.deepEqual(await repo.listIdentityProviders(a.realm.name), a.identityProviders);
+        assert.deepEqual(await repo.findLink(a.realm.name, "corp", link.externalUserId), link);
+      });
+
+      it("the same alias and the same link keys may exist in two realms; each realm sees only its own", async () => {
+        const [a, b] = [await newRealm(), await newRealm()];
+        const providerA = makeProvider("corp");
+        const providerB = makeMinimalProvider("corp");
+        await repo.createIdentityProvider(a, providerA);
+        await repo.createIdentityProvider(b, providerB);
+        const linkA = makeLink("corp", { storedToken: makeStoredToken() });
+        const linkB = { ...linkA, createdAt: plus(T0, HOUR) };
+        delete linkB.storedToken;
+        await repo.createLink(a, linkA);
+        await repo.createLink(b, linkB);
+        assert.deepEqual(await repo.getIdentityProvider(a, "corp"), providerA);
+        assert.deepEqual(await repo.getIdentityProvider(b, "corp"), providerB);
+        assert.deepEqual(await repo.listIdentityProviders(b), [providerB]);
+        assert.deepEqual(await repo.findLink(a, "corp", linkA.externalUserId), linkA);
+        assert.deepEqual(await repo.findLink(b, "corp", linkA.externalUserId), linkB);
+        assert.deepEqual(await repo.findLinkOfUser(b, "corp", linkA.userId), linkB);
+        assert.deepEqual(await repo.listLinksOfUser(b, linkA.userId), [linkB]);
+      });
+
+      it("identity providers and links of realm A are never visible from realm B, and B's writes never touch them", async () => {
+        const a = await newRealmWithProviders("corp");
+        const b = await newRealm();
+        const provider = makeProvider("corp");
+        const link = makeLink("corp", { storedToken: makeStoredToken() });
+        await repo.createLink(a, link);
+
+        assert.equal(await repo.getIdentityProvider(b, "corp"), undefined);
+        assert.deepEqual(await repo.listIdentityProviders(b), []);
+        assert.equal(await repo.findLink(b, "corp", link.externalUserId), undefined);
+        assert.equal(await repo.findLinkOfUser(b, "corp", link.userId), undefined);
+        assert.deepEqual(await repo.listLinksOfUser(b, link.userId), []);
+
+        await assert.rejects(repo.updateIdentityProvider(b, makeMinimalProvider("corp")), StorageNotFoundError);
+        await assert.rejects(repo.storeLinkToken(b, "corp", link.userId, undefined), StorageNotFoundError);
+        await assert.rejects(repo.createLink(b, makeLink("corp")), StorageNotFoundError);
+        assert.equal(await repo.deleteLink(b, "corp", link.externalUserId), false);
+        assert.equal(await repo.deleteIdentityProvider(b, "corp"), false);
+        await repo.createIdentityProvider(b, makeMinimalProvider("corp"));
+        assert.equal(await repo.deleteIdentityProvider(b, "corp"), true);
+
+        assert.deepEqual(await repo.getIdentityProvider(a, "corp"), provider);
+        assert.deepEqual(await repo.findLink(a, "corp", link.externalUserId), link);
       });
     });
 
@@ -648,6 +1180,67 @@ export function runRealmRepositoryConformance(name: string, open: () => Promise<
         assert.deepEqual(await repo.getScope(realm.name, "openid"), makeScope("openid"));
         assert.deepEqual(await repo.getUser(realm.name, user.id), user);
         assert.deepEqual(await repo.listSigningKeys(realm.name), [key]);
+      });
+
+      it("mutating a returned identity provider or link changes nothing stored", async () => {
+        const realm = await newRealmWithProviders("corp");
+        const link = makeLink("corp", { storedToken: makeStoredToken() });
+        await repo.createLink(realm, link);
+
+        const [listed] = await repo.listIdentityProviders(realm);
+        const got = await repo.getIdentityProvider(realm, "corp");
+        const found = await repo.findLink(realm, "corp", link.externalUserId);
+        const ofUser = await repo.findLinkOfUser(realm, "corp", link.userId);
+        const [linked] = await repo.listLinksOfUser(realm, link.userId);
+        assert.ok(listed && got && found?.storedToken && ofUser?.storedToken && linked?.storedToken);
+        listed.audiences.push("evil");
+        got.claims.attributes.injected = "claim";
+        got.conditions.length = 0;
+        got.jwks?.keys.push({ kty: "oct" });
+        found.storedToken.encryptedToken = "changed";
+        found.createdAt.setTime(0);
+        ofUser.storedToken.storedAt.setTime(0);
+        linked.userId = "someone-else";
+
+        assert.deepEqual(await repo.getIdentityProvider(realm, "corp"), makeProvider("corp"));
+        assert.deepEqual(await repo.findLink(realm, "corp", link.externalUserId), link);
+        assert.deepEqual(await repo.listLinksOfUser(realm, link.userId), [link]);
+      });
+
+      it("mutating an identity provider, link, token or user after passing it in changes nothing stored", async () => {
+        const realm = await newRealm();
+        const provider = makeProvider("corp");
+        await repo.createIdentityProvider(realm, provider);
+        provider.audiences.length = 0;
+        provider.claims.attributes.late = "x";
+        assert.deepEqual(await repo.getIdentityProvider(realm, "corp"), makeProvider("corp"));
+
+        const update = makeProvider("corp", { enabled: false });
+        await repo.updateIdentityProvider(realm, update);
+        update.algorithms.push("none");
+        assert.deepEqual(await repo.getIdentityProvider(realm, "corp"), makeProvider("corp", { enabled: false }));
+
+        const link = makeLink("corp");
+        const expectedLink = structuredClone(link);
+        await repo.createLink(realm, link);
+        link.createdAt.setTime(0);
+        const token = makeStoredToken();
+        const expectedToken = structuredClone(token);
+        await repo.storeLinkToken(realm, "corp", expectedLink.userId, token);
+        token.encryptedToken = "changed";
+        token.storedAt.setTime(0);
+        assert.deepEqual(await repo.findLink(realm, "corp", expectedLink.externalUserId), {
+          ...expectedLink,
+          storedToken: expectedToken,
+        });
+
+        const user = makeUser("alice");
+        await repo.createUser(realm, user);
+        const changed = makeUser("alice2", { id: user.id });
+        const expectedUser = structuredClone(changed);
+        await repo.updateUser(realm, changed);
+        changed.attributes.groups.push("root");
+        assert.deepEqual(await repo.getUser(realm, user.id), expectedUser);
       });
 
       it("mutating an object after passing it in changes nothing stored", async () => {
@@ -1542,6 +2135,77 @@ export function runRealmRepositoryConformance(name: string, open: () => Promise<
           const lineage = { parentJti: jti, childJti: randomUUID(), expiresAt: plus(T0, HOUR) };
           assert.equal(await second.recordLineage(realm, lineage), false);
           assert.deepEqual(await repo.listChildTokens(realm, jti, T0), [lineage]);
+        });
+      });
+
+      it("createLink when 20 calls for one external user (different user ids) race on two instances then exactly one succeeds", async () => {
+        await withSecondInstance(async (second) => {
+          const realm = await newRealmWithProviders("corp");
+          const externalUserId = randomUUID();
+          const links = Array.from({ length: 20 }, () => makeLink("corp", { externalUserId }));
+          const results = await Promise.allSettled(links.map((link, i) => (i % 2 ? second : repo).createLink(realm, link)));
+          const winners = results.flatMap((r, i) => (r.status === "fulfilled" ? [links[i]] : []));
+          assert.equal(winners.length, 1);
+          for (const r of results) if (r.status === "rejected") assert.ok(r.reason instanceof StorageConflictError, String(r.reason));
+          for (const instance of [repo, second]) {
+            assert.deepEqual(await instance.findLink(realm, "corp", externalUserId), winners[0]);
+            assert.deepEqual(await instance.findLinkOfUser(realm, "corp", winners[0].userId), winners[0]);
+          }
+          for (const loser of links.filter((l) => l !== winners[0])) {
+            assert.deepEqual(await second.listLinksOfUser(realm, loser.userId), []);
+          }
+        });
+      });
+
+      it("a link made by one instance is found by the other, and the other's token store is seen by the first", async () => {
+        await withSecondInstance(async (second) => {
+          const realm = await newRealmWithProviders("corp");
+          const link = makeLink("corp");
+          await repo.createLink(realm, link);
+          assert.deepEqual(await second.findLink(realm, "corp", link.externalUserId), link);
+          await assert.rejects(second.createLink(realm, makeLink("corp", { userId: link.userId })), StorageConflictError);
+          const token = makeStoredToken();
+          await second.storeLinkToken(realm, "corp", link.userId, token);
+          assert.deepEqual(await repo.findLinkOfUser(realm, "corp", link.userId), { ...link, storedToken: token });
+        });
+      });
+
+      it("createLink racing deleteIdentityProvider on two instances then no link outlives the provider", async () => {
+        await withSecondInstance(async (second) => {
+          for (let round = 0; round < 3; round++) {
+            const realm = await newRealmWithProviders("corp");
+            const links = Array.from({ length: 10 }, () => makeLink("corp"));
+            const [results] = await Promise.all([
+              Promise.allSettled(links.map((link) => second.createLink(realm, link))),
+              repo.deleteIdentityProvider(realm, "corp"),
+            ]);
+            for (const r of results) {
+              if (r.status === "rejected") assert.ok(r.reason instanceof StorageNotFoundError, String(r.reason));
+            }
+            await repo.createIdentityProvider(realm, makeProvider("corp"));
+            for (const link of links) {
+              assert.equal(await repo.findLink(realm, "corp", link.externalUserId), undefined);
+              assert.deepEqual(await second.listLinksOfUser(realm, link.userId), []);
+            }
+          }
+        });
+      });
+
+      it("createLink racing deleteRealm on two instances then no link outlives the realm", async () => {
+        await withSecondInstance(async (second) => {
+          const realm = await newRealmWithProviders("corp");
+          const links = Array.from({ length: 10 }, () => makeLink("corp"));
+          const [results] = await Promise.all([
+            Promise.allSettled(links.map((link) => second.createLink(realm, link))),
+            repo.deleteRealm(realm),
+          ]);
+          for (const r of results) {
+            if (r.status === "rejected") assert.ok(r.reason instanceof StorageNotFoundError, String(r.reason));
+          }
+          for (const link of links) assert.equal(await second.findLink(realm, "corp", link.externalUserId), undefined);
+          await repo.createRealm(makeRealm(realm));
+          await repo.createIdentityProvider(realm, makeProvider("corp"));
+          for (const link of links) assert.equal(await repo.findLink(realm, "corp", link.externalUserId), undefined);
         });
       });
 

@@ -22,6 +22,13 @@ export interface MongoServer {
   uri: string;
   /** Stops the server and removes its data (a no-op for an external `MONGODB_URI`). */
   stop(): Promise<void>;
+  /**
+   * Stops the server process, keeping its port and data, until {@link MongoServer.restart}; undefined for
+   * an external `MONGODB_URI`, which tests cannot stop.
+   */
+  halt?(): Promise<void>;
+  /** Starts the halted server again on the same port with the same data. */
+  restart?(): Promise<void>;
 }
 
 /**
@@ -56,6 +63,23 @@ export async function startMongoServer(): Promise<MongoServer> {
 
 async function launch(binary: string, dir: string, port: number): Promise<MongoServer> {
   const uri = `mongodb://127.0.0.1:${port}/`;
+  let running = await spawnFerretDb(binary, dir, port, uri);
+  return {
+    uri,
+    stop: async () => {
+      await running.halt();
+      await rm(dir, { recursive: true, force: true });
+    },
+    halt: () => running.halt(),
+    restart: async () => {
+      await running.halt();
+      running = await spawnFerretDb(binary, dir, port, uri);
+    },
+  };
+}
+
+/** Starts FerretDB and resolves once it answers a ping; `halt` stops it (SIGTERM, then SIGKILL). */
+async function spawnFerretDb(binary: string, dir: string, port: number, uri: string): Promise<{ halt(): Promise<void> }> {
   const child = spawn(
     binary,
     [
@@ -73,14 +97,13 @@ async function launch(binary: string, dir: string, port: number): Promise<MongoS
   child.stderr?.setEncoding("utf8").on("data", (chunk: string) => (stderr = (stderr + chunk).slice(-4000)));
   const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
 
-  const stop = async (): Promise<void> => {
+  const halt = async (): Promise<void> => {
     if (child.exitCode === null && child.signalCode === null) {
       child.kill("SIGTERM");
       const timer = setTimeout(() => child.kill("SIGKILL"), 5000);
       await exited;
       clearTimeout(timer);
     }
-    await rm(dir, { recursive: true, force: true });
   };
 
   try {
@@ -90,7 +113,7 @@ async function launch(binary: string, dir: string, port: number): Promise<MongoS
     await exited;
     throw new Error(`FerretDB did not start on 127.0.0.1:${port}: ${String(error)}\n--- stderr ---\n${stderr}`);
   }
-  return { uri, stop };
+  return { halt };
 }
 
 async function waitForPing(uri: string, child: ChildProcess, timeoutMs: number): Promise<void> {

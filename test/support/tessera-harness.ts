@@ -3,7 +3,8 @@ import { Writable } from "node:stream";
 import { createTessera, type Tessera } from "../../src/app.js";
 import type { Clock } from "../../src/domain/index.js";
 import { createLogger } from "../../src/logger.js";
-import { listen, type DualHandler, type ListeningServer } from "../../src/server.js";
+import type { OperationsOptions } from "../../src/ops/operations.js";
+import { listen, type DualHandler, type ListeningServer, type TlsCredentials } from "../../src/server.js";
 import { MemoryRealmRepository } from "../../src/storage/memory/memory-realm-repository.js";
 import type { RealmRepository } from "../../src/storage/realm-repository.js";
 
@@ -33,6 +34,10 @@ export interface HarnessOptions {
    * defaults to this instance's own URL.
    */
   publicUrl?: string;
+  /** Serve HTTPS and gRPC over TLS with this certificate; `baseUrl` is then https. */
+  tls?: TlsCredentials;
+  /** Health, metrics and CORS options. */
+  operations?: OperationsOptions;
 }
 
 /** Starts the real server (the same composition as `tessera serve`) on a free port. */
@@ -48,11 +53,11 @@ export async function startTessera(options: HarnessOptions = {}): Promise<Tesser
   const log = createLogger("info", sink);
   // The issuer depends on the port: bind first, then build Tessera with the URL and route to it.
   let handler: DualHandler | undefined;
-  const server = await listen((req, res) => handler?.(req, res), "127.0.0.1", 0);
+  const server = await listen((req, res) => handler?.(req, res), "127.0.0.1", 0, options.tls);
   const port = server.address.port;
-  const ownUrl = `http://127.0.0.1:${port}`;
+  const ownUrl = `${options.tls ? "https" : "http"}://127.0.0.1:${port}`;
   const publicUrl = options.publicUrl ?? ownUrl;
-  const tessera = createTessera({ repository, publicUrl, masterKey: options.masterKey ?? randomBytes(32), log, clock: options.clock });
+  const tessera = createTessera({ repository, publicUrl, masterKey: options.masterKey ?? randomBytes(32), log, clock: options.clock, operations: options.operations });
   handler = tessera.handler;
   return {
     baseUrl: ownUrl,

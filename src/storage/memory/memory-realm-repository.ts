@@ -3,6 +3,8 @@ import {
   sessionExpiresAt,
   type AuditEvent,
   type Client,
+  type IdentityProvider,
+  type IdentityProviderLink,
   type Realm,
   type RefreshTokenRecord,
   type Scope,
@@ -37,6 +39,12 @@ interface RealmData {
   clients: Map<string, Client>;
   scopes: Map<string, Scope>;
   users: Map<string, User>;
+  /** By alias. */
+  identityProviders: Map<string, IdentityProvider>;
+  /** By {@link linkKey}(alias, externalUserId); the same objects as in {@link linksOfUsers}. */
+  links: Map<string, IdentityProviderLink>;
+  /** User id -> alias -> link. */
+  linksOfUsers: Map<string, Map<string, IdentityProviderLink>>;
   keys: SigningKey[];
   usedJtis: Map<string, number>;
 }
@@ -68,7 +76,8 @@ const byKey = <T>(key: (t: T) => string) => (a: T, b: T) => (key(a) < key(b) ? -
 
 /**
  * The embedded default {@link RealmRepository}: process memory, nothing persisted. For `npm start`,
- * development and fast tests. Every value goes in and out through `structuredClone`.
+ * development and fast tests. Every value goes in and out as a deep copy (`structuredClone`, then
+ * `undefined`-valued properties dropped, as MongoDB's `ignoreUndefined` does).
  */
 export class MemoryRealmRepository implements RealmRepository {
   readonly #realms = new Map<string, RealmData>();
@@ -102,7 +111,7 @@ export class MemoryRealmRepository implements RealmRepository {
   }
 
   async createRealm(realm: Realm): Promise<void> {
-    await this.importRealm({ realm, clients: [], scopes: [], users: [] });
+    await this.importRealm({ realm, clients: [], scopes: [], users: [], identityProviders: [] });
   }
 
   async getRealm(name: string): Promise<Realm | undefined> {
@@ -133,12 +142,18 @@ export class MemoryRealmRepository implements RealmRepository {
       clients: new Map(),
       scopes: new Map(),
       users: new Map(),
+      identityProviders: new Map(),
+      links: new Map(),
+      linksOfUsers: new Map(),
       keys: [],
       usedJtis: new Map(),
     };
     for (const client of bundle.clients) putUnique(data.clients, client.clientId, client, "client");
     for (const scope of bundle.scopes) putUnique(data.scopes, scope.name, scope, "scope");
     for (const user of bundle.users) insertUser(data, user);
+    for (const provider of bundle.identityProviders) {
+      putUnique(data.identityProviders, provider.alias, provider, "identity provider");
+    }
     this.#realms.set(bundle.realm.name, data);
     this.#records.delete(bundle.realm.name);
   }
@@ -204,6 +219,98 @@ export class MemoryRealmRepository implements RealmRepository {
     const users = this.#data(realm)?.users.values() ?? [];
     for (const user of users) if (user.username === username) return structuredClone(user);
     return undefined;
+  }
+
+  async updateUser(realm: string, user: User): Promise<void> {
+    const data = this.#required(realm);
+    if (!data.users.has(user.id)) throw new StorageNotFoundError(`user ${user.id} not found in realm ${realm}`);
+    for (const other of data.users.values()) {
+      if (other.username === user.username && other.id !== user.id) {
+        throw new StorageConflictError(`username ${user.username} is taken in realm ${realm}`);
+      }
+    }
+    data.users.set(user.id, copy(user));
+  }
+
+  async createIdentityProvider(realm: string, provider: IdentityProvider): Promise<void> {
+    putUnique(this.#required(realm).identityProviders, provider.alias, provider, "identity provider");
+  }
+
+  async getIdentityProvider(realm: string, alias: string): Promise<IdentityProvider | undefined> {
+    const provider = this.#data(realm)?.identityProviders.get(alias);
+    return provider && copy(provider);
+  }
+
+  async listIdentityProviders(realm: string): Promise<IdentityProvider[]> {
+    return listOf(this.#data(realm)?.identityProviders, (p) => p.alias);
+  }
+
+  async updateIdentityProvider(realm: string, provider: IdentityProvider): Promise<void> {
+    replaceExisting(this.#required(realm).identityProviders, provider.alias, provider, "identity provider");
+  }
+
+  async deleteIdentityProvider(realm: string, alias: string): Promise<boolean> {
+    const data = this.#data(realm);
+    if (!data?.identityProviders.delete(alias)) return false;
+    for (const link of [...data.links.values()]) if (link.alias === alias) removeLink(data, link);
+    return true;
+  }
+
+  /**
+   * Throws {@link StorageConflictError} when the external user or the user already has a link to the
+   * provider, {@link StorageNotFoundError} when the realm or the provider is unknown. The user need not
+   * exist (yet).
+   */
+  async createLink(realm: string, link: IdentityProviderLink): Promise<void> {
+    const data = this.#required(realm);
+    if (!data.identityProviders.has(link.alias)) {
+      throw new StorageNotFoundError(`identity provider ${link.alias} not found in realm ${realm}`);
+    }
+    const key = linkKey(link.alias, link.externalUserId);
+    if (data.links.has(key)) {
+      throw new StorageConflictError(`external user ${link.externalUserId} of ${link.alias} is already linked`);
+    }
+    const ofUser = data.linksOfUsers.get(link.userId) ?? new Map<string, IdentityProviderLink>();
+    if (ofUser.has(link.alias)) {
+      throw new StorageConflictError(`user ${link.userId} already has a link to ${link.alias}`);
+    }
+    const stored = copy(link);
+    data.links.set(key, stored);
+    data.linksOfUsers.set(link.userId, ofUser.set(link.alias, stored));
+  }
+
+  async findLink(realm: string, alias: string, externalUserId: string): Promise<IdentityProviderLink | undefined> {
+    const link = this.#data(realm)?.links.get(linkKey(alias, externalUserId));
+    return link && copy(link);
+  }
+
+  async findLinkOfUser(realm: string, alias: string, userId: string): Promise<IdentityProviderLink | undefined> {
+    const link = this.#data(realm)?.linksOfUsers.get(userId)?.get(alias);
+    return link && copy(link);
+  }
+
+  async listLinksOfUser(realm: string, userId: string): Promise<IdentityProviderLink[]> {
+    return listOf(this.#data(realm)?.linksOfUsers.get(userId), (l) => l.alias);
+  }
+
+  async storeLinkToken(
+    realm: string,
+    alias: string,
+    userId: string,
+    token: IdentityProviderLink["storedToken"],
+  ): Promise<void> {
+    const link = this.#data(realm)?.linksOfUsers.get(userId)?.get(alias);
+    if (!link) throw new StorageNotFoundError(`user ${userId} has no link to ${alias} in realm ${realm}`);
+    if (token === undefined) delete link.storedToken;
+    else link.storedToken = copy(token);
+  }
+
+  async deleteLink(realm: string, alias: string, externalUserId: string): Promise<boolean> {
+    const data = this.#data(realm);
+    const link = data?.links.get(linkKey(alias, externalUserId));
+    if (!data || !link) return false;
+    removeLink(data, link);
+    return true;
   }
 
   async addSigningKey(realm: string, key: SigningKey): Promise<void> {
@@ -396,25 +503,50 @@ export class MemoryRealmRepository implements RealmRepository {
   async close(): Promise<void> {}
 }
 
-function putUnique<T>(map: Map<string, T>, key: string, value: T, what: string): void {
+function putUnique<T extends object>(map: Map<string, T>, key: string, value: T, what: string): void {
   if (map.has(key)) throw new StorageConflictError(`${what} ${key} already exists`);
-  map.set(key, structuredClone(value));
+  map.set(key, copy(value));
 }
 
-function replaceExisting<T>(map: Map<string, T>, key: string, value: T, what: string): void {
+function replaceExisting<T extends object>(map: Map<string, T>, key: string, value: T, what: string): void {
   if (!map.has(key)) throw new StorageNotFoundError(`${what} ${key} not found`);
-  map.set(key, structuredClone(value));
+  map.set(key, copy(value));
 }
 
-function listOf<T>(map: Map<string, T> | undefined, key: (t: T) => string): T[] {
-  return [...(map?.values() ?? [])].map((v) => structuredClone(v)).sort(byKey(key));
+function listOf<T extends object>(map: Map<string, T> | undefined, key: (t: T) => string): T[] {
+  return [...(map?.values() ?? [])].map(copy).sort(byKey(key));
 }
 
-/** A deep copy without `undefined`-valued properties: optional fields are absent, as the Mongo adapter returns them. */
+/**
+ * A deep copy without `undefined`-valued properties at any depth: optional fields are absent, as the
+ * Mongo adapter (`ignoreUndefined`) returns them. Dates stay Dates.
+ */
 function copy<T extends object>(value: T): T {
   const cloned = structuredClone(value);
-  for (const key of Object.keys(cloned) as (keyof T)[]) if (cloned[key] === undefined) delete cloned[key];
+  dropUndefined(cloned);
   return cloned;
+}
+
+function dropUndefined(value: unknown): void {
+  if (Array.isArray(value)) {
+    for (const item of value) dropUndefined(item);
+  } else if (typeof value === "object" && value !== null && Object.getPrototypeOf(value) === Object.prototype) {
+    const record = value as Record<string, unknown>;
+    for (const key of Object.keys(record)) {
+      if (record[key] === undefined) delete record[key];
+      else dropUndefined(record[key]);
+    }
+  }
+}
+
+/** The key of a link in {@link RealmData.links}. */
+const linkKey = (alias: string, externalUserId: string): string => JSON.stringify([alias, externalUserId]);
+
+function removeLink(data: RealmData, link: IdentityProviderLink): void {
+  data.links.delete(linkKey(link.alias, link.externalUserId));
+  const ofUser = data.linksOfUsers.get(link.userId);
+  ofUser?.delete(link.alias);
+  if (ofUser?.size === 0) data.linksOfUsers.delete(link.userId);
 }
 
 /** The index of the first of `items` (sorted newest first) that sorts after `key`. */

@@ -11,12 +11,17 @@ import {
   type Collection,
   type Db,
   type Filter,
+  type UpdateFilter,
 } from "mongodb";
 import {
   isSessionActive,
   sessionExpiresAt,
   type AuditEvent,
+  type ClaimMapping,
   type Client,
+  type IdentityProvider,
+  type IdentityProviderLink,
+  type StoredProviderToken,
   type Realm,
   type RefreshTokenRecord,
   type Scope,
@@ -50,6 +55,23 @@ type Scoped<T> = T & { realm: string };
  * which FerretDB rejects as field names.
  */
 type UserDoc = Scoped<Omit<User, "attributes"> & { attributes: { name: string; values: string[] }[] }>;
+/**
+ * An identity provider. Its user data with free-form keys is kept out of field names (FerretDB rejects
+ * names holding `.` or starting with `$`): `jwks` is stored as JSON text, and the claim mapping's
+ * `attributes` as `{ name, value }` entries (user attribute name -> claim name). Conditions are already
+ * an array of `{ name, expression }`.
+ */
+type IdentityProviderDoc = Scoped<
+  Omit<IdentityProvider, "jwks" | "claims"> & {
+    jwks?: string;
+    claims: Omit<ClaimMapping, "attributes"> & { attributes: { name: string; value: string }[] };
+  }
+>;
+/**
+ * A link; unique per (realm, alias, externalUserId) and per (realm, alias, userId), so of concurrent
+ * first logins one insert wins. Only `storedToken` is ever updated.
+ */
+type LinkDoc = Scoped<IdentityProviderLink>;
 type UsedJtiDoc = { realm: string; clientId: string; jti: string; expiresAt: Date };
 
 /*
@@ -99,6 +121,8 @@ const REALM_OBJECT_COLLECTIONS = [
   "clients",
   "scopes",
   "users",
+  "identity_providers",
+  "identity_provider_links",
   "signing_keys",
   "used_jtis",
   "sessions",
@@ -130,6 +154,8 @@ export class MongoRealmRepository implements RealmRepository {
   readonly #clients: Collection<Scoped<Client>>;
   readonly #scopes: Collection<Scoped<Scope>>;
   readonly #users: Collection<UserDoc>;
+  readonly #providers: Collection<IdentityProviderDoc>;
+  readonly #links: Collection<LinkDoc>;
   readonly #keys: Collection<Scoped<SigningKey>>;
   readonly #usedJtis: Collection<UsedJtiDoc>;
   readonly #sessions: Collection<SessionDoc>;
@@ -150,6 +176,8 @@ export class MongoRealmRepository implements RealmRepository {
     this.#clients = db.collection("clients");
     this.#scopes = db.collection("scopes");
     this.#users = db.collection("users");
+    this.#providers = db.collection("identity_providers");
+    this.#links = db.collection("identity_provider_links");
     this.#keys = db.collection("signing_keys");
     this.#usedJtis = db.collection("used_jtis");
     this.#sessions = db.collection("sessions");
@@ -196,6 +224,10 @@ export class MongoRealmRepository implements RealmRepository {
       this.#scopes.createIndex({ realm: 1, name: 1 }, { unique: true }),
       this.#users.createIndex({ realm: 1, id: 1 }, { unique: true }),
       this.#users.createIndex({ realm: 1, username: 1 }, { unique: true }),
+      this.#providers.createIndex({ realm: 1, alias: 1 }, { unique: true }),
+      this.#links.createIndex({ realm: 1, alias: 1, externalUserId: 1 }, { unique: true }),
+      this.#links.createIndex({ realm: 1, alias: 1, userId: 1 }, { unique: true }),
+      this.#links.createIndex({ realm: 1, userId: 1 }),
       this.#keys.createIndex({ realm: 1, kid: 1 }, { unique: true }),
       this.#usedJtis.createIndex({ realm: 1, clientId: 1, jti: 1 }, { unique: true }),
       this.#usedJtis.createIndex({ expiresAt: 1 }),
@@ -220,7 +252,7 @@ export class MongoRealmRepository implements RealmRepository {
   }
 
   async createRealm(realm: Realm): Promise<void> {
-    await this.importRealm({ realm, clients: [], scopes: [], users: [] });
+    await this.importRealm({ realm, clients: [], scopes: [], users: [], identityProviders: [] });
   }
 
   async getRealm(name: string): Promise<Realm | undefined> {
@@ -280,6 +312,10 @@ export class MongoRealmRepository implements RealmRepository {
       if (bundle.users.length > 0) {
         const users = bundle.users.map((user) => toUserDoc(name, user));
         await this.#call(() => this.#users.insertMany(users), conflict("user id or username"));
+      }
+      if (bundle.identityProviders.length > 0) {
+        const providers = bundle.identityProviders.map((provider) => toProviderDoc(name, provider));
+        await this.#call(() => this.#providers.insertMany(providers), conflict("identity provider alias"));
       }
       const shown = await this.#call(() =>
         this.#realms.updateOne({ name, _state: "importing" }, { $unset: { _state: "" } }),
@@ -387,6 +423,132 @@ export class MongoRealmRepository implements RealmRepository {
       const doc = await this.#users.findOne<Omit<UserDoc, "realm">>(filter, { projection: HIDDEN_FIELDS });
       return doc ? fromUserDoc(doc) : undefined;
     });
+  }
+
+  /** Throws {@link StorageConflictError} when the new username is another user's (the unique index says so). */
+  async updateUser(realm: string, user: User): Promise<void> {
+    const result = await this.#call(
+      () => this.#users.replaceOne({ realm, id: user.id }, toUserDoc(realm, user)),
+      `username ${user.username} is taken in realm ${realm}`,
+    );
+    if (result.matchedCount === 0) throw new StorageNotFoundError(`user ${user.id} not found in realm ${realm}`);
+  }
+
+  async createIdentityProvider(realm: string, provider: IdentityProvider): Promise<void> {
+    await this.#requireRealm(realm);
+    await this.#call(
+      () => this.#providers.insertOne(toProviderDoc(realm, provider)),
+      `identity provider ${provider.alias} already exists in realm ${realm}`,
+    );
+  }
+
+  async getIdentityProvider(realm: string, alias: string): Promise<IdentityProvider | undefined> {
+    return this.#call(async () => {
+      const doc = await this.#providers.findOne<IdentityProviderDoc>({ realm, alias }, { projection: HIDDEN_FIELDS });
+      return doc ? fromProviderDoc(doc) : undefined;
+    });
+  }
+
+  async listIdentityProviders(realm: string): Promise<IdentityProvider[]> {
+    return this.#call(async () => {
+      const docs = await this.#providers
+        .find<IdentityProviderDoc>({ realm }, { projection: HIDDEN_FIELDS })
+        .sort({ alias: 1 })
+        .toArray();
+      return docs.map(fromProviderDoc);
+    });
+  }
+
+  async updateIdentityProvider(realm: string, provider: IdentityProvider): Promise<void> {
+    const result = await this.#call(() =>
+      this.#providers.replaceOne({ realm, alias: provider.alias }, toProviderDoc(realm, provider)),
+    );
+    if (result.matchedCount === 0) {
+      throw new StorageNotFoundError(`identity provider ${provider.alias} not found in realm ${realm}`);
+    }
+  }
+
+  /**
+   * Deletes the provider first, then its links: a {@link createLink} racing this either sees the
+   * provider gone (and takes its link back) or inserted its link before the links are deleted.
+   */
+  async deleteIdentityProvider(realm: string, alias: string): Promise<boolean> {
+    return this.#call(async () => {
+      const deleted = await this.#providers.deleteOne({ realm, alias });
+      await this.#links.deleteMany({ realm, alias });
+      return deleted.deletedCount === 1;
+    });
+  }
+
+  /**
+   * Inserts into the unique (realm, alias, externalUserId) and (realm, alias, userId) indexes, so of
+   * concurrent calls on any number of instances one wins; then checks that the realm and the provider
+   * still exist, taking the link back (and throwing {@link StorageNotFoundError}) if not. Inserting first
+   * makes this race-free against {@link deleteIdentityProvider} and {@link deleteRealm} without
+   * transactions. The user need not exist (yet).
+   */
+  async createLink(realm: string, link: IdentityProviderLink): Promise<void> {
+    const { alias, externalUserId, userId } = link;
+    await this.#call(
+      () => this.#links.insertOne(toLinkDoc(realm, link)),
+      `external user ${externalUserId} of ${alias}, or user ${userId}, is already linked in realm ${realm}`,
+    );
+    const [realmDoc, provider] = await this.#call(() =>
+      Promise.all([
+        this.#realms.findOne({ name: realm, ...VISIBLE }, { projection: { _id: 1 } }),
+        this.#providers.findOne({ realm, alias }, { projection: { _id: 1 } }),
+      ]),
+    );
+    if (realmDoc && provider) return;
+    await this.#call(() => this.#links.deleteOne({ realm, alias, externalUserId, userId }));
+    throw new StorageNotFoundError(
+      realmDoc ? `identity provider ${alias} not found in realm ${realm}` : `realm ${realm} not found`,
+    );
+  }
+
+  async findLink(realm: string, alias: string, externalUserId: string): Promise<IdentityProviderLink | undefined> {
+    return this.#findLink({ realm, alias, externalUserId });
+  }
+
+  async findLinkOfUser(realm: string, alias: string, userId: string): Promise<IdentityProviderLink | undefined> {
+    return this.#findLink({ realm, alias, userId });
+  }
+
+  async #findLink(filter: Filter<LinkDoc>): Promise<IdentityProviderLink | undefined> {
+    return this.#call(
+      async () => (await this.#links.findOne<IdentityProviderLink>(filter, { projection: HIDDEN_FIELDS })) ?? undefined,
+    );
+  }
+
+  async listLinksOfUser(realm: string, userId: string): Promise<IdentityProviderLink[]> {
+    return this.#call(() =>
+      this.#links
+        .find<IdentityProviderLink>({ realm, userId }, { projection: HIDDEN_FIELDS })
+        .sort({ alias: 1 })
+        .toArray(),
+    );
+  }
+
+  /**
+   * Sets (or unsets) `storedToken`, the only field of a link ever updated: concurrent calls overwriting
+   * each other's document on FerretDB lose nothing but the earlier token (last write wins).
+   */
+  async storeLinkToken(
+    realm: string,
+    alias: string,
+    userId: string,
+    token: IdentityProviderLink["storedToken"],
+  ): Promise<void> {
+    const update: UpdateFilter<LinkDoc> =
+      token === undefined ? { $unset: { storedToken: "" } } : { $set: { storedToken: toStoredToken(token) } };
+    const result = await this.#call(() => this.#links.updateOne({ realm, alias, userId }, update));
+    if (result.matchedCount === 0) {
+      throw new StorageNotFoundError(`user ${userId} has no link to ${alias} in realm ${realm}`);
+    }
+  }
+
+  async deleteLink(realm: string, alias: string, externalUserId: string): Promise<boolean> {
+    return this.#call(async () => (await this.#links.deleteOne({ realm, alias, externalUserId })).deletedCount === 1);
   }
 
   async addSigningKey(realm: string, key: SigningKey): Promise<void> {
@@ -738,9 +900,45 @@ function fromUserDoc(doc: Omit<UserDoc, "realm">): User {
   return { ...doc, attributes: Object.fromEntries(doc.attributes.map((a) => [a.name, a.values])) };
 }
 
-function isDuplicateKey(error: unknown): boolean {
-  return error instanceof MongoServerError && error.code === 11000;
+function toProviderDoc(realm: string, provider: IdentityProvider): IdentityProviderDoc {
+  const { jwks, claims, ...rest } = provider;
+  const attributes = Object.entries(claims.attributes).map(([name, value]) => ({ name, value }));
+  const doc: IdentityProviderDoc = { ...rest, realm, claims: { ...claims, attributes } };
+  if (jwks !== undefined) doc.jwks = JSON.stringify(jwks);
+  return doc;
 }
+
+function fromProviderDoc(doc: Omit<IdentityProviderDoc, "realm">): IdentityProvider {
+  const { jwks, claims, ...rest } = doc;
+  const attributes = Object.fromEntries(claims.attributes.map((a) => [a.name, a.value]));
+  const provider: IdentityProvider = { ...rest, claims: { ...claims, attributes } };
+  if (jwks !== undefined) provider.jwks = JSON.parse(jwks) as NonNullable<IdentityProvider["jwks"]>;
+  return provider;
+}
+
+/** A link document with only the fields of the port (no stray `undefined`s). */
+function toLinkDoc(realm: string, link: IdentityProviderLink): LinkDoc {
+  const { storedToken, ...rest } = link;
+  return storedToken === undefined ? { ...rest, realm } : { ...rest, realm, storedToken: toStoredToken(storedToken) };
+}
+
+function toStoredToken(token: StoredProviderToken): StoredProviderToken {
+  const { expiresAt, ...rest } = token;
+  return expiresAt === undefined ? rest : { ...rest, expiresAt };
+}
+
+/**
+ * A write refused by a unique index. FerretDB 1.24 answers 11000 to inserts, but an update or replace that
+ * violates a unique index fails with code 1 (`InternalError`) quoting its backend's message.
+ */
+function isDuplicateKey(error: unknown): boolean {
+  if (!(error instanceof MongoServerError)) return false;
+  if (error.code === 11000) return true;
+  return error.code === 1 && FERRETDB_UNIQUE_VIOLATION.test(error.message);
+}
+
+/** The messages of FerretDB's SQLite and PostgreSQL backends for a unique index violation. */
+const FERRETDB_UNIQUE_VIOLATION = /UNIQUE constraint failed|duplicate key value violates unique constraint/;
 
 function isUnavailable(error: unknown): error is Error {
   return (

@@ -10,6 +10,8 @@ import type { Client } from "./client_pb.js";
 import { file_tessera_admin_v1_client } from "./client_pb.js";
 import type { Event } from "./event_pb.js";
 import { file_tessera_admin_v1_event } from "./event_pb.js";
+import type { IdentityProvider } from "./identity_provider_pb.js";
+import { file_tessera_admin_v1_identity_provider } from "./identity_provider_pb.js";
 import type { Realm } from "./realm_pb.js";
 import { file_tessera_admin_v1_realm } from "./realm_pb.js";
 import type { Scope } from "./scope_pb.js";
@@ -22,7 +24,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file tessera/admin/v1/admin_service.proto.
  */
 export const file_tessera_admin_v1_admin_service: GenFile = /*@__PURE__*/
-  fileDesc("CiR0ZXNzZXJhL2FkbWluL3YxL2FkbWluX3NlcnZpY2UucHJvdG8SEHRlc3NlcmEuYWRtaW4udjEiPAoSQ3JlYXRlUmVhbG1SZXF1ZXN0EiYKBXJlYWxtGAEgASgLMhcudGVzc2VyYS5hZG1pbi52MS5SZWFsbSI9ChNDcmVhdGVSZWFsbVJlc3BvbnNlEiYKBXJlYWxtGAEgASgLMhcudGVzc2VyYS5hZG1pbi52MS5SZWFsbSIfCg9HZXRSZWFsbVJlcXVlc3QSDAoEbmFtZRgBIAEoCSI6ChBHZXRSZWFsbVJlc3BvbnNlEiYKBXJlYWxtGAEgASgLMhcudGVzc2VyYS5hZG1pbi52MS5SZWFsbSITChFMaXN0UmVhbG1zUmVxdWVzdCI9ChJMaXN0UmVhbG1zUmVzcG9uc2USJwoGcmVhbG1zGAEgAygLMhcudGVzc2VyYS5hZG1pbi52MS5SZWFsbSI8ChJVcGRhdGVSZWFsbVJlcXVlc3QSJgoFcmVhbG0YASABKAsyFy50ZXNzZXJhLmFkbWluLnYxLlJlYWxtIj0KE1VwZGF0ZVJlYWxtUmVzcG9uc2USJgoFcmVhbG0YASABKAsyFy50ZXNzZXJhLmFkbWluLnYxLlJlYWxtIiIKEkRlbGV0ZVJlYWxtUmVxdWVzdBIMCgRuYW1lGAEgASgJIhUKE0RlbGV0ZVJlYWxtUmVzcG9uc2UiTgoTQ3JlYXRlQ2xpZW50UmVxdWVzdBINCgVyZWFsbRgBIAEoCRIoCgZjbGllbnQYAiABKAsyGC50ZXNzZXJhLmFkbWluLnYxLkNsaWVudCJAChRDcmVhdGVDbGllbnRSZXNwb25zZRIoCgZjbGllbnQYASABKAsyGC50ZXNzZXJhLmFkbWluLnYxLkNsaWVudCI0ChBHZXRDbGllbnRSZXF1ZXN0Eg0KBXJlYWxtGAEgASgJEhEKCWNsaWVudF9pZBgCIAEoCSI9ChFHZXRDbGllbnRSZXNwb25zZRIoCgZjbGllbnQYASABKAsyGC50ZXNzZXJhLmFkbWluLnYxLkNsaWVudCIjChJMaXN0Q2xpZW50c1JlcXVlc3QSDQoFcmVhbG0YASABKAkiQAoTTGlzdENsaWVudHNSZXNwb25zZRIpCgdjbGllbnRzGAEgAygLMhgudGVzc2VyYS5hZG1pbi52MS5DbGllbnQiTgoTVXBkYXRlQ2xpZW50UmVxdWVzdBINCgVyZWFsbRgBIAEoCRIoCgZjbGllbnQYAiABKAsyGC50ZXNzZXJhLmFkbWluLnYxLkNsaWVudCJAChRVcGRhdGVDbGllbnRSZXNwb25zZRIoCgZjbGllbnQYASABKAsyGC50ZXNzZXJhLmFkbWluLnYxLkNsaWVudCI3ChNEZWxldGVDbGllbnRSZXF1ZXN0Eg0KBXJlYWxtGAEgASgJEhEKCWNsaWVudF9pZBgCIAEoCSIWChREZWxldGVDbGllbnRSZXNwb25zZSJLChJDcmVhdGVTY29wZVJlcXVlc3QSDQoFcmVhbG0YASABKAkSJgoFc2NvcGUYAiABKAsyFy50ZXNzZXJhLmFkbWluLnYxLlNjb3BlIj0KE0NyZWF0ZVNjb3BlUmVzcG9uc2USJgoFc2NvcGUYASABKAsyFy50ZXNzZXJhLmFkbWluLnYxLlNjb3BlIi4KD0dldFNjb3BlUmVxdWVzdBINCgVyZWFsbRgBIAEoCRIMCgRuYW1lGAIgASgJIjoKEEdldFNjb3BlUmVzcG9uc2USJgoFc2NvcGUYASABKAsyFy50ZXNzZXJhLmFkbWluLnYxLlNjb3BlIiIKEUxpc3RTY29wZXNSZXF1ZXN0Eg0KBXJlYWxtGAEgASgJIj0KEkxpc3RTY29wZXNSZXNwb25zZRInCgZzY29wZXMYASADKAsyFy50ZXNzZXJhLmFkbWluLnYxLlNjb3BlIksKElVwZGF0ZVNjb3BlUmVxdWVzdBINCgVyZWFsbRgBIAEoCRImCgVzY29wZRgCIAEoCzIXLnRlc3NlcmEuYWRtaW4udjEuU2NvcGUiPQoTVXBkYXRlU2NvcGVSZXNwb25zZRImCgVzY29wZRgBIAEoCzIXLnRlc3NlcmEuYWRtaW4udjEuU2NvcGUiMQoSRGVsZXRlU2NvcGVSZXF1ZXN0Eg0KBXJlYWxtGAEgASgJEgwKBG5hbWUYAiABKAkiFQoTRGVsZXRlU2NvcGVSZXNwb25zZSJxChNMaXN0U2Vzc2lvbnNSZXF1ZXN0Eg0KBXJlYWxtGAEgASgJEg8KB3VzZXJfaWQYAiABKAkSEwoLYWN0aXZlX29ubHkYAyABKAgSEQoJcGFnZV9zaXplGAQgASgFEhIKCnBhZ2VfdG9rZW4YBSABKAkiXAoUTGlzdFNlc3Npb25zUmVzcG9uc2USKwoIc2Vzc2lvbnMYASADKAsyGS50ZXNzZXJhLmFkbWluLnYxLlNlc3Npb24SFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJIjYKEUVuZFNlc3Npb25SZXF1ZXN0Eg0KBXJlYWxtGAEgASgJEhIKCnNlc3Npb25faWQYAiABKAkiFAoSRW5kU2Vzc2lvblJlc3BvbnNlIuEBChFMaXN0RXZlbnRzUmVxdWVzdBINCgVyZWFsbRgBIAEoCRIMCgRraW5kGAIgASgJEhEKCWNsaWVudF9pZBgDIAEoCRIPCgdzdWJqZWN0GAQgASgJEg4KBnJlc3VsdBgFIAEoCRIpCgVzaW5jZRgGIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASKQoFdW50aWwYByABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhEKCXBhZ2Vfc2l6ZRgIIAEoBRISCgpwYWdlX3Rva2VuGAkgASgJIlYKEkxpc3RFdmVudHNSZXNwb25zZRInCgZldmVudHMYASADKAsyFy50ZXNzZXJhLmFkbWluLnYxLkV2ZW50EhcKD25leHRfcGFnZV90b2tlbhgCIAEoCTKWDQoMQWRtaW5TZXJ2aWNlEloKC0NyZWF0ZVJlYWxtEiQudGVzc2VyYS5hZG1pbi52MS5DcmVhdGVSZWFsbVJlcXVlc3QaJS50ZXNzZXJhLmFkbWluLnYxLkNyZWF0ZVJlYWxtUmVzcG9uc2USVgoIR2V0UmVhbG0SIS50ZXNzZXJhLmFkbWluLnYxLkdldFJlYWxtUmVxdWVzdBoiLnRlc3NlcmEuYWRtaW4udjEuR2V0UmVhbG1SZXNwb25zZSIDkAIBElwKCkxpc3RSZWFsbXMSIy50ZXNzZXJhLmFkbWluLnYxLkxpc3RSZWFsbXNSZXF1ZXN0GiQudGVzc2VyYS5hZG1pbi52MS5MaXN0UmVhbG1zUmVzcG9uc2UiA5ACARJaCgtVcGRhdGVSZWFsbRIkLnRlc3NlcmEuYWRtaW4udjEuVXBkYXRlUmVhbG1SZXF1ZXN0GiUudGVzc2VyYS5hZG1pbi52MS5VcGRhdGVSZWFsbVJlc3BvbnNlEloKC0RlbGV0ZVJlYWxtEiQudGVzc2VyYS5hZG1pbi52MS5EZWxldGVSZWFsbVJlcXVlc3QaJS50ZXNzZXJhLmFkbWluLnYxLkRlbGV0ZVJlYWxtUmVzcG9uc2USXQoMQ3JlYXRlQ2xpZW50EiUudGVzc2VyYS5hZG1pbi52MS5DcmVhdGVDbGllbnRSZXF1ZXN0GiYudGVzc2VyYS5hZG1pbi52MS5DcmVhdGVDbGllbnRSZXNwb25zZRJZCglHZXRDbGllbnQSIi50ZXNzZXJhLmFkbWluLnYxLkdldENsaWVudFJlcXVlc3QaIy50ZXNzZXJhLmFkbWluLnYxLkdldENsaWVudFJlc3BvbnNlIgOQAgESXwoLTGlzdENsaWVudHMSJC50ZXNzZXJhLmFkbWluLnYxLkxpc3RDbGllbnRzUmVxdWVzdBolLnRlc3NlcmEuYWRtaW4udjEuTGlzdENsaWVudHNSZXNwb25zZSIDkAIBEl0KDFVwZGF0ZUNsaWVudBIlLnRlc3NlcmEuYWRtaW4udjEuVXBkYXRlQ2xpZW50UmVxdWVzdBomLnRlc3NlcmEuYWRtaW4udjEuVXBkYXRlQ2xpZW50UmVzcG9uc2USXQoMRGVsZXRlQ2xpZW50EiUudGVzc2VyYS5hZG1pbi52MS5EZWxldGVDbGllbnRSZXF1ZXN0GiYudGVzc2VyYS5hZG1pbi52MS5EZWxldGVDbGllbnRSZXNwb25zZRJaCgtDcmVhdGVTY29wZRIkLnRlc3NlcmEuYWRtaW4udjEuQ3JlYXRlU2NvcGVSZXF1ZXN0GiUudGVzc2VyYS5hZG1pbi52MS5DcmVhdGVTY29wZVJlc3BvbnNlElYKCEdldFNjb3BlEiEudGVzc2VyYS5hZG1pbi52MS5HZXRTY29wZVJlcXVlc3QaIi50ZXNzZXJhLmFkbWluLnYxLkdldFNjb3BlUmVzcG9uc2UiA5ACARJcCgpMaXN0U2NvcGVzEiMudGVzc2VyYS5hZG1pbi52MS5MaXN0U2NvcGVzUmVxdWVzdBokLnRlc3NlcmEuYWRtaW4udjEuTGlzdFNjb3Blc1Jlc3BvbnNlIgOQAgESWgoLVXBkYXRlU2NvcGUSJC50ZXNzZXJhLmFkbWluLnYxLlVwZGF0ZVNjb3BlUmVxdWVzdBolLnRlc3NlcmEuYWRtaW4udjEuVXBkYXRlU2NvcGVSZXNwb25zZRJaCgtEZWxldGVTY29wZRIkLnRlc3NlcmEuYWRtaW4udjEuRGVsZXRlU2NvcGVSZXF1ZXN0GiUudGVzc2VyYS5hZG1pbi52MS5EZWxldGVTY29wZVJlc3BvbnNlEmIKDExpc3RTZXNzaW9ucxIlLnRlc3NlcmEuYWRtaW4udjEuTGlzdFNlc3Npb25zUmVxdWVzdBomLnRlc3NlcmEuYWRtaW4udjEuTGlzdFNlc3Npb25zUmVzcG9uc2UiA5ACARJXCgpFbmRTZXNzaW9uEiMudGVzc2VyYS5hZG1pbi52MS5FbmRTZXNzaW9uUmVxdWVzdBokLnRlc3NlcmEuYWRtaW4udjEuRW5kU2Vzc2lvblJlc3BvbnNlElwKCkxpc3RFdmVudHMSIy50ZXNzZXJhLmFkbWluLnYxLkxpc3RFdmVudHNSZXF1ZXN0GiQudGVzc2VyYS5hZG1pbi52MS5MaXN0RXZlbnRzUmVzcG9uc2UiA5ACAWIGcHJvdG8z", [file_google_protobuf_timestamp, file_tessera_admin_v1_client, file_tessera_admin_v1_event, file_tessera_admin_v1_realm, file_tessera_admin_v1_scope, file_tessera_admin_v1_session]);
+  fileDesc("CiR0ZXNzZXJhL2FkbWluL3YxL2FkbWluX3NlcnZpY2UucHJvdG8SEHRlc3NlcmEuYWRtaW4udjEiPAoSQ3JlYXRlUmVhbG1SZXF1ZXN0EiYKBXJlYWxtGAEgASgLMhcudGVzc2VyYS5hZG1pbi52MS5SZWFsbSI9ChNDcmVhdGVSZWFsbVJlc3BvbnNlEiYKBXJlYWxtGAEgASgLMhcudGVzc2VyYS5hZG1pbi52MS5SZWFsbSIfCg9HZXRSZWFsbVJlcXVlc3QSDAoEbmFtZRgBIAEoCSI6ChBHZXRSZWFsbVJlc3BvbnNlEiYKBXJlYWxtGAEgASgLMhcudGVzc2VyYS5hZG1pbi52MS5SZWFsbSITChFMaXN0UmVhbG1zUmVxdWVzdCI9ChJMaXN0UmVhbG1zUmVzcG9uc2USJwoGcmVhbG1zGAEgAygLMhcudGVzc2VyYS5hZG1pbi52MS5SZWFsbSI8ChJVcGRhdGVSZWFsbVJlcXVlc3QSJgoFcmVhbG0YASABKAsyFy50ZXNzZXJhLmFkbWluLnYxLlJlYWxtIj0KE1VwZGF0ZVJlYWxtUmVzcG9uc2USJgoFcmVhbG0YASABKAsyFy50ZXNzZXJhLmFkbWluLnYxLlJlYWxtIiIKEkRlbGV0ZVJlYWxtUmVxdWVzdBIMCgRuYW1lGAEgASgJIhUKE0RlbGV0ZVJlYWxtUmVzcG9uc2UiTgoTQ3JlYXRlQ2xpZW50UmVxdWVzdBINCgVyZWFsbRgBIAEoCRIoCgZjbGllbnQYAiABKAsyGC50ZXNzZXJhLmFkbWluLnYxLkNsaWVudCJAChRDcmVhdGVDbGllbnRSZXNwb25zZRIoCgZjbGllbnQYASABKAsyGC50ZXNzZXJhLmFkbWluLnYxLkNsaWVudCI0ChBHZXRDbGllbnRSZXF1ZXN0Eg0KBXJlYWxtGAEgASgJEhEKCWNsaWVudF9pZBgCIAEoCSI9ChFHZXRDbGllbnRSZXNwb25zZRIoCgZjbGllbnQYASABKAsyGC50ZXNzZXJhLmFkbWluLnYxLkNsaWVudCIjChJMaXN0Q2xpZW50c1JlcXVlc3QSDQoFcmVhbG0YASABKAkiQAoTTGlzdENsaWVudHNSZXNwb25zZRIpCgdjbGllbnRzGAEgAygLMhgudGVzc2VyYS5hZG1pbi52MS5DbGllbnQiTgoTVXBkYXRlQ2xpZW50UmVxdWVzdBINCgVyZWFsbRgBIAEoCRIoCgZjbGllbnQYAiABKAsyGC50ZXNzZXJhLmFkbWluLnYxLkNsaWVudCJAChRVcGRhdGVDbGllbnRSZXNwb25zZRIoCgZjbGllbnQYASABKAsyGC50ZXNzZXJhLmFkbWluLnYxLkNsaWVudCI3ChNEZWxldGVDbGllbnRSZXF1ZXN0Eg0KBXJlYWxtGAEgASgJEhEKCWNsaWVudF9pZBgCIAEoCSIWChREZWxldGVDbGllbnRSZXNwb25zZSJLChJDcmVhdGVTY29wZVJlcXVlc3QSDQoFcmVhbG0YASABKAkSJgoFc2NvcGUYAiABKAsyFy50ZXNzZXJhLmFkbWluLnYxLlNjb3BlIj0KE0NyZWF0ZVNjb3BlUmVzcG9uc2USJgoFc2NvcGUYASABKAsyFy50ZXNzZXJhLmFkbWluLnYxLlNjb3BlIi4KD0dldFNjb3BlUmVxdWVzdBINCgVyZWFsbRgBIAEoCRIMCgRuYW1lGAIgASgJIjoKEEdldFNjb3BlUmVzcG9uc2USJgoFc2NvcGUYASABKAsyFy50ZXNzZXJhLmFkbWluLnYxLlNjb3BlIiIKEUxpc3RTY29wZXNSZXF1ZXN0Eg0KBXJlYWxtGAEgASgJIj0KEkxpc3RTY29wZXNSZXNwb25zZRInCgZzY29wZXMYASADKAsyFy50ZXNzZXJhLmFkbWluLnYxLlNjb3BlIksKElVwZGF0ZVNjb3BlUmVxdWVzdBINCgVyZWFsbRgBIAEoCRImCgVzY29wZRgCIAEoCzIXLnRlc3NlcmEuYWRtaW4udjEuU2NvcGUiPQoTVXBkYXRlU2NvcGVSZXNwb25zZRImCgVzY29wZRgBIAEoCzIXLnRlc3NlcmEuYWRtaW4udjEuU2NvcGUiMQoSRGVsZXRlU2NvcGVSZXF1ZXN0Eg0KBXJlYWxtGAEgASgJEgwKBG5hbWUYAiABKAkiFQoTRGVsZXRlU2NvcGVSZXNwb25zZSJxChNMaXN0U2Vzc2lvbnNSZXF1ZXN0Eg0KBXJlYWxtGAEgASgJEg8KB3VzZXJfaWQYAiABKAkSEwoLYWN0aXZlX29ubHkYAyABKAgSEQoJcGFnZV9zaXplGAQgASgFEhIKCnBhZ2VfdG9rZW4YBSABKAkiXAoUTGlzdFNlc3Npb25zUmVzcG9uc2USKwoIc2Vzc2lvbnMYASADKAsyGS50ZXNzZXJhLmFkbWluLnYxLlNlc3Npb24SFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJIjYKEUVuZFNlc3Npb25SZXF1ZXN0Eg0KBXJlYWxtGAEgASgJEhIKCnNlc3Npb25faWQYAiABKAkiFAoSRW5kU2Vzc2lvblJlc3BvbnNlIuEBChFMaXN0RXZlbnRzUmVxdWVzdBINCgVyZWFsbRgBIAEoCRIMCgRraW5kGAIgASgJEhEKCWNsaWVudF9pZBgDIAEoCRIPCgdzdWJqZWN0GAQgASgJEg4KBnJlc3VsdBgFIAEoCRIpCgVzaW5jZRgGIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASKQoFdW50aWwYByABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhEKCXBhZ2Vfc2l6ZRgIIAEoBRISCgpwYWdlX3Rva2VuGAkgASgJIlYKEkxpc3RFdmVudHNSZXNwb25zZRInCgZldmVudHMYASADKAsyFy50ZXNzZXJhLmFkbWluLnYxLkV2ZW50EhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSJtCh1DcmVhdGVJZGVudGl0eVByb3ZpZGVyUmVxdWVzdBINCgVyZWFsbRgBIAEoCRI9ChFpZGVudGl0eV9wcm92aWRlchgCIAEoCzIiLnRlc3NlcmEuYWRtaW4udjEuSWRlbnRpdHlQcm92aWRlciJfCh5DcmVhdGVJZGVudGl0eVByb3ZpZGVyUmVzcG9uc2USPQoRaWRlbnRpdHlfcHJvdmlkZXIYASABKAsyIi50ZXNzZXJhLmFkbWluLnYxLklkZW50aXR5UHJvdmlkZXIiOgoaR2V0SWRlbnRpdHlQcm92aWRlclJlcXVlc3QSDQoFcmVhbG0YASABKAkSDQoFYWxpYXMYAiABKAkiXAobR2V0SWRlbnRpdHlQcm92aWRlclJlc3BvbnNlEj0KEWlkZW50aXR5X3Byb3ZpZGVyGAEgASgLMiIudGVzc2VyYS5hZG1pbi52MS5JZGVudGl0eVByb3ZpZGVyIi0KHExpc3RJZGVudGl0eVByb3ZpZGVyc1JlcXVlc3QSDQoFcmVhbG0YASABKAkiXwodTGlzdElkZW50aXR5UHJvdmlkZXJzUmVzcG9uc2USPgoSaWRlbnRpdHlfcHJvdmlkZXJzGAEgAygLMiIudGVzc2VyYS5hZG1pbi52MS5JZGVudGl0eVByb3ZpZGVyIm0KHVVwZGF0ZUlkZW50aXR5UHJvdmlkZXJSZXF1ZXN0Eg0KBXJlYWxtGAEgASgJEj0KEWlkZW50aXR5X3Byb3ZpZGVyGAIgASgLMiIudGVzc2VyYS5hZG1pbi52MS5JZGVudGl0eVByb3ZpZGVyIl8KHlVwZGF0ZUlkZW50aXR5UHJvdmlkZXJSZXNwb25zZRI9ChFpZGVudGl0eV9wcm92aWRlchgBIAEoCzIiLnRlc3NlcmEuYWRtaW4udjEuSWRlbnRpdHlQcm92aWRlciI9Ch1EZWxldGVJZGVudGl0eVByb3ZpZGVyUmVxdWVzdBINCgVyZWFsbRgBIAEoCRINCgVhbGlhcxgCIAEoCSIgCh5EZWxldGVJZGVudGl0eVByb3ZpZGVyUmVzcG9uc2UyhRIKDEFkbWluU2VydmljZRJaCgtDcmVhdGVSZWFsbRIkLnRlc3NlcmEuYWRtaW4udjEuQ3JlYXRlUmVhbG1SZXF1ZXN0GiUudGVzc2VyYS5hZG1pbi52MS5DcmVhdGVSZWFsbVJlc3BvbnNlElYKCEdldFJlYWxtEiEudGVzc2VyYS5hZG1pbi52MS5HZXRSZWFsbVJlcXVlc3QaIi50ZXNzZXJhLmFkbWluLnYxLkdldFJlYWxtUmVzcG9uc2UiA5ACARJcCgpMaXN0UmVhbG1zEiMudGVzc2VyYS5hZG1pbi52MS5MaXN0UmVhbG1zUmVxdWVzdBokLnRlc3NlcmEuYWRtaW4udjEuTGlzdFJlYWxtc1Jlc3BvbnNlIgOQAgESWgoLVXBkYXRlUmVhbG0SJC50ZXNzZXJhLmFkbWluLnYxLlVwZGF0ZVJlYWxtUmVxdWVzdBolLnRlc3NlcmEuYWRtaW4udjEuVXBkYXRlUmVhbG1SZXNwb25zZRJaCgtEZWxldGVSZWFsbRIkLnRlc3NlcmEuYWRtaW4udjEuRGVsZXRlUmVhbG1SZXF1ZXN0GiUudGVzc2VyYS5hZG1pbi52MS5EZWxldGVSZWFsbVJlc3BvbnNlEl0KDENyZWF0ZUNsaWVudBIlLnRlc3NlcmEuYWRtaW4udjEuQ3JlYXRlQ2xpZW50UmVxdWVzdBomLnRlc3NlcmEuYWRtaW4udjEuQ3JlYXRlQ2xpZW50UmVzcG9uc2USWQoJR2V0Q2xpZW50EiIudGVzc2VyYS5hZG1pbi52MS5HZXRDbGllbnRSZXF1ZXN0GiMudGVzc2VyYS5hZG1pbi52MS5HZXRDbGllbnRSZXNwb25zZSIDkAIBEl8KC0xpc3RDbGllbnRzEiQudGVzc2VyYS5hZG1pbi52MS5MaXN0Q2xpZW50c1JlcXVlc3QaJS50ZXNzZXJhLmFkbWluLnYxLkxpc3RDbGllbnRzUmVzcG9uc2UiA5ACARJdCgxVcGRhdGVDbGllbnQSJS50ZXNzZXJhLmFkbWluLnYxLlVwZGF0ZUNsaWVudFJlcXVlc3QaJi50ZXNzZXJhLmFkbWluLnYxLlVwZGF0ZUNsaWVudFJlc3BvbnNlEl0KDERlbGV0ZUNsaWVudBIlLnRlc3NlcmEuYWRtaW4udjEuRGVsZXRlQ2xpZW50UmVxdWVzdBomLnRlc3NlcmEuYWRtaW4udjEuRGVsZXRlQ2xpZW50UmVzcG9uc2USWgoLQ3JlYXRlU2NvcGUSJC50ZXNzZXJhLmFkbWluLnYxLkNyZWF0ZVNjb3BlUmVxdWVzdBolLnRlc3NlcmEuYWRtaW4udjEuQ3JlYXRlU2NvcGVSZXNwb25zZRJWCghHZXRTY29wZRIhLnRlc3NlcmEuYWRtaW4udjEuR2V0U2NvcGVSZXF1ZXN0GiIudGVzc2VyYS5hZG1pbi52MS5HZXRTY29wZVJlc3BvbnNlIgOQAgESXAoKTGlzdFNjb3BlcxIjLnRlc3NlcmEuYWRtaW4udjEuTGlzdFNjb3Blc1JlcXVlc3QaJC50ZXNzZXJhLmFkbWluLnYxLkxpc3RTY29wZXNSZXNwb25zZSIDkAIBEloKC1VwZGF0ZVNjb3BlEiQudGVzc2VyYS5hZG1pbi52MS5VcGRhdGVTY29wZVJlcXVlc3QaJS50ZXNzZXJhLmFkbWluLnYxLlVwZGF0ZVNjb3BlUmVzcG9uc2USWgoLRGVsZXRlU2NvcGUSJC50ZXNzZXJhLmFkbWluLnYxLkRlbGV0ZVNjb3BlUmVxdWVzdBolLnRlc3NlcmEuYWRtaW4udjEuRGVsZXRlU2NvcGVSZXNwb25zZRJ7ChZDcmVhdGVJZGVudGl0eVByb3ZpZGVyEi8udGVzc2VyYS5hZG1pbi52MS5DcmVhdGVJZGVudGl0eVByb3ZpZGVyUmVxdWVzdBowLnRlc3NlcmEuYWRtaW4udjEuQ3JlYXRlSWRlbnRpdHlQcm92aWRlclJlc3BvbnNlEncKE0dldElkZW50aXR5UHJvdmlkZXISLC50ZXNzZXJhLmFkbWluLnYxLkdldElkZW50aXR5UHJvdmlkZXJSZXF1ZXN0Gi0udGVzc2VyYS5hZG1pbi52MS5HZXRJZGVudGl0eVByb3ZpZGVyUmVzcG9uc2UiA5ACARJ9ChVMaXN0SWRlbnRpdHlQcm92aWRlcnMSLi50ZXNzZXJhLmFkbWluLnYxLkxpc3RJZGVudGl0eVByb3ZpZGVyc1JlcXVlc3QaLy50ZXNzZXJhLmFkbWluLnYxLkxpc3RJZGVudGl0eVByb3ZpZGVyc1Jlc3BvbnNlIgOQAgESewoWVXBkYXRlSWRlbnRpdHlQcm92aWRlchIvLnRlc3NlcmEuYWRtaW4udjEuVXBkYXRlSWRlbnRpdHlQcm92aWRlclJlcXVlc3QaMC50ZXNzZXJhLmFkbWluLnYxLlVwZGF0ZUlkZW50aXR5UHJvdmlkZXJSZXNwb25zZRJ7ChZEZWxldGVJZGVudGl0eVByb3ZpZGVyEi8udGVzc2VyYS5hZG1pbi52MS5EZWxldGVJZGVudGl0eVByb3ZpZGVyUmVxdWVzdBowLnRlc3NlcmEuYWRtaW4udjEuRGVsZXRlSWRlbnRpdHlQcm92aWRlclJlc3BvbnNlEmIKDExpc3RTZXNzaW9ucxIlLnRlc3NlcmEuYWRtaW4udjEuTGlzdFNlc3Npb25zUmVxdWVzdBomLnRlc3NlcmEuYWRtaW4udjEuTGlzdFNlc3Npb25zUmVzcG9uc2UiA5ACARJXCgpFbmRTZXNzaW9uEiMudGVzc2VyYS5hZG1pbi52MS5FbmRTZXNzaW9uUmVxdWVzdBokLnRlc3NlcmEuYWRtaW4udjEuRW5kU2Vzc2lvblJlc3BvbnNlElwKCkxpc3RFdmVudHMSIy50ZXNzZXJhLmFkbWluLnYxLkxpc3RFdmVudHNSZXF1ZXN0GiQudGVzc2VyYS5hZG1pbi52MS5MaXN0RXZlbnRzUmVzcG9uc2UiA5ACAWIGcHJvdG8z", [file_google_protobuf_timestamp, file_tessera_admin_v1_client, file_tessera_admin_v1_event, file_tessera_admin_v1_identity_provider, file_tessera_admin_v1_realm, file_tessera_admin_v1_scope, file_tessera_admin_v1_session]);
 
 /**
  * CreateRealmRequest carries the realm to create.
@@ -912,6 +914,238 @@ export const ListEventsResponseSchema: GenMessage<ListEventsResponse> = /*@__PUR
   messageDesc(file_tessera_admin_v1_admin_service, 35);
 
 /**
+ * CreateIdentityProviderRequest carries the provider to register.
+ *
+ * @generated from message tessera.admin.v1.CreateIdentityProviderRequest
+ */
+export type CreateIdentityProviderRequest = Message<"tessera.admin.v1.CreateIdentityProviderRequest"> & {
+  /**
+   * Realm name.
+   *
+   * @generated from field: string realm = 1;
+   */
+  realm: string;
+
+  /**
+   * The provider.
+   *
+   * @generated from field: tessera.admin.v1.IdentityProvider identity_provider = 2;
+   */
+  identityProvider?: IdentityProvider;
+};
+
+/**
+ * Describes the message tessera.admin.v1.CreateIdentityProviderRequest.
+ * Use `create(CreateIdentityProviderRequestSchema)` to create a new message.
+ */
+export const CreateIdentityProviderRequestSchema: GenMessage<CreateIdentityProviderRequest> = /*@__PURE__*/
+  messageDesc(file_tessera_admin_v1_admin_service, 36);
+
+/**
+ * CreateIdentityProviderResponse returns the registered provider.
+ *
+ * @generated from message tessera.admin.v1.CreateIdentityProviderResponse
+ */
+export type CreateIdentityProviderResponse = Message<"tessera.admin.v1.CreateIdentityProviderResponse"> & {
+  /**
+   * The provider, secrets omitted.
+   *
+   * @generated from field: tessera.admin.v1.IdentityProvider identity_provider = 1;
+   */
+  identityProvider?: IdentityProvider;
+};
+
+/**
+ * Describes the message tessera.admin.v1.CreateIdentityProviderResponse.
+ * Use `create(CreateIdentityProviderResponseSchema)` to create a new message.
+ */
+export const CreateIdentityProviderResponseSchema: GenMessage<CreateIdentityProviderResponse> = /*@__PURE__*/
+  messageDesc(file_tessera_admin_v1_admin_service, 37);
+
+/**
+ * GetIdentityProviderRequest names a provider.
+ *
+ * @generated from message tessera.admin.v1.GetIdentityProviderRequest
+ */
+export type GetIdentityProviderRequest = Message<"tessera.admin.v1.GetIdentityProviderRequest"> & {
+  /**
+   * Realm name.
+   *
+   * @generated from field: string realm = 1;
+   */
+  realm: string;
+
+  /**
+   * Alias.
+   *
+   * @generated from field: string alias = 2;
+   */
+  alias: string;
+};
+
+/**
+ * Describes the message tessera.admin.v1.GetIdentityProviderRequest.
+ * Use `create(GetIdentityProviderRequestSchema)` to create a new message.
+ */
+export const GetIdentityProviderRequestSchema: GenMessage<GetIdentityProviderRequest> = /*@__PURE__*/
+  messageDesc(file_tessera_admin_v1_admin_service, 38);
+
+/**
+ * GetIdentityProviderResponse returns a provider.
+ *
+ * @generated from message tessera.admin.v1.GetIdentityProviderResponse
+ */
+export type GetIdentityProviderResponse = Message<"tessera.admin.v1.GetIdentityProviderResponse"> & {
+  /**
+   * The provider, secrets omitted, with its key-fetch health.
+   *
+   * @generated from field: tessera.admin.v1.IdentityProvider identity_provider = 1;
+   */
+  identityProvider?: IdentityProvider;
+};
+
+/**
+ * Describes the message tessera.admin.v1.GetIdentityProviderResponse.
+ * Use `create(GetIdentityProviderResponseSchema)` to create a new message.
+ */
+export const GetIdentityProviderResponseSchema: GenMessage<GetIdentityProviderResponse> = /*@__PURE__*/
+  messageDesc(file_tessera_admin_v1_admin_service, 39);
+
+/**
+ * ListIdentityProvidersRequest lists a realm's providers.
+ *
+ * @generated from message tessera.admin.v1.ListIdentityProvidersRequest
+ */
+export type ListIdentityProvidersRequest = Message<"tessera.admin.v1.ListIdentityProvidersRequest"> & {
+  /**
+   * Realm name.
+   *
+   * @generated from field: string realm = 1;
+   */
+  realm: string;
+};
+
+/**
+ * Describes the message tessera.admin.v1.ListIdentityProvidersRequest.
+ * Use `create(ListIdentityProvidersRequestSchema)` to create a new message.
+ */
+export const ListIdentityProvidersRequestSchema: GenMessage<ListIdentityProvidersRequest> = /*@__PURE__*/
+  messageDesc(file_tessera_admin_v1_admin_service, 40);
+
+/**
+ * ListIdentityProvidersResponse returns the providers.
+ *
+ * @generated from message tessera.admin.v1.ListIdentityProvidersResponse
+ */
+export type ListIdentityProvidersResponse = Message<"tessera.admin.v1.ListIdentityProvidersResponse"> & {
+  /**
+   * The providers, by alias.
+   *
+   * @generated from field: repeated tessera.admin.v1.IdentityProvider identity_providers = 1;
+   */
+  identityProviders: IdentityProvider[];
+};
+
+/**
+ * Describes the message tessera.admin.v1.ListIdentityProvidersResponse.
+ * Use `create(ListIdentityProvidersResponseSchema)` to create a new message.
+ */
+export const ListIdentityProvidersResponseSchema: GenMessage<ListIdentityProvidersResponse> = /*@__PURE__*/
+  messageDesc(file_tessera_admin_v1_admin_service, 41);
+
+/**
+ * UpdateIdentityProviderRequest carries the new provider settings.
+ *
+ * @generated from message tessera.admin.v1.UpdateIdentityProviderRequest
+ */
+export type UpdateIdentityProviderRequest = Message<"tessera.admin.v1.UpdateIdentityProviderRequest"> & {
+  /**
+   * Realm name.
+   *
+   * @generated from field: string realm = 1;
+   */
+  realm: string;
+
+  /**
+   * The provider, named by its alias.
+   *
+   * @generated from field: tessera.admin.v1.IdentityProvider identity_provider = 2;
+   */
+  identityProvider?: IdentityProvider;
+};
+
+/**
+ * Describes the message tessera.admin.v1.UpdateIdentityProviderRequest.
+ * Use `create(UpdateIdentityProviderRequestSchema)` to create a new message.
+ */
+export const UpdateIdentityProviderRequestSchema: GenMessage<UpdateIdentityProviderRequest> = /*@__PURE__*/
+  messageDesc(file_tessera_admin_v1_admin_service, 42);
+
+/**
+ * UpdateIdentityProviderResponse returns the updated provider.
+ *
+ * @generated from message tessera.admin.v1.UpdateIdentityProviderResponse
+ */
+export type UpdateIdentityProviderResponse = Message<"tessera.admin.v1.UpdateIdentityProviderResponse"> & {
+  /**
+   * The provider, secrets omitted.
+   *
+   * @generated from field: tessera.admin.v1.IdentityProvider identity_provider = 1;
+   */
+  identityProvider?: IdentityProvider;
+};
+
+/**
+ * Describes the message tessera.admin.v1.UpdateIdentityProviderResponse.
+ * Use `create(UpdateIdentityProviderResponseSchema)` to create a new message.
+ */
+export const UpdateIdentityProviderResponseSchema: GenMessage<UpdateIdentityProviderResponse> = /*@__PURE__*/
+  messageDesc(file_tessera_admin_v1_admin_service, 43);
+
+/**
+ * DeleteIdentityProviderRequest names the provider to delete.
+ *
+ * @generated from message tessera.admin.v1.DeleteIdentityProviderRequest
+ */
+export type DeleteIdentityProviderRequest = Message<"tessera.admin.v1.DeleteIdentityProviderRequest"> & {
+  /**
+   * Realm name.
+   *
+   * @generated from field: string realm = 1;
+   */
+  realm: string;
+
+  /**
+   * Alias.
+   *
+   * @generated from field: string alias = 2;
+   */
+  alias: string;
+};
+
+/**
+ * Describes the message tessera.admin.v1.DeleteIdentityProviderRequest.
+ * Use `create(DeleteIdentityProviderRequestSchema)` to create a new message.
+ */
+export const DeleteIdentityProviderRequestSchema: GenMessage<DeleteIdentityProviderRequest> = /*@__PURE__*/
+  messageDesc(file_tessera_admin_v1_admin_service, 44);
+
+/**
+ * DeleteIdentityProviderResponse is empty.
+ *
+ * @generated from message tessera.admin.v1.DeleteIdentityProviderResponse
+ */
+export type DeleteIdentityProviderResponse = Message<"tessera.admin.v1.DeleteIdentityProviderResponse"> & {
+};
+
+/**
+ * Describes the message tessera.admin.v1.DeleteIdentityProviderResponse.
+ * Use `create(DeleteIdentityProviderResponseSchema)` to create a new message.
+ */
+export const DeleteIdentityProviderResponseSchema: GenMessage<DeleteIdentityProviderResponse> = /*@__PURE__*/
+  messageDesc(file_tessera_admin_v1_admin_service, 45);
+
+/**
  * AdminService manages realms, clients and scopes.
  * Not yet protected: it listens wherever the server does.
  *
@@ -1067,6 +1301,56 @@ export const AdminService: GenService<{
     methodKind: "unary";
     input: typeof DeleteScopeRequestSchema;
     output: typeof DeleteScopeResponseSchema;
+  },
+  /**
+   * CreateIdentityProvider registers an identity provider.
+   *
+   * @generated from rpc tessera.admin.v1.AdminService.CreateIdentityProvider
+   */
+  createIdentityProvider: {
+    methodKind: "unary";
+    input: typeof CreateIdentityProviderRequestSchema;
+    output: typeof CreateIdentityProviderResponseSchema;
+  },
+  /**
+   * GetIdentityProvider reads one provider with its key-fetch health; secrets are never returned.
+   *
+   * @generated from rpc tessera.admin.v1.AdminService.GetIdentityProvider
+   */
+  getIdentityProvider: {
+    methodKind: "unary";
+    input: typeof GetIdentityProviderRequestSchema;
+    output: typeof GetIdentityProviderResponseSchema;
+  },
+  /**
+   * ListIdentityProviders lists a realm's providers.
+   *
+   * @generated from rpc tessera.admin.v1.AdminService.ListIdentityProviders
+   */
+  listIdentityProviders: {
+    methodKind: "unary";
+    input: typeof ListIdentityProvidersRequestSchema;
+    output: typeof ListIdentityProvidersResponseSchema;
+  },
+  /**
+   * UpdateIdentityProvider replaces a provider; an empty introspection secret keeps the current one.
+   *
+   * @generated from rpc tessera.admin.v1.AdminService.UpdateIdentityProvider
+   */
+  updateIdentityProvider: {
+    methodKind: "unary";
+    input: typeof UpdateIdentityProviderRequestSchema;
+    output: typeof UpdateIdentityProviderResponseSchema;
+  },
+  /**
+   * DeleteIdentityProvider deletes a provider and its users' links.
+   *
+   * @generated from rpc tessera.admin.v1.AdminService.DeleteIdentityProvider
+   */
+  deleteIdentityProvider: {
+    methodKind: "unary";
+    input: typeof DeleteIdentityProviderRequestSchema;
+    output: typeof DeleteIdentityProviderResponseSchema;
   },
   /**
    * ListSessions lists a realm's sessions, newest first.

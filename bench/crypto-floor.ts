@@ -1,0 +1,95 @@
+/**
+ * The crypto floor: what one exchange must spend on cryptography at the least — verify the
+ * subject token and sign the new one (ES256 with jose, the library Tessera uses), with the same
+ * headers and claims as Tessera's real tokens. Measured per CPU-second of this process (all
+ * threads: WebCrypto jobs run on libuv's thread pool), one operation at a time.
+ *
+ *   node --import tsx bench/crypto-floor.ts '<CryptoFloorInput as JSON>'
+ *
+ * Prints one line of {@link CryptoFloor} JSON.
+ */
+import { randomUUID } from "node:crypto";
+import { fileURLToPath } from "node:url";
+import { SignJWT, createLocalJWKSet, decodeJwt, decodeProtectedHeader, exportJWK, generateKeyPair, jwtVerify, type JWTPayload } from "jose";
+
+/** Two real tokens of Tessera (their shape only is used) and the lengths of the windows. */
+export interface CryptoFloorInput {
+  /** A client-credentials access token: the subject token of the exchange. */
+  subjectToken: string;
+  /** The token that exchanging it issued. */
+  issuedToken: string;
+  warmupSeconds: number;
+  /** Length of each of the three measured windows (verify+sign, sign, verify). */
+  durationSeconds: number;
+}
+
+/** The floor, per CPU-second of one process. */
+export interface CryptoFloor {
+  /** CPU microseconds of one verify plus one sign. */
+  verifyPlusSignCpuUs: number;
+  verifyPlusSignPerCpuSecond: number;
+  signsPerCpuSecond: number;
+  verifiesPerCpuSecond: number;
+  algorithm: string;
+}
+
+const cpuSeconds = () => {
+  const { user, system } = process.cpuUsage();
+  return (user + system) / 1e6;
+};
+
+/** Runs `operation` one at a time for `seconds`; operations per CPU-second. */
+async function perCpuSecond(seconds: number, operation: () => Promise<unknown>): Promise<number> {
+  const end = Date.now() + seconds * 1000;
+  const cpu = cpuSeconds();
+  let n = 0;
+  while (Date.now() < end && n < 10_000_000) {
+    await operation();
+    n++;
+  }
+  return n / (cpuSeconds() - cpu);
+}
+
+/** Measures the floor. */
+export async function measureCryptoFloor(input: CryptoFloorInput): Promise<CryptoFloor> {
+  const header = decodeProtectedHeader(input.issuedToken);
+  const algorithm = header.alg ?? "ES256";
+  const { publicKey, privateKey } = await generateKeyPair(algorithm);
+  const jwks = createLocalJWKSet({ keys: [{ ...(await exportJWK(publicKey)), kid: header.kid, alg: algorithm, use: "sig" }] });
+  const now = Math.floor(Date.now() / 1000);
+  const lifetime = (claims: JWTPayload) => ({ ...claims, iat: now, exp: now + 3600 });
+
+  const subjectHeader = decodeProtectedHeader(input.subjectToken);
+  const subjectClaims = lifetime(decodeJwt(input.subjectToken));
+  const subject = await new SignJWT(subjectClaims).setProtectedHeader({ alg: algorithm, typ: subjectHeader.typ, kid: header.kid }).sign(privateKey);
+  const issuedClaims = lifetime(decodeJwt(input.issuedToken));
+
+  // The same checks as Tessera's RealmTokenVerifier, and a new jti and iat per token as its TokenIssuer.
+  const verify = () =>
+    jwtVerify(subject, jwks, {
+      issuer: subjectClaims.iss,
+      typ: subjectHeader.typ,
+      algorithms: [algorithm],
+      requiredClaims: ["sub", "exp", "iat", "jti"],
+      clockTolerance: 5,
+    });
+  const sign = () =>
+    new SignJWT({ ...issuedClaims, iat: Math.floor(Date.now() / 1000), jti: randomUUID() })
+      .setProtectedHeader({ alg: algorithm, typ: header.typ, kid: header.kid })
+      .sign(privateKey);
+  const both = async () => {
+    await verify();
+    await sign();
+  };
+
+  await perCpuSecond(input.warmupSeconds, both);
+  const pairs = await perCpuSecond(input.durationSeconds, both);
+  const signs = await perCpuSecond(input.durationSeconds, sign);
+  const verifies = await perCpuSecond(input.durationSeconds, verify);
+  return { verifyPlusSignCpuUs: 1e6 / pairs, verifyPlusSignPerCpuSecond: pairs, signsPerCpuSecond: signs, verifiesPerCpuSecond: verifies, algorithm };
+}
+
+if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
+  const input = JSON.parse(process.argv[2] ?? "{}") as CryptoFloorInput;
+  process.stdout.write(`${JSON.stringify(await measureCryptoFloor(input))}\n`);
+}

@@ -1,0 +1,128 @@
+/** What the benchmark reads from Linux's /proc: CPU time and peak memory of processes. */
+import { execFileSync } from "node:child_process";
+import { readFileSync, readdirSync, writeFileSync } from "node:fs";
+
+/** Clock ticks per second of the times in /proc/PID/stat. */
+const TICKS_PER_SECOND = (() => {
+  try {
+    return Number(execFileSync("getconf", ["CLK_TCK"], { encoding: "utf8" }).trim()) || 100;
+  } catch {
+    return 100;
+  }
+})();
+
+/** Fields of /proc/PID/stat after the command name, so that index 0 is field 3 (`state`). */
+function statFields(pid: number | "self"): string[] {
+  const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+  return stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+}
+
+/** CPU seconds (user + system, all threads) a process has used so far: utime + stime of /proc/PID/stat. */
+export function cpuSeconds(pid: number): number {
+  const fields = statFields(pid);
+  return (Number(fields[11]) + Number(fields[12])) / TICKS_PER_SECOND;
+}
+
+/**
+ * CPU seconds of this process's children that have exited and been waited for (cutime + cstime):
+ * the difference across one load-generator run is that generator's CPU.
+ */
+export function reapedChildrenCpuSeconds(): number {
+  const fields = statFields("self");
+  return (Number(fields[13]) + Number(fields[14])) / TICKS_PER_SECOND;
+}
+
+/** CPU seconds of this process itself. */
+export function ownCpuSeconds(): number {
+  const usage = process.cpuUsage();
+  return (usage.user + usage.system) / 1e6;
+}
+
+/** Busy and total CPU seconds of the whole machine, all cores (first line of /proc/stat). */
+export function machineCpuSeconds(): { busy: number; total: number } {
+  const [, ...values] = readFileSync("/proc/stat", "utf8").split("\n")[0].trim().split(/\s+/);
+  const [user, nice, system, idle, iowait, irq, softirq, steal] = values.map(Number);
+  const busy = user + nice + system + irq + softirq + steal;
+  return { busy: busy / TICKS_PER_SECOND, total: (busy + idle + iowait) / TICKS_PER_SECOND };
+}
+
+/** A `VmHWM`/`VmRSS` line of /proc/PID/status in MiB. */
+function statusMiB(pid: number, key: "VmHWM" | "VmRSS"): number {
+  const line = readFileSync(`/proc/${pid}/status`, "utf8").split("\n").find((l) => l.startsWith(`${key}:`));
+  return line ? Number(line.split(/\s+/)[1]) / 1024 : Number.NaN;
+}
+
+/** Peak resident set size of a process (VmHWM), MiB. */
+export function peakRssMiB(pid: number): number {
+  return statusMiB(pid, "VmHWM");
+}
+
+/**
+ * Resets a process's peak RSS to its current RSS (writing 5 to /proc/PID/clear_refs, Linux 4.0+,
+ * needs the right to ptrace it), so the next {@link peakRssMiB} is the peak of one window.
+ * Returns false where that is refused: the peak is then the process's lifetime peak.
+ */
+export function resetPeakRss(pid: number): boolean {
+  try {
+    writeFileSync(`/proc/${pid}/clear_refs`, "5");
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** The pid of a running process whose command line contains every one of `parts`, if any. */
+export function findProcess(parts: string[]): number | undefined {
+  for (const entry of readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const cmdline = readFileSync(`/proc/${entry}/cmdline`, "utf8").replaceAll("\0", " ");
+      if (parts.every((part) => cmdline.includes(part))) return Number(entry);
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return undefined;
+}
+
+/** CPU seconds, parent and command line of every process alive now. */
+export type ProcessTable = Map<number, { cpu: number; ppid: number; command: string }>;
+
+/** Reads {@link ProcessTable}: take one at the start and one at the end of a run. */
+export function processTable(): ProcessTable {
+  const table: ProcessTable = new Map();
+  for (const entry of readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const fields = statFields(Number(entry));
+      const command = readFileSync(`/proc/${entry}/cmdline`, "utf8").replaceAll("\0", " ").trim();
+      table.set(Number(entry), { cpu: (Number(fields[11]) + Number(fields[12])) / TICKS_PER_SECOND, ppid: Number(fields[1]), command });
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return table;
+}
+
+/**
+ * The processes outside this process's tree that used the most CPU between two tables (those
+ * that started and ended in between are not seen: the per-window machine load counts them).
+ */
+export function busiestOthers(before: ProcessTable, after: ProcessTable, limit = 6): { command: string; cpuSeconds: number }[] {
+  const ours = new Set([process.pid]);
+  for (let grew = true; grew; ) {
+    grew = false;
+    for (const [pid, { ppid }] of after) {
+      if (!ours.has(pid) && ours.has(ppid)) {
+        ours.add(pid);
+        grew = true;
+      }
+    }
+  }
+  return [...after]
+    .filter(([pid, p]) => !ours.has(pid) && p.command !== "")
+    .map(([pid, p]) => ({ command: p.command.replace(/\s+--env\s+\{.*$/, "").slice(0, 120), cpuSeconds: p.cpu - (before.get(pid)?.cpu ?? 0) }))
+    .filter((p) => p.cpuSeconds >= 0.5)
+    .sort((a, b) => b.cpuSeconds - a.cpuSeconds)
+    .slice(0, limit);
+}

@@ -1,0 +1,295 @@
+/** The benchmark's results: their shape, the ratios to the baselines, the targets and the Markdown report. */
+import type { CryptoFloor } from "./crypto-floor.js";
+import type { GeneratorName } from "./generators.js";
+import { summaryMarkdown, type ProfileSummary } from "./profile-summary.js";
+import type { Operation, Protocol } from "./requests.js";
+import { median } from "./stats.js";
+
+/** Which server a window measured. */
+export type TargetKind = "tessera" | "noop-connect" | "noop-grpc-js";
+
+/** One measured window. */
+export interface Measurement {
+  target: TargetKind;
+  /** `memory` or `mongodb` for Tessera. */
+  storage?: "memory" | "mongodb";
+  /** The seed's label, for Tessera. */
+  seed?: string;
+  operation: Operation | "noop";
+  protocol: Protocol;
+  generator: GeneratorName;
+  concurrency: number;
+  /** False when the window could not run or had errors: its figures are not used in ratios. */
+  ok: boolean;
+  error?: string;
+  requests: number;
+  errors: number;
+  seconds: number;
+  requestsPerSecond: number;
+  p50Ms: number;
+  p99Ms: number;
+  /** Server process CPU (utime + stime, all threads) per request, microseconds. */
+  serverCpuUs: number;
+  /** FerretDB's CPU per request, microseconds (MongoDB storage only). */
+  storageCpuUs?: number;
+  /** Peak RSS of the server process during the window (VmHWM after a reset), MiB. */
+  peakRssMiB: number;
+  /** Cores the load generator kept busy, on average over its whole run. */
+  generatorCores: number;
+  /** Cores busy with anything else on the machine during the window (approximate). */
+  otherCores: number;
+  /** Ratios to the baselines of the same run (see {@link addRatios}). */
+  ratios?: Ratios;
+}
+
+/** A Tessera figure divided by its baseline's (same surface, generator and concurrency). */
+export interface Ratios {
+  /** ÷ the no-op method on Tessera's own stack (listen() + connectNodeAdapter). */
+  noop?: { requestsPerSecond: number; p50: number; p99: number; cpu: number; rss: number };
+  /** Server CPU ÷ (2 × crypto floor + no-op CPU on the same stack): the first target's budget. */
+  cpuBudget?: number;
+  /** Requests/s ÷ a plain @grpc/grpc-js server's no-op rate (gRPC only). */
+  grpcJsRequestsPerSecond?: number;
+  /** Server CPU ÷ the memory-storage figure of the same scenario (MongoDB only). */
+  memoryCpu?: number;
+  /** (Tessera + FerretDB CPU) ÷ the memory-storage figure (MongoDB only). */
+  memoryCpuWithStorage?: number;
+}
+
+/** The same exchange with a small and a large seed, alternating windows. */
+export interface ScaleComparison {
+  storage: "memory" | "mongodb";
+  protocol: Protocol;
+  generator: GeneratorName;
+  concurrency: number;
+  small: ScaleSide;
+  large: ScaleSide;
+  /** Median CPU per exchange, large ÷ small. */
+  cpuRatio: number;
+  /** Median exchanges/s, large ÷ small. */
+  requestsPerSecondRatio: number;
+}
+
+/** One seed's windows of a {@link ScaleComparison}. */
+export interface ScaleSide {
+  seed: string;
+  startSeconds: number;
+  rssAfterStartMiB: number;
+  cpuUs: number[];
+  requestsPerSecond: number[];
+  p50Ms: number[];
+}
+
+/** One target of issue 7, as measured. */
+export interface TargetCheck {
+  target: string;
+  scenario: string;
+  measured: number;
+  limit: string;
+  met: boolean;
+}
+
+/** Everything one run measured: written to results/latest.json. */
+export interface BenchResult {
+  startedAt: string;
+  finishedAt: string;
+  command: string;
+  mode: "full" | "quick";
+  settings: { warmupSeconds: number; durationSeconds: number; concurrency: number[]; scaleClients: number; scaleRounds: number; profileSeconds: number };
+  machine: { cpu: string; cores: number; memoryGiB: number; node: string; kernel: string; h2load?: string; loadAverageStart: number[]; loadAverageEnd: number[] };
+  /** Other processes that used CPU during the run, and how much. */
+  otherProcesses: { command: string; cpuSeconds: number }[];
+  cryptoFloor?: CryptoFloor;
+  startups: { label: string; seconds: number; rssMiB: number }[];
+  measurements: Measurement[];
+  scale: ScaleComparison[];
+  targets: TargetCheck[];
+  profile?: { file: string; scenario: string; summary: ProfileSummary };
+  notes: string[];
+}
+
+const sameShape = (a: Measurement, b: Measurement) =>
+  a.protocol === b.protocol && a.generator === b.generator && a.concurrency === b.concurrency;
+
+/** Fills in each Tessera measurement's {@link Ratios} from the baselines of the same run. */
+export function addRatios(result: BenchResult): void {
+  const ok = result.measurements.filter((m) => m.ok);
+  const floor = result.cryptoFloor?.verifyPlusSignCpuUs;
+  for (const m of ok) {
+    if (m.target !== "tessera") continue;
+    const ratios: Ratios = {};
+    const noop = ok.find((b) => b.target === "noop-connect" && sameShape(b, m));
+    if (noop) {
+      ratios.noop = {
+        requestsPerSecond: m.requestsPerSecond / noop.requestsPerSecond,
+        p50: m.p50Ms / noop.p50Ms,
+        p99: m.p99Ms / noop.p99Ms,
+        cpu: m.serverCpuUs / noop.serverCpuUs,
+        rss: m.peakRssMiB / noop.peakRssMiB,
+      };
+      if (floor !== undefined && m.operation === "exchange") ratios.cpuBudget = m.serverCpuUs / (2 * floor + noop.serverCpuUs);
+    }
+    const grpcJs = ok.find((b) => b.target === "noop-grpc-js" && sameShape(b, m));
+    if (grpcJs && m.protocol === "grpc") ratios.grpcJsRequestsPerSecond = m.requestsPerSecond / grpcJs.requestsPerSecond;
+    if (m.storage === "mongodb") {
+      const memory = ok.find((b) => b.target === "tessera" && b.storage === "memory" && b.seed === m.seed && b.operation === m.operation && sameShape(b, m));
+      if (memory) {
+        ratios.memoryCpu = m.serverCpuUs / memory.serverCpuUs;
+        ratios.memoryCpuWithStorage = (m.serverCpuUs + (m.storageCpuUs ?? 0)) / memory.serverCpuUs;
+      }
+    }
+    m.ratios = ratios;
+  }
+}
+
+/** The label of a measurement's scenario, e.g. `gRPC (h2load) c16`. */
+export function scenarioLabel(m: Pick<Measurement, "protocol" | "generator" | "concurrency">): string {
+  const surface = { grpc: "gRPC", connect: "Connect", form: "OAuth form" }[m.protocol];
+  return `${surface} (${m.generator}) c${m.concurrency}`;
+}
+
+/** Checks the four targets of issue 7 against the measurements. */
+export function checkTargets(result: BenchResult): TargetCheck[] {
+  const checks: TargetCheck[] = [];
+  const tessera = result.measurements.filter((m) => m.ok && m.target === "tessera" && m.operation === "exchange" && m.ratios);
+  for (const m of tessera.filter((m) => m.storage === "memory" && m.ratios?.cpuBudget !== undefined)) {
+    checks.push({ target: "server CPU per exchange ≤ 2 × crypto floor + no-op RPC CPU (same stack)", scenario: scenarioLabel(m), measured: m.ratios!.cpuBudget!, limit: "≤ 1.00", met: m.ratios!.cpuBudget! <= 1 });
+  }
+  for (const m of tessera.filter((m) => m.storage === "mongodb" && m.ratios?.memoryCpu !== undefined)) {
+    checks.push({ target: "MongoDB CPU per exchange ≤ 1.3 × memory (Tessera process)", scenario: scenarioLabel(m), measured: m.ratios!.memoryCpu!, limit: "≤ 1.30", met: m.ratios!.memoryCpu! <= 1.3 });
+  }
+  for (const m of tessera.filter((m) => m.storage === "memory" && m.ratios?.grpcJsRequestsPerSecond !== undefined)) {
+    const r = m.ratios!.grpcJsRequestsPerSecond!;
+    checks.push({ target: "gRPC exchanges/s ≥ 0.5 × plain grpc-js no-op rate", scenario: scenarioLabel(m), measured: r, limit: "≥ 0.50", met: r >= 0.5 });
+  }
+  for (const s of result.scale) {
+    checks.push({
+      target: `CPU per exchange flat (± 10 %) from ${s.small.seed} to ${s.large.seed}`,
+      scenario: `${s.storage}, ${scenarioLabel(s)}`,
+      measured: s.cpuRatio,
+      limit: "0.90 – 1.10",
+      met: Math.abs(s.cpuRatio - 1) <= 0.1,
+    });
+  }
+  return checks;
+}
+
+/** Builds a {@link ScaleComparison} from its windows. */
+export function scaleComparison(storage: "memory" | "mongodb", small: ScaleSide, large: ScaleSide, shape: Pick<Measurement, "protocol" | "generator" | "concurrency">): ScaleComparison {
+  return {
+    storage,
+    ...shape,
+    small,
+    large,
+    cpuRatio: median(large.cpuUs) / median(small.cpuUs),
+    requestsPerSecondRatio: median(large.requestsPerSecond) / median(small.requestsPerSecond),
+  };
+}
+
+const num = (value: number | undefined, digits = 0) =>
+  value === undefined || !Number.isFinite(value) ? "–" : value.toLocaleString("en-US", { minimumFractionDigits: digits, maximumFractionDigits: digits });
+const ratio = (value: number | undefined) => (value === undefined || !Number.isFinite(value) ? "–" : `${value.toFixed(2)}×`);
+const ms = (value: number) => (Number.isFinite(value) ? (value < 10 ? value.toFixed(2) : value.toFixed(1)) : "–");
+const operationName = { exchange: "exchange", client_credentials: "client credentials", health: "grpc.health Check", noop: "no-op" } as const;
+
+/** The Markdown report: baselines, scenarios with their ratios, targets, scale, profile, machine. */
+export function markdownReport(result: BenchResult): string {
+  const lines: string[] = [];
+  const push = (...more: string[]) => lines.push(...more);
+  const m = result.machine;
+  push(
+    `# Tessera benchmark (${result.mode})`,
+    "",
+    `${result.startedAt} – ${result.finishedAt}. ${m.cpu}, ${m.cores} cores, ${m.memoryGiB} GiB, Node ${m.node}, Linux ${m.kernel}` +
+      `${m.h2load ? `, ${m.h2load}` : ", h2load absent"}. Load average at start ${m.loadAverageStart.map((x) => x.toFixed(2)).join(" ")}, at end ${m.loadAverageEnd.map((x) => x.toFixed(2)).join(" ")}.`,
+    `Each window: ${result.settings.warmupSeconds} s warm-up, then ${result.settings.durationSeconds} s measured. Client and server share the machine's cores.`,
+    `Command: \`${result.command}\``,
+    "",
+  );
+
+  push("## Baselines (same run, same machine)", "");
+  const floor = result.cryptoFloor;
+  if (floor) {
+    push(
+      `**Crypto floor** (jose ${floor.algorithm}, one verify of the subject token + one sign of the new token, same headers and claims as Tessera's): ` +
+        `**${num(floor.verifyPlusSignCpuUs)} CPU-µs** per pair, ${num(floor.verifyPlusSignPerCpuSecond)} pairs per CPU-second ` +
+        `(${num(floor.signsPerCpuSecond)} signs or ${num(floor.verifiesPerCpuSecond)} verifies per CPU-second).`,
+      "",
+    );
+  }
+  push("| server | request | surface (generator) | c | req/s | p50 ms | p99 ms | server CPU µs/req | peak RSS MiB | client cores | other cores |", "|---|---|---|--:|--:|--:|--:|--:|--:|--:|--:|");
+  const serverName = (x: Measurement) =>
+    x.target === "noop-connect" ? "no-op, Tessera's stack" : x.target === "noop-grpc-js" ? "no-op, plain grpc-js" : `Tessera (${x.storage})`;
+  for (const x of result.measurements.filter((x) => x.target !== "tessera")) {
+    push(`| ${serverName(x)} | ${operationName[x.operation]} | ${scenarioLabel(x)} | ${x.concurrency} | ${row(x)} |`);
+  }
+  push("");
+
+  push(
+    "## Tessera",
+    "",
+    "Ratios: ÷ no-op = the same surface, generator and concurrency against the no-op method on Tessera's own stack; " +
+      "CPU ÷ budget = server CPU ÷ (2 × crypto floor + no-op CPU): ≤ 1 meets the first target; " +
+      "÷ grpc-js = exchanges/s ÷ a plain @grpc/grpc-js server's no-op rate; ÷ memory = MongoDB ÷ memory storage, same scenario.",
+    "",
+    "| storage | seed | request | surface (generator) | c | req/s | p50 ms | p99 ms | server CPU µs/req | peak RSS MiB | client cores | other cores | req/s ÷ no-op | p50 ÷ no-op | p99 ÷ no-op | CPU ÷ no-op | CPU ÷ budget | RSS ÷ no-op | req/s ÷ grpc-js | CPU ÷ memory | FerretDB CPU µs/req |",
+    "|---|---|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|",
+  );
+  for (const x of result.measurements.filter((x) => x.target === "tessera")) {
+    const r = x.ratios;
+    push(
+      `| ${x.storage} | ${x.seed} | ${operationName[x.operation]} | ${scenarioLabel(x)} | ${x.concurrency} | ${row(x)} | ` +
+        `${ratio(r?.noop?.requestsPerSecond)} | ${ratio(r?.noop?.p50)} | ${ratio(r?.noop?.p99)} | ${ratio(r?.noop?.cpu)} | ${ratio(r?.cpuBudget)} | ` +
+        `${ratio(r?.noop?.rss)} | ${ratio(r?.grpcJsRequestsPerSecond)} | ${ratio(r?.memoryCpu)} | ${num(x.storageCpuUs)} |`,
+    );
+  }
+  const failed = result.measurements.filter((x) => !x.ok);
+  if (failed.length > 0) {
+    push("", "Failed windows (figures not used):", "", ...failed.map((x) => `- ${serverName(x)} ${operationName[x.operation]} ${scenarioLabel(x)}: ${x.error}`));
+  }
+  push("");
+
+  push("## Targets", "", "| target | scenario | measured | limit | |", "|---|---|--:|--:|---|");
+  for (const t of result.targets) push(`| ${t.target} | ${t.scenario} | ${t.measured.toFixed(2)} | ${t.limit} | ${t.met ? "met" : "**not met**"} |`);
+  push("");
+
+  if (result.scale.length > 0) {
+    push(
+      "## Scale: the same exchange with a small and a large realm",
+      "",
+      "Windows alternate small, large, small, large…; medians.",
+      "",
+      "| storage | seed | start-up s | RSS after start MiB | exchanges/s (median) | CPU µs/exchange per window | median | large ÷ small |",
+      "|---|---|--:|--:|--:|---|--:|--:|",
+    );
+    for (const s of result.scale) {
+      for (const [side, ratioText] of [[s.small, ""], [s.large, ratio(s.cpuRatio)]] as const) {
+        push(
+          `| ${s.storage}, ${scenarioLabel(s)} | ${side.seed} | ${side.startSeconds.toFixed(1)} | ${num(side.rssAfterStartMiB)} | ${num(median(side.requestsPerSecond))} | ` +
+            `${side.cpuUs.map((c) => num(c)).join(", ")} | ${num(median(side.cpuUs))} | ${ratioText} |`,
+        );
+      }
+    }
+    push("");
+  }
+
+  if (result.profile) {
+    push(`## Profile: ${result.profile.scenario}`, "", `\`${result.profile.file}\` (open in Chrome DevTools or speedscope).`, "", summaryMarkdown(result.profile.summary));
+  }
+
+  push("## Start-ups", "", "| server | seconds to listening | RSS after start MiB |", "|---|--:|--:|");
+  for (const s of result.startups) push(`| ${s.label} | ${s.seconds.toFixed(1)} | ${num(s.rssMiB)} |`);
+  push("");
+  push("## Context", "");
+  if (result.otherProcesses.length > 0) {
+    push("Other processes that used CPU during the run (CPU-seconds):", "", ...result.otherProcesses.map((p) => `- ${p.cpuSeconds.toFixed(1)} s: \`${p.command}\``), "");
+  } else push("No other process used 0.5 CPU-seconds or more during the run (short-lived ones show only in the per-window \"other cores\").", "");
+  for (const note of result.notes) push(`- ${note}`);
+  push("");
+  return lines.join("\n");
+}
+
+function row(x: Measurement): string {
+  if (!x.ok) return `failed | – | – | – | – | – | –`;
+  return `${num(x.requestsPerSecond)} | ${ms(x.p50Ms)} | ${ms(x.p99Ms)} | ${num(x.serverCpuUs)} | ${num(x.peakRssMiB)} | ${x.generatorCores.toFixed(2)} | ${x.otherCores.toFixed(2)}`;
+}

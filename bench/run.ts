@@ -1,0 +1,486 @@
+/**
+ * Tessera's benchmark (issue 7): starts Tessera and the baseline servers as their own processes,
+ * drives them from separate load-generator processes, and writes results/latest.json and
+ * results/latest.md. See bench/README.md.
+ *
+ *   npm run bench            # about 10 minutes on 2 cores
+ *   npm run bench:quick      # about 2 minutes
+ */
+import { spawn, spawnSync } from "node:child_process";
+import { existsSync } from "node:fs";
+import { mkdir, mkdtemp, readdir, rename, rm, writeFile } from "node:fs/promises";
+import os from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { parseArgs } from "node:util";
+import { startMongoServer, type MongoServer } from "../test/support/mongo-server.js";
+import type { CryptoFloor, CryptoFloorInput } from "./crypto-floor.js";
+import { h2loadAvailable, runGenerator, type GeneratorName, type LoadShape } from "./generators.js";
+import {
+  busiestOthers,
+  cpuSeconds,
+  findProcess,
+  machineCpuSeconds,
+  ownCpuSeconds,
+  peakRssMiB,
+  processTable,
+  reapedChildrenCpuSeconds,
+  resetPeakRss,
+} from "./proc.js";
+import { summarizeProfileFile } from "./profile-summary.js";
+import { writeSeed, type Seed } from "./realm.js";
+import {
+  addRatios,
+  checkTargets,
+  markdownReport,
+  scaleComparison,
+  type BenchResult,
+  type Measurement,
+  type ScaleSide,
+  type TargetKind,
+} from "./report.js";
+import { gatewayToken, probe, requestSpec, type Operation, type Protocol } from "./requests.js";
+import { killAll, startNoop, startTessera, type ServerProcess, type StorageChoice } from "./servers.js";
+
+const ROOT = fileURLToPath(new URL("..", import.meta.url));
+const BENCH = fileURLToPath(new URL(".", import.meta.url));
+
+const USAGE = `Usage: npm run bench [-- OPTIONS]     (npm run bench:quick = --quick)
+
+  --quick                 about 2 minutes: concurrency 16 only, 2 s windows, 10 vs 10,000 clients
+  --duration S            measured seconds per window (default 6; quick 2)
+  --warmup S              warm-up seconds per window (default 2; quick 1)
+  --concurrency LIST      e.g. 1,16,64 (default; quick 16)
+  --scale-clients N       clients and users of the large realm (default 100000; quick 10000; 0 skips)
+  --no-mongo              skip MongoDB storage (FerretDB)
+  --no-profile            skip the CPU profile
+  --http-generator NAME   h2load (default when installed) or autocannon, for Connect and the OAuth form
+  --no-build              do not run npm run build first
+  --out DIR               results directory (default bench/results)
+
+h2load is Debian's nghttp2-client: apt-get install -y nghttp2-client. Without it, gRPC is driven by
+@grpc/grpc-js only and HTTP/1.1 by autocannon.
+`;
+
+/** The run's settings, from the command line. */
+interface Settings {
+  mode: "full" | "quick";
+  shape: { warmupSeconds: number; durationSeconds: number };
+  concurrency: number[];
+  scaleClients: number;
+  scaleRounds: number;
+  extraRealms: number;
+  profileSeconds: number;
+  mongo: boolean;
+  profile: boolean;
+  build: boolean;
+  httpGenerator: GeneratorName;
+  h2load?: string;
+  out: string;
+}
+
+function parseSettings(argv: string[]): Settings {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      quick: { type: "boolean" },
+      duration: { type: "string" },
+      warmup: { type: "string" },
+      concurrency: { type: "string" },
+      "scale-clients": { type: "string" },
+      "no-mongo": { type: "boolean" },
+      "no-profile": { type: "boolean" },
+      "http-generator": { type: "string" },
+      "no-build": { type: "boolean" },
+      out: { type: "string" },
+      help: { type: "boolean" },
+    },
+  });
+  if (values.help) {
+    process.stdout.write(USAGE);
+    process.exit(0);
+  }
+  const quick = values.quick ?? false;
+  const number = (text: string | undefined, fallback: number, name: string) => {
+    const n = text === undefined ? fallback : Number(text);
+    if (!Number.isFinite(n) || n < 0) throw new Error(`--${name}: expected a number, got ${text}`);
+    return n;
+  };
+  const shape = { warmupSeconds: number(values.warmup, quick ? 1 : 2, "warmup"), durationSeconds: number(values.duration, quick ? 2 : 6, "duration") };
+  // The subject token lives 300 s; one is fetched before each window.
+  if (shape.warmupSeconds + shape.durationSeconds > 240) throw new Error("--warmup + --duration must stay under 240 s (the subject token lives 300 s)");
+  if (shape.durationSeconds < 1) throw new Error("--duration: at least 1 s");
+  const concurrency = (values.concurrency ?? (quick ? "16" : "1,16,64")).split(",").map((c) => number(c, 16, "concurrency"));
+  if (concurrency.some((c) => !Number.isInteger(c) || c < 1 || c > 256)) throw new Error("--concurrency: integers from 1 to 256");
+  const h2load = h2loadAvailable();
+  const httpGenerator = (values["http-generator"] ?? (h2load ? "h2load" : "autocannon")) as GeneratorName;
+  if (httpGenerator !== "h2load" && httpGenerator !== "autocannon") throw new Error("--http-generator: h2load or autocannon");
+  if (httpGenerator === "h2load" && !h2load) throw new Error("--http-generator h2load: h2load is not installed (apt-get install -y nghttp2-client)");
+  return {
+    mode: quick ? "quick" : "full",
+    shape,
+    concurrency,
+    scaleClients: number(values["scale-clients"], quick ? 10_000 : 100_000, "scale-clients"),
+    scaleRounds: quick ? 1 : 2,
+    extraRealms: 99,
+    profileSeconds: quick ? 5 : 10,
+    mongo: !values["no-mongo"],
+    profile: !values["no-profile"],
+    build: !values["no-build"],
+    httpGenerator,
+    h2load,
+    out: values.out ?? join(BENCH, "results"),
+  };
+}
+
+/** A server under measurement. */
+interface Target {
+  kind: TargetKind;
+  server: ServerProcess;
+  storage?: "memory" | "mongodb";
+  seed?: Seed;
+  /** FerretDB's pid, whose CPU is read alongside. */
+  storagePid?: number;
+}
+
+const log = (text: string) => process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${text}\n`);
+
+/** CPU counters read at the edges of a measured window. */
+function snapshot(target: Target) {
+  return {
+    at: Number(process.hrtime.bigint()) / 1e9,
+    server: cpuSeconds(target.server.pid),
+    storage: target.storagePid ? cpuSeconds(target.storagePid) : 0,
+    machine: machineCpuSeconds().busy,
+    own: ownCpuSeconds(),
+  };
+}
+
+/** A subject token of the same shape for the no-op servers, which never look at it. */
+let sampleToken = "";
+
+/** The measured window of the last {@link measure}, in monotonic microseconds (to cut the CPU profile to it). */
+let lastWindowUs = { fromUs: 0, toUs: 0 };
+
+/** Stops of everything started, last first: servers, FerretDB. */
+const stops: (() => Promise<void>)[] = [];
+
+async function stopAll(): Promise<void> {
+  while (stops.length > 0) await stops.pop()!().catch(() => {});
+}
+
+/**
+ * Measures one window: a fresh subject token, one checked call, a reset of the peak RSS, the
+ * generator's warm-up, then CPU read before and after the measured window.
+ */
+async function measure(target: Target, operation: Operation, protocol: Protocol, generator: GeneratorName, concurrency: number, shape: Settings["shape"]): Promise<Measurement> {
+  const base: Measurement = {
+    target: target.kind,
+    ...(target.storage && { storage: target.storage }),
+    ...(target.seed && { seed: target.seed.label }),
+    operation: target.kind === "tessera" ? operation : "noop",
+    protocol,
+    generator,
+    concurrency,
+    ok: false,
+    requests: 0,
+    errors: 0,
+    seconds: 0,
+    requestsPerSecond: Number.NaN,
+    p50Ms: Number.NaN,
+    p99Ms: Number.NaN,
+    serverCpuUs: Number.NaN,
+    peakRssMiB: Number.NaN,
+    generatorCores: Number.NaN,
+    otherCores: Number.NaN,
+  };
+  const what = `${target.server.label}: ${base.operation} ${protocol} (${generator}) c${concurrency}`;
+  try {
+    const token = operation !== "exchange" ? "" : target.kind === "tessera" ? await gatewayToken(target.server.base) : sampleToken;
+    const request = requestSpec(operation, protocol, target.server.base, token);
+    const checked = await probe(request);
+    if (!checked.ok) throw new Error(`check call failed: ${checked.detail}`);
+    const spec = { ...request, minResponseBytes: Math.max(1, Math.floor(checked.bodyBytes / 2)) };
+    const loadShape: LoadShape = { concurrency, ...shape };
+    resetPeakRss(target.server.pid);
+    const reaped = reapedChildrenCpuSeconds();
+    const started = Number(process.hrtime.bigint()) / 1e9;
+    let before: ReturnType<typeof snapshot> | undefined;
+    const result = await runGenerator(generator, spec, loadShape, () => (before = snapshot(target)));
+    const after = snapshot(target);
+    if (!before) throw new Error("the generator never started its measured window");
+    lastWindowUs = { fromUs: before.at * 1e6, toUs: after.at * 1e6 };
+    const generatorCores = (reapedChildrenCpuSeconds() - reaped) / (after.at - started);
+    const wall = after.at - before.at;
+    const server = after.server - before.server;
+    const storage = after.storage - before.storage;
+    const calls = result.requests + result.errors;
+    const measurement: Measurement = {
+      ...base,
+      ok: result.requests > 0 && result.errors === 0,
+      ...(result.firstError !== undefined && { error: result.firstError }),
+      requests: result.requests,
+      errors: result.errors,
+      seconds: result.seconds,
+      requestsPerSecond: result.requests / result.seconds,
+      p50Ms: result.p50Ms,
+      p99Ms: result.p99Ms,
+      serverCpuUs: calls > 0 ? (server / calls) * 1e6 : Number.NaN,
+      ...(target.storagePid && { storageCpuUs: calls > 0 ? (storage / calls) * 1e6 : Number.NaN }),
+      peakRssMiB: peakRssMiB(target.server.pid),
+      generatorCores,
+      otherCores: Math.max(0, (after.machine - before.machine - server - storage - (after.own - before.own)) / wall - generatorCores),
+    };
+    log(
+      `${what}: ${measurement.requestsPerSecond.toFixed(0)} req/s, p50 ${measurement.p50Ms.toFixed(2)} ms, p99 ${measurement.p99Ms.toFixed(2)} ms, ` +
+        `${measurement.serverCpuUs.toFixed(0)} CPU-µs/req${measurement.ok ? "" : `, FAILED: ${measurement.error ?? `${result.errors} errors`}`}`,
+    );
+    return measurement;
+  } catch (error) {
+    log(`${what}: FAILED: ${String(error)}`);
+    return { ...base, error: String(error instanceof Error ? error.message : error).slice(0, 500) };
+  }
+}
+
+/** Runs a script of bench/ in its own node process and parses its last stdout line as JSON. */
+function runScript<T>(script: string, input: unknown, timeoutSeconds: number): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ["--import", "tsx", join(BENCH, script), JSON.stringify(input)], { cwd: ROOT, stdio: ["ignore", "pipe", "inherit"] });
+    let stdout = "";
+    child.stdout.setEncoding("utf8").on("data", (chunk: string) => (stdout += chunk));
+    const timer = setTimeout(() => child.kill("SIGKILL"), timeoutSeconds * 1000);
+    child.once("close", (code) => {
+      clearTimeout(timer);
+      if (code !== 0) reject(new Error(`${script} exited with ${code}`));
+      else resolve(JSON.parse(stdout.trim().split("\n").at(-1)!) as T);
+    });
+  });
+}
+
+/** Exchanges a fresh gateway token once over the form endpoint: a real subject token and a real issued token. */
+async function sampleTokens(base: string): Promise<{ subjectToken: string; issuedToken: string }> {
+  const subjectToken = await gatewayToken(base);
+  const response = await fetch(`${base}/realms/bench/protocol/openid-connect/token`, {
+    method: "POST",
+    headers: { "content-type": "application/x-www-form-urlencoded", authorization: requestSpec("exchange", "form", base).headers.authorization },
+    body: new URLSearchParams({
+      grant_type: "urn:ietf:params:oauth:grant-type:token-exchange",
+      subject_token: subjectToken,
+      subject_token_type: "urn:ietf:params:oauth:token-type:access_token",
+      audience: "orders-api",
+    }).toString(),
+  });
+  const body = (await response.json()) as { access_token?: string };
+  if (!body.access_token) throw new Error(`exchange failed: HTTP ${response.status} ${JSON.stringify(body)}`);
+  return { subjectToken, issuedToken: body.access_token };
+}
+
+async function main(): Promise<void> {
+  const settings = parseSettings(process.argv.slice(2));
+  const startedAt = new Date();
+  const tableBefore = processTable();
+  const notes: string[] = [];
+  const loadStart = os.loadavg();
+  if (!settings.h2load) {
+    const note = "h2load not found: the h2load windows were skipped (install it with `apt-get install -y nghttp2-client`); HTTP/1.1 used autocannon.";
+    notes.push(note);
+    log(note);
+  }
+
+  if (settings.build) {
+    log("npm run build");
+    const build = spawnSync("npm", ["run", "--silent", "build"], { cwd: ROOT, stdio: "inherit" });
+    if (build.status !== 0) throw new Error("npm run build failed");
+  }
+  if (!existsSync(join(ROOT, "dist/src/cli.js"))) throw new Error("dist/src/cli.js is missing: run npm run build");
+
+  await mkdir(settings.out, { recursive: true });
+  const work = await mkdtemp(join(os.tmpdir(), "tessera-bench-"));
+  const measurements: Measurement[] = [];
+  const startups: BenchResult["startups"] = [];
+  const scale: BenchResult["scale"] = [];
+  let cryptoFloor: CryptoFloor | undefined;
+  let profile: BenchResult["profile"];
+  const shape = settings.shape;
+  const grpcGenerators: GeneratorName[] = settings.h2load ? ["grpc-js", "h2load"] : ["grpc-js"];
+  const http = settings.httpGenerator;
+  const started = (server: ServerProcess) => {
+    stops.push(server.stop);
+    startups.push({ label: server.label, seconds: server.startSeconds, rssMiB: peakRssMiB(server.pid) });
+    log(`${server.label} ready in ${server.startSeconds.toFixed(1)} s (pid ${server.pid})`);
+    return server;
+  };
+
+  try {
+    const small = await writeSeed(work, { clients: 10, users: 10 }, 0);
+    const large = settings.scaleClients > 0 ? await writeSeed(work, { clients: settings.scaleClients, users: settings.scaleClients }, settings.extraRealms) : undefined;
+
+    // Baseline servers and Tessera (memory, small realm).
+    const [noopConnect, noopGrpcJs, memory] = await Promise.all([
+      startNoop("connect", "no-op (Tessera's stack)"),
+      startNoop("grpc-js", "no-op (plain grpc-js)"),
+      startTessera({ label: `Tessera memory, ${small.label}`, storage: { kind: "memory" }, files: small.files }),
+    ]);
+    [noopConnect, noopGrpcJs, memory].forEach(started);
+    const memoryTarget: Target = { kind: "tessera", server: memory, storage: "memory", seed: small };
+
+    // 1. The crypto floor.
+    const tokens = await sampleTokens(memory.base);
+    sampleToken = tokens.subjectToken;
+    log("crypto floor");
+    cryptoFloor = await runScript<CryptoFloor>(
+      "crypto-floor.ts",
+      { ...tokens, warmupSeconds: shape.warmupSeconds / 2, durationSeconds: Math.max(1, shape.durationSeconds / 2) } satisfies CryptoFloorInput,
+      120,
+    );
+    log(`crypto floor: ${cryptoFloor.verifyPlusSignCpuUs.toFixed(0)} CPU-µs per verify + sign`);
+
+    // 2. Transport floors: no-op on Tessera's stack (every surface) and on a plain grpc-js server.
+    const surfaces: [Protocol, GeneratorName][] = [...grpcGenerators.map((g): [Protocol, GeneratorName] => ["grpc", g]), ["connect", http], ["form", http]];
+    const noopTarget: Target = { kind: "noop-connect", server: noopConnect };
+    const grpcJsTarget: Target = { kind: "noop-grpc-js", server: noopGrpcJs };
+    for (const c of settings.concurrency) {
+      for (const [protocol, generator] of surfaces) measurements.push(await measure(noopTarget, "exchange", protocol, generator, c, shape));
+      for (const generator of grpcGenerators) measurements.push(await measure(grpcJsTarget, "exchange", "grpc", generator, c, shape));
+    }
+
+    // 3. Tessera, memory storage: the exchange on every surface, client credentials, the health check.
+    const c16 = settings.concurrency.includes(16) ? 16 : settings.concurrency[0];
+    const primary: GeneratorName = settings.h2load ? "h2load" : "grpc-js";
+    for (const c of settings.concurrency) {
+      for (const [protocol, generator] of surfaces) measurements.push(await measure(memoryTarget, "exchange", protocol, generator, c, shape));
+    }
+    measurements.push(await measure(memoryTarget, "client_credentials", "grpc", primary, c16, shape));
+    measurements.push(await measure(memoryTarget, "client_credentials", "form", http, c16, shape));
+    if (settings.h2load) measurements.push(await measure(memoryTarget, "health", "grpc", "h2load", c16, shape));
+
+    // 4. Tessera, MongoDB storage (FerretDB), against the same scenarios at c16 plus gRPC at every concurrency.
+    let mongo: MongoServer | undefined;
+    let mongoTarget: Target | undefined;
+    if (settings.mongo) {
+      log("starting FerretDB");
+      mongo = await startMongoServer();
+      stops.push(mongo.stop);
+      const port = new URL(mongo.uri).port;
+      const storagePid = findProcess(["ferretdb", `--listen-addr=127.0.0.1:${port}`]);
+      if (!storagePid) notes.push("FerretDB's process was not found: its CPU is not reported.");
+      const storage: StorageChoice = { kind: "mongodb", uri: mongo.uri, database: "bench_small" };
+      const server = started(await startTessera({ label: `Tessera mongodb, ${small.label}`, storage, files: small.files }));
+      mongoTarget = { kind: "tessera", server, storage: "mongodb", seed: small, ...(storagePid && { storagePid }) };
+      for (const c of settings.concurrency) measurements.push(await measure(mongoTarget, "exchange", "grpc", primary, c, shape));
+      if (primary !== "grpc-js") measurements.push(await measure(mongoTarget, "exchange", "grpc", "grpc-js", c16, shape));
+      measurements.push(await measure(mongoTarget, "exchange", "connect", http, c16, shape));
+      measurements.push(await measure(mongoTarget, "exchange", "form", http, c16, shape));
+      measurements.push(await measure(mongoTarget, "client_credentials", "grpc", primary, c16, shape));
+    }
+
+    // 5. Scale: the small realm against the large one (and its 99 other realms), windows alternating.
+    if (large) {
+      log(`importing the large seed (${large.label})`);
+      const bigOnes = await Promise.all([
+        startTessera({ label: `Tessera memory, ${large.label}`, storage: { kind: "memory" }, files: large.files, timeoutSeconds: 600 }),
+        ...(mongo ? [startTessera({ label: `Tessera mongodb, ${large.label}`, storage: { kind: "mongodb", uri: mongo.uri, database: "bench_large" }, files: large.files, timeoutSeconds: 600 })] : []),
+      ]);
+      bigOnes.forEach(started);
+      const pairs: [("memory" | "mongodb"), Target, Target][] = [["memory", memoryTarget, { kind: "tessera", server: bigOnes[0], storage: "memory", seed: large }]];
+      if (mongoTarget && bigOnes[1]) pairs.push(["mongodb", mongoTarget, { kind: "tessera", server: bigOnes[1], storage: "mongodb", seed: large, ...(mongoTarget.storagePid && { storagePid: mongoTarget.storagePid }) }]);
+      for (const [storage, smallTarget, largeTarget] of pairs) {
+        const side = (target: Target): ScaleSide => ({
+          seed: target.seed!.label,
+          startSeconds: target.server.startSeconds,
+          rssAfterStartMiB: startups.find((s) => s.label === target.server.label)?.rssMiB ?? Number.NaN,
+          cpuUs: [],
+          requestsPerSecond: [],
+          p50Ms: [],
+        });
+        const sides = [side(smallTarget), side(largeTarget)];
+        for (let round = 0; round < settings.scaleRounds; round++) {
+          for (const [i, target] of [smallTarget, largeTarget].entries()) {
+            const m = await measure(target, "exchange", "grpc", primary, c16, shape);
+            if (!m.ok) continue;
+            sides[i].cpuUs.push(m.serverCpuUs);
+            sides[i].requestsPerSecond.push(m.requestsPerSecond);
+            sides[i].p50Ms.push(m.p50Ms);
+          }
+        }
+        if (sides.every((s) => s.cpuUs.length > 0)) scale.push(scaleComparison(storage, sides[0], sides[1], { protocol: "grpc", generator: primary, concurrency: c16 }));
+      }
+      await Promise.all(bigOnes.map((s) => s.stop())); // the stops stay listed: a second stop is a no-op
+    }
+
+    // 6. A CPU profile of Tessera (memory) during a gRPC exchange window at c16.
+    if (settings.profile) {
+      const dir = join(work, "profile");
+      await mkdir(dir);
+      const server = started(await startTessera({ label: "Tessera memory, profiled (--cpu-prof)", storage: { kind: "memory" }, files: small.files, cpuProfileDir: dir }));
+      await measure({ kind: "tessera", server, storage: "memory", seed: small }, "exchange", "grpc", primary, c16, { warmupSeconds: shape.warmupSeconds, durationSeconds: settings.profileSeconds });
+      await server.stop();
+      const [file] = await readdir(dir);
+      if (file) {
+        const target = join(settings.out, "tessera-exchange-grpc-c16.cpuprofile");
+        await rename(join(dir, file), target);
+        profile = {
+          file: "bench/results/tessera-exchange-grpc-c16.cpuprofile",
+          scenario: `Tessera (memory), exchange, gRPC (${primary}) c${c16}, the ${settings.profileSeconds} s measured window only`,
+          summary: await summarizeProfileFile(target, 20, lastWindowUs),
+        };
+      } else notes.push("the profiled server wrote no .cpuprofile");
+    }
+  } finally {
+    await stopAll();
+    await rm(work, { recursive: true, force: true });
+  }
+
+  const machine: BenchResult["machine"] = {
+    cpu: os.cpus()[0]?.model.trim() ?? "unknown",
+    cores: os.availableParallelism(),
+    memoryGiB: Math.round(os.totalmem() / 2 ** 30),
+    node: process.version,
+    kernel: os.release(),
+    ...(settings.h2load && { h2load: settings.h2load }),
+    loadAverageStart: loadStart,
+    loadAverageEnd: os.loadavg(),
+  };
+  notes.push(
+    "Server CPU is utime + stime of the server process (all its threads) from /proc/PID/stat, read when the measured window starts and after the generator exits, divided by the calls of the window.",
+    "Peak RSS is VmHWM of /proc/PID/status after resetting it (clear_refs) before each window.",
+    "\"client cores\" is the load generator's CPU over its whole run; \"other cores\" is the machine's busy time in the window minus the server, FerretDB, the generator and the benchmark itself: anything else running.",
+    "Connect is sent as JSON over HTTP/1.1; gRPC as one HTTP/2 connection with c concurrent streams; HTTP/1.1 as c connections.",
+  );
+  const result: BenchResult = {
+    startedAt: startedAt.toISOString(),
+    finishedAt: new Date().toISOString(),
+    command: `npm run bench${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(" ")}` : ""}`,
+    mode: settings.mode,
+    settings: { ...shape, concurrency: settings.concurrency, scaleClients: settings.scaleClients, scaleRounds: settings.scaleRounds, profileSeconds: settings.profileSeconds },
+    machine,
+    otherProcesses: busiestOthers(tableBefore, processTable()),
+    ...(cryptoFloor && { cryptoFloor }),
+    startups,
+    measurements,
+    scale,
+    targets: [],
+    ...(profile && { profile }),
+    notes,
+  };
+  addRatios(result);
+  result.targets = checkTargets(result);
+  await writeFile(join(settings.out, "latest.json"), `${JSON.stringify(result, null, 2)}\n`);
+  const markdown = markdownReport(result);
+  await writeFile(join(settings.out, "latest.md"), markdown);
+  process.stdout.write(markdown);
+  log(`wrote ${join(settings.out, "latest.json")} and latest.md in ${((Date.now() - startedAt.getTime()) / 1000).toFixed(0)} s`);
+}
+
+for (const signal of ["SIGINT", "SIGTERM"] as const) {
+  process.once(signal, () => {
+    killAll();
+    void stopAll().finally(() => process.exit(130));
+  });
+}
+main().catch(async (error: unknown) => {
+  killAll();
+  await stopAll();
+  process.stderr.write(`bench: ${error instanceof Error ? error.stack : String(error)}\n`);
+  process.exit(1);
+});

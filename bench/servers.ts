@@ -1,0 +1,107 @@
+/** Starting and stopping the measured servers, each its own process. */
+import { spawn, type ChildProcess } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { createInterface } from "node:readline";
+import { fileURLToPath } from "node:url";
+import { freePort } from "../test/support/ports.js";
+
+/** A server process the benchmark started. */
+export interface ServerProcess {
+  label: string;
+  pid: number;
+  /** `http://127.0.0.1:PORT`. */
+  base: string;
+  /** Seconds from spawn to ready. */
+  startSeconds: number;
+  /** SIGTERM, then SIGKILL after 15 s; resolves when it has exited. */
+  stop(): Promise<void>;
+}
+
+const ROOT = fileURLToPath(new URL("..", import.meta.url));
+const running = new Set<ChildProcess>();
+
+/** Kills every server still running (on an unexpected exit of the benchmark). */
+export function killAll(): void {
+  for (const child of running) child.kill("SIGKILL");
+}
+
+/** Spawns `args` with node and resolves once a stdout line matches `ready`. */
+async function startNode(label: string, args: string[], env: NodeJS.ProcessEnv, port: number, ready: RegExp, timeoutSeconds: number): Promise<ServerProcess> {
+  const started = process.hrtime.bigint();
+  const child = spawn(process.execPath, args, { cwd: ROOT, env, stdio: ["ignore", "pipe", "pipe"] });
+  running.add(child);
+  let output = "";
+  child.stderr.setEncoding("utf8").on("data", (chunk: string) => (output = (output + chunk).slice(-4000)));
+  const exited = new Promise<void>((resolve) =>
+    child.once("exit", () => {
+      running.delete(child);
+      resolve();
+    }),
+  );
+  const stop = async () => {
+    if (child.exitCode === null && child.signalCode === null) {
+      child.kill("SIGTERM");
+      const timer = setTimeout(() => child.kill("SIGKILL"), 15_000);
+      await exited;
+      clearTimeout(timer);
+    }
+  };
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`${label}: not ready after ${timeoutSeconds} s\n${output}`)), timeoutSeconds * 1000);
+    createInterface({ input: child.stdout }).on("line", (line) => {
+      output = (output + line + "\n").slice(-4000);
+      if (ready.test(line)) {
+        clearTimeout(timer);
+        resolve();
+      }
+    });
+    void exited.then(() => {
+      clearTimeout(timer);
+      reject(new Error(`${label} exited (${child.exitCode ?? child.signalCode}) before it was ready:\n${output}`));
+    });
+  }).catch(async (error: unknown) => {
+    child.kill("SIGKILL");
+    await exited;
+    throw error;
+  });
+  return { label, pid: child.pid!, base: `http://127.0.0.1:${port}`, startSeconds: Number(process.hrtime.bigint() - started) / 1e9, stop };
+}
+
+/** Storage of a Tessera process. */
+export type StorageChoice = { kind: "memory" } | { kind: "mongodb"; uri: string; database: string };
+
+/** How to start Tessera. */
+export interface TesseraOptions {
+  label: string;
+  storage: StorageChoice;
+  /** Realm files for `--import`. */
+  files: string[];
+  /** Write a V8 CPU profile into this directory when the process exits (`--cpu-prof`). */
+  cpuProfileDir?: string;
+  /** Bound on start-up (importing 100,000 clients takes tens of seconds). */
+  timeoutSeconds?: number;
+}
+
+/**
+ * Starts `node dist/src/cli.js serve --port P --import FILE... --log-level warn` (run `npm run build`
+ * first), with a fresh `TESSERA_MASTER_KEY` and no other TESSERA_ or MONGODB_ variable.
+ */
+export async function startTessera(options: TesseraOptions): Promise<ServerProcess> {
+  const port = await freePort();
+  const env = Object.fromEntries(Object.entries(process.env).filter(([key]) => !/^(TESSERA_|MONGODB_|NODE_OPTIONS$)/.test(key)));
+  env.TESSERA_MASTER_KEY = randomBytes(32).toString("base64");
+  const storage =
+    options.storage.kind === "memory"
+      ? ["--storage", "memory"]
+      : ["--storage", "mongodb", "--mongodb-uri", options.storage.uri, "--mongodb-database", options.storage.database];
+  const profile = options.cpuProfileDir ? ["--cpu-prof", `--cpu-prof-dir=${options.cpuProfileDir}`] : [];
+  const args = [...profile, "dist/src/cli.js", "serve", "--port", String(port), ...storage, ...options.files.flatMap((f) => ["--import", f]), "--log-level", "warn"];
+  return startNode(options.label, args, env, port, /^Tessera listening on /, options.timeoutSeconds ?? 120);
+}
+
+/** Starts a no-op server of bench/noop-servers.ts. */
+export async function startNoop(kind: "connect" | "grpc-js", label: string): Promise<ServerProcess> {
+  const port = await freePort();
+  const env = Object.fromEntries(Object.entries(process.env).filter(([key]) => key !== "NODE_OPTIONS"));
+  return startNode(label, ["--import", "tsx", "bench/noop-servers.ts", kind, String(port)], env, port, /^listening /, 60);
+}

@@ -1,0 +1,145 @@
+import { create } from "@bufbuild/protobuf";
+import { timestampFromDate } from "@bufbuild/protobuf/wkt";
+import { Code, ConnectError, type ServiceImpl } from "@connectrpc/connect";
+import type { AdminService } from "../../gen/tessera/admin/v1/admin_service_pb.js";
+import {
+  IdentityProviderSchema,
+  type IdentityProvider as ProviderMessage,
+} from "../../gen/tessera/admin/v1/identity_provider_pb.js";
+import type { MasterKeyCipher } from "../crypto/master-key-cipher.js";
+import {
+  CLAIM_MAPPING_DEFAULTS,
+  DEFAULT_PROVIDER_ALGORITHMS,
+  introspectionSecretBinding,
+  type IdentityProvider,
+  type PublicJwk,
+  type UserPolicy,
+} from "../domain/index.js";
+import type { ProviderKeyCache } from "../idp/provider-keys.js";
+import { formatIssue, validateIdentityProvider, type ValidationIssue } from "../realm-file/index.js";
+import type { RealmRepository } from "../storage/realm-repository.js";
+
+/** The identity-provider methods of the AdminService. */
+export type IdentityProviderMethods = Pick<
+  ServiceImpl<typeof AdminService>,
+  "createIdentityProvider" | "getIdentityProvider" | "listIdentityProviders" | "updateIdentityProvider" | "deleteIdentityProvider"
+>;
+
+const USER_POLICIES: readonly UserPolicy[] = ["create", "link-existing", "create-if-absent"];
+
+/** CRUD of identity providers; secrets encrypted on the way in and never sent back. */
+export function identityProviderMethods(
+  repository: RealmRepository,
+  cipher: MasterKeyCipher,
+  keys: ProviderKeyCache,
+  requireRealm: (name: string) => Promise<unknown>,
+): IdentityProviderMethods {
+  const toMessage = (realm: string, provider: IdentityProvider): ProviderMessage => {
+    const health = keys.health(realm, provider);
+    return create(IdentityProviderSchema, {
+      alias: provider.alias,
+      enabled: provider.enabled,
+      issuer: provider.issuer,
+      jwksJson: provider.jwks ? JSON.stringify(provider.jwks) : "",
+      jwksUri: provider.jwksUri ?? "",
+      audiences: provider.audiences,
+      algorithms: provider.algorithms,
+      maxTokenAge: BigInt(provider.maxTokenAge ?? 0),
+      ...(provider.introspection && {
+        introspection: { endpoint: provider.introspection.endpoint, clientId: provider.introspection.clientId, hasClientSecret: true },
+      }),
+      claims: provider.claims,
+      conditions: provider.conditions,
+      userPolicy: provider.userPolicy,
+      storeTokens: provider.storeTokens,
+      accountLinkUrl: provider.accountLinkUrl ?? "",
+      keyHealth: {
+        ...(health.lastSuccess && { lastSuccess: timestampFromDate(health.lastSuccess) }),
+        lastError: health.lastError ?? "",
+        ...(health.lastErrorAt && { lastErrorAt: timestampFromDate(health.lastErrorAt) }),
+        keyIds: health.keyIds,
+      },
+    });
+  };
+
+  const fromMessage = async (realm: string, message: ProviderMessage | undefined, existing?: IdentityProvider): Promise<IdentityProvider> => {
+    if (!message?.alias) throw new ConnectError("identity_provider.alias: expected a non-empty string", Code.InvalidArgument);
+    const issues: ValidationIssue[] = [];
+    let jwks: { keys: PublicJwk[] } | undefined;
+    if (message.jwksJson) {
+      try {
+        jwks = JSON.parse(message.jwksJson) as { keys: PublicJwk[] };
+      } catch {
+        issues.push({ path: ["jwksJson"], message: "expected a JWK Set as JSON" });
+      }
+    }
+    const userPolicy = (message.userPolicy || "create") as UserPolicy;
+    if (!USER_POLICIES.includes(userPolicy)) issues.push({ path: ["userPolicy"], message: `expected one of ${USER_POLICIES.join(" | ")}` });
+    let introspection: IdentityProvider["introspection"];
+    const given = message.introspection;
+    if (given?.endpoint) {
+      const encryptedClientSecret = given.clientSecret
+        ? await cipher.seal(given.clientSecret, introspectionSecretBinding(realm, message.alias))
+        : existing?.introspection?.encryptedClientSecret;
+      if (!encryptedClientSecret) issues.push({ path: ["introspection", "clientSecret"], message: "expected a client secret" });
+      else introspection = { endpoint: given.endpoint, clientId: given.clientId, encryptedClientSecret };
+    }
+    const provider: IdentityProvider = {
+      alias: message.alias,
+      enabled: message.enabled ?? true,
+      issuer: message.issuer,
+      ...(jwks && { jwks }),
+      ...(message.jwksUri && { jwksUri: message.jwksUri }),
+      audiences: message.audiences,
+      algorithms: message.algorithms.length > 0 ? message.algorithms : [...DEFAULT_PROVIDER_ALGORITHMS],
+      ...(message.maxTokenAge > 0n && { maxTokenAge: Number(message.maxTokenAge) }),
+      ...(introspection && { introspection }),
+      claims: {
+        userId: message.claims?.userId || CLAIM_MAPPING_DEFAULTS.userId,
+        username: message.claims?.username || CLAIM_MAPPING_DEFAULTS.username,
+        email: message.claims?.email || CLAIM_MAPPING_DEFAULTS.email,
+        attributes: { ...message.claims?.attributes },
+      },
+      conditions: message.conditions.map(({ name, expression }) => ({ name, expression })),
+      userPolicy,
+      storeTokens: message.storeTokens,
+      ...(message.accountLinkUrl && { accountLinkUrl: message.accountLinkUrl }),
+    };
+    issues.push(...validateIdentityProvider(provider));
+    if (issues.length > 0) {
+      throw new ConnectError(issues.map((i) => `identity_provider.${formatIssue(i)}`).join("; "), Code.InvalidArgument);
+    }
+    return provider;
+  };
+
+  const notFound = (alias: string) => new ConnectError(`identity provider ${alias} not found`, Code.NotFound);
+
+  return {
+    createIdentityProvider: async ({ realm, identityProvider }) => {
+      await requireRealm(realm);
+      const provider = await fromMessage(realm, identityProvider);
+      await repository.createIdentityProvider(realm, provider);
+      return { identityProvider: toMessage(realm, provider) };
+    },
+    getIdentityProvider: async ({ realm, alias }) => {
+      const provider = await repository.getIdentityProvider(realm, alias);
+      if (!provider) throw notFound(alias);
+      return { identityProvider: toMessage(realm, provider) };
+    },
+    listIdentityProviders: async ({ realm }) => {
+      await requireRealm(realm);
+      return { identityProviders: (await repository.listIdentityProviders(realm)).map((p) => toMessage(realm, p)) };
+    },
+    updateIdentityProvider: async ({ realm, identityProvider }) => {
+      const existing = await repository.getIdentityProvider(realm, identityProvider?.alias ?? "");
+      if (!existing) throw notFound(identityProvider?.alias ?? "");
+      const provider = await fromMessage(realm, identityProvider, existing);
+      await repository.updateIdentityProvider(realm, provider);
+      return { identityProvider: toMessage(realm, provider) };
+    },
+    deleteIdentityProvider: async ({ realm, alias }) => {
+      if (!(await repository.deleteIdentityProvider(realm, alias))) throw notFound(alias);
+      return {};
+    },
+  };
+}
