@@ -112,7 +112,7 @@ export type OptionKey = (typeof SERVE_OPTIONS)[number]["key"];
 
 /** The flags that are not settings: actions, and where the config file is. */
 const ACTION_FLAGS = [
-  { flag: "config", placeholder: "FILE", help: "read settings from this YAML file (keys below)", env: "TESSERA_CONFIG" },
+  { flag: "config", placeholder: "FILE", help: "read settings from this YAML file (its keys: the config file keys)", env: "TESSERA_CONFIG" },
   { flag: "print-config", placeholder: "", help: "print the effective configuration, secrets masked, and exit", env: "" },
   { flag: "help", placeholder: "", help: "print this help and exit", env: "" },
 ] as const;
@@ -168,7 +168,7 @@ export function configReferenceTable(): string {
     ...SERVE_OPTIONS.map((o) => {
       const flag = "flag" in o ? o.flag : undefined;
       const what = `${o.help}${o.kind === "list" ? " (variable: comma-separated; file: a list)" : ""}`;
-      return `| ${code(flagColumn(flag, o.placeholder))} | ${code(o.env)} | ${code(o.key)} | ${o.defaultText} | ${what.replaceAll("|", "\\|")} |`;
+      return `| ${flag === undefined ? "(none: kept off the command line)" : code(flagColumn(flag, o.placeholder))} | ${code(o.env)} | ${code(o.key)} | ${o.defaultText} | ${what.replaceAll("|", "\\|")} |`;
     }),
     ...ACTION_FLAGS.map((a) => `| ${code(flagColumn(a.flag, a.placeholder))} | ${code(a.env)} | | | ${a.help} |`),
   ];

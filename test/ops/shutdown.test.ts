@@ -1,6 +1,6 @@
 /**
  * Graceful shutdown of `tessera serve` as a process: SIGTERM during load loses no request already
- * received (HTTP/1.1 and HTTP/2), refuses new connections, exits 0; a stuck request is cut at
+ * received (HTTP/1.1 and HTTP/2), then refuses new connections and exits 0; a stuck request is cut at
  * --shutdown-grace; a second signal exits at once.
  */
 import assert from "node:assert/strict";
@@ -69,7 +69,7 @@ function stuckRequest(port: number): Promise<net.Socket> {
 }
 
 describe("tessera serve graceful shutdown", () => {
-  it("SIGTERM during load then every request already sent gets 200, new connections are refused, exit 0", async () => {
+  it("SIGTERM during load then every request already sent gets 200, a later one is served or refused, exit 0", async () => {
     const { child, port, exited } = await serve(["--shutdown-grace", "20s"]);
     const baseUrl = `http://127.0.0.1:${port}`;
     const sessionManager = new Http2SessionManager(baseUrl);
@@ -98,8 +98,11 @@ describe("tessera serve graceful shutdown", () => {
       const failures = results.filter((r) => r.status === "rejected" || (typeof r.value === "number" && r.value !== 200));
       assert.equal(failures.length, 0, `failed: ${JSON.stringify(failures.slice(0, 3))}`);
       assert.ok(inFlightAtSignal >= 20, `only ${inFlightAtSignal} requests were in flight at SIGTERM: the test proves little`);
-      await assert.rejects(postToken(port), /ECONNREFUSED|ECONNRESET/, "no new connection once stopping");
+      // A connection that arrives while stopping is served (the accept queue is drained) or refused; never cut.
+      const late = await postToken(port).catch((error: NodeJS.ErrnoException) => error.code);
+      assert.ok(late === 200 || late === "ECONNREFUSED", `late request: ${late}`);
       assert.equal((await exited).code, 0);
+      await assert.rejects(postToken(port), /ECONNREFUSED/, "no listener once stopped");
     } finally {
       sessionManager.abort();
       child.kill("SIGKILL");
