@@ -1,9 +1,8 @@
 import { createHash } from "node:crypto";
-import { InvalidPageTokenError, type Page, type PageRequest } from "./realm-repository.js";
+import { InvalidPageTokenError, type EventQuery, type Page, type PageRequest, type SessionQuery } from "./realm-repository.js";
 
 /**
- * Paging shared by both adapters (it lives here because `src/storage/memory/` and `src/storage/mongo/` are
- * the adapters' folders; nothing in it is specific to memory).
+ * Paging shared by both adapters.
  *
  * Listings are sorted newest first by a time, ties by id ascending. A page token is the base64url of a
  * JSON object naming the last item's sort key and a fingerprint of the listing and its filters, so a
@@ -28,6 +27,17 @@ export function pageSizeOf(request: PageRequest): number {
 
 /** What identifies a listing and its filters; `undefined` filters must be passed as `null`. */
 export type PageShape = readonly (string | number | null)[];
+
+/** The shape of a session listing: a page token only continues the same query. */
+export function sessionPageShape(realm: string, query: SessionQuery): PageShape {
+  return ["sessions", realm, query.userId ?? null, query.activeAt?.getTime() ?? null];
+}
+
+/** The shape of an event listing: a page token only continues the same query. */
+export function eventPageShape(realm: string, query: EventQuery): PageShape {
+  const { kind, clientId, subject, result, since, until } = query;
+  return ["events", realm, kind ?? null, clientId ?? null, subject ?? null, result ?? null, since?.getTime() ?? null, until?.getTime() ?? null];
+}
 
 function fingerprint(shape: PageShape): string {
   return createHash("sha256").update(JSON.stringify(shape)).digest("base64url").slice(0, 22);

@@ -278,12 +278,13 @@ identityProviders:
     }
 
     /** A dedicated oidc-provider (key rotation and outages must not disturb the shared one). */
-    async function dedicatedOidcProvider(): Promise<{ provider: OidcTestProvider; alias: string }> {
-      const provider = await startOidcProvider({ users: ["rotator"] });
+    async function dedicatedOidcProvider(): Promise<{ provider: OidcTestProvider; alias: string; user: string }> {
+      const user = `rotator-${unique()}`;
+      const provider = await startOidcProvider({ users: [user] });
       cleanups.push(() => provider.close());
       const alias = `op-${unique()}`;
       await addProvider({ alias, issuer: provider.issuer, jwksUri: provider.jwksUri });
-      return { provider, alias };
+      return { provider, alias, user };
     }
 
     const keyHealthOf = async (alias: string) => {
@@ -347,11 +348,27 @@ identityProviders:
         assertError(await exchangeExternal(await oidc.token("erin"), { alias: "corp", type: SAML2 }), 400, "invalid_request");
       });
 
-      it("an unknown or disabled subject_issuer then invalid_request", async () => {
-        assertError(await exchangeExternal(await oidc.token("erin"), { alias: "nope" }), 400, "invalid_request");
+      it("a subject_issuer the client names but that is disabled or gone then invalid_request", async () => {
         const off = `off-${unique()}`;
         await addProvider({ alias: off, issuer: oidc.issuer, jwksUri: oidc.jwksUri, enabled: false });
         assertError(await exchangeExternal(await oidc.token("erin"), { alias: off }), 400, "invalid_request");
+        const gone = `gone-${unique()}`;
+        await addProvider({ alias: gone, issuer: oidc.issuer, jwksUri: oidc.jwksUri });
+        assert.equal(await repo.deleteIdentityProvider(realmName, gone), true);
+        assertError(await exchangeExternal(await oidc.token("erin"), { alias: gone }), 400, "invalid_request");
+      });
+
+      it("a subject_issuer the client does not name, known or not, then unauthorized_client (nothing learnt about the realm's providers)", async () => {
+        const known = await exchangeExternal(await oidc.token("erin"), { clientId: "partner", alias: "corp" });
+        const unknown = await exchangeExternal(await oidc.token("erin"), { clientId: "partner", alias: "nope" });
+        assertError(known, 400, "unauthorized_client");
+        assertError(await exchangeExternal(await oidc.token("erin"), { alias: "nope" }), 400, "unauthorized_client");
+        assertError(unknown, 400, "unauthorized_client");
+        assert.equal(
+          (known.body.error_description as string).replace("corp", "ALIAS"),
+          (unknown.body.error_description as string).replace("nope", "ALIAS"),
+          "the same answer for a provider that exists and one that does not",
+        );
       });
 
       it("a JWT of an issuer that is no provider of the realm, without subject_issuer, then invalid_request", async () => {
@@ -512,6 +529,10 @@ identityProviders:
       for (const policy of ["create", "create-if-absent"] as const) {
         it(`${policy}: ten concurrent first exchanges of one external user on two instances then one user and one link`, async () => {
           const { source, provider } = await issuerProvider(`race-${unique()}`, { userPolicy: policy });
+          // Both instances fetch the provider's keys first: this race is about users, not keys.
+          for (const harness of [tessera, second]) {
+            await externalToInternal(await source.sign({ sub: `warm-${unique()}`, preferred_username: `warm-${unique()}` }), { alias: provider.alias, harness });
+          }
           const username = `racer-${unique()}`;
           const tokens = await Promise.all(Array.from({ length: 10 }, () => source.sign({ sub: "ext-racer", preferred_username: username })));
           const answers = await Promise.all(tokens.map((token, i) => exchangeExternal(token, { alias: provider.alias, harness: i % 2 ? second : tessera })));
@@ -627,8 +648,13 @@ identityProviders:
         assertError(await brokerExchange(answer.body.access_token as string, "github"), 400, "invalid_request");
       });
 
-      it("an unknown requested_issuer then invalid_request", async () => {
-        assertError(await brokerExchange(await impersonate(await userIdOf("alice")), "nope"), 400, "invalid_request");
+      it("a requested_issuer the client does not name then unauthorized_client; one it names that is gone then invalid_request", async () => {
+        const realmToken = await impersonate(await userIdOf("alice"));
+        assertError(await brokerExchange(realmToken, "nope"), 400, "unauthorized_client");
+        const gone = `gone-${unique()}`;
+        await addProvider({ alias: gone, issuer: oidc.issuer, jwksUri: oidc.jwksUri, storeTokens: true });
+        await repo.deleteIdentityProvider(realmName, gone);
+        assertError(await brokerExchange(realmToken, gone), 400, "invalid_request");
       });
 
       it("an expired stored token then invalid_request saying so", async () => {
@@ -650,12 +676,12 @@ identityProviders:
 
     describe("provider keys", () => {
       it("a rotated key (new kid) then refused as unknown within the cool-down, refetched and accepted after it", async () => {
-        const { provider, alias } = await dedicatedOidcProvider();
-        const before = await provider.token("rotator");
+        const { provider, alias, user } = await dedicatedOidcProvider();
+        const before = await provider.token(user);
         await externalToInternal(before, { alias });
         const oldKid = provider.kids()[0];
         const newKid = await provider.rotateKey();
-        const rotated = await provider.token("rotator");
+        const rotated = await provider.token(user);
         assert.equal(decodeProtectedHeader(rotated).kid, newKid);
         // At most one fetch per cool-down (30 s), unknown kids included.
         const early = await exchangeExternal(rotated, { alias });
@@ -672,8 +698,8 @@ identityProviders:
       });
 
       it("a stopped provider then cached keys still verify (stale), key_health shows the failure; past the stale window temporarily_unavailable; back up then recovered", async () => {
-        const { provider, alias } = await dedicatedOidcProvider();
-        const token = await provider.token("rotator");
+        const { provider, alias, user } = await dedicatedOidcProvider();
+        const token = await provider.token(user);
         await externalToInternal(token, { alias });
         const healthy = await keyHealthOf(alias);
         assert.ok(healthy.lastSuccess);
@@ -702,12 +728,12 @@ identityProviders:
       });
 
       it("an unknown kid while the provider is down then invalid_request within the cool-down, temporarily_unavailable after it (the provider cannot be asked)", async () => {
-        const { provider, alias } = await dedicatedOidcProvider();
-        await externalToInternal(await provider.token("rotator"), { alias });
+        const { provider, alias, user } = await dedicatedOidcProvider();
+        await externalToInternal(await provider.token(user), { alias });
         await provider.stop();
         const stranger = await newIssuerKey("never-published");
         const forged = () =>
-          new SignJWT({ sub: "rotator", aud: "tessera", iss: provider.issuer, scope: "api", client_id: "rotator" })
+          new SignJWT({ sub: user, aud: "tessera", iss: provider.issuer, scope: "api", client_id: user })
             .setProtectedHeader({ alg: "ES256", typ: "at+jwt", kid: stranger.kid })
             .setIssuedAt(clock.now())
             .setExpirationTime(new Date(clock.now().getTime() + 600_000))
@@ -717,7 +743,7 @@ identityProviders:
         clock.advance(31);
         assertError(await exchangeExternal(await forged(), { alias }), 503, "temporarily_unavailable");
         // A known kid is still served from the cache meanwhile.
-        await externalToInternal(await signedLike(provider, "rotator"), { alias });
+        await externalToInternal(await signedLike(provider, user), { alias });
       });
 
       it("a provider JWKS that hangs beyond the fetch timeout then temporarily_unavailable within about 6 s", async () => {
@@ -729,6 +755,18 @@ identityProviders:
         assert.ok(took < 6500, `took ${took} ms`);
         assert.ok(!(answer.body.error_description as string).includes(source.jwksUri), "no URL of the provider in the answer");
       });
+
+      it(
+        "concurrent first exchanges of a provider whose keys are not fetched yet then all share the one fetch (no 503)",
+        { todo: "BUG provider-keys.ts #fresh: a request arriving while the first JWKS fetch is in flight is within the cool-down, does not await entry.refreshing and answers temporarily_unavailable" },
+        async () => {
+          const { source, provider } = await issuerProvider(`burst-${unique()}`);
+          const tokens = await Promise.all(Array.from({ length: 5 }, (_, i) => source.sign({ sub: `burst-${i}`, preferred_username: `burst-${i}-${provider.alias}` })));
+          const answers = await Promise.all(tokens.map((token) => exchangeExternal(token, { alias: provider.alias })));
+          assert.deepEqual(answers.map((a) => a.status), [200, 200, 200, 200, 200], JSON.stringify(answers.map((a) => a.body.error_description)));
+          assert.equal(source.requests.filter((r) => r === "/jwks").length, 1);
+        },
+      );
 
       for (const mode of ["garbage", "not-jwks", "error"] as const) {
         it(`a provider JWKS answering ${mode} then 503 temporarily_unavailable with an OAuth JSON body`, async () => {
@@ -818,10 +856,21 @@ identityProviders:
         const aged = `${alias}-aged`;
         await addProvider({ alias: aged, issuer: source.issuer, jwksUri: source.jwksUri, maxTokenAge: 60 });
         const now = Math.floor(clock.now().getTime() / 1000);
-        await refused(await source.sign(claims({ iat: now - 600, exp: now + 600 })), /too old/, { alias: aged });
+        await refused(await source.sign(claims({ iat: now - 600, exp: now + 600 })), undefined, { alias: aged });
         await refused(await source.sign(claims({ iat: undefined })), /iat/, { alias: aged });
         await externalToInternal(await source.sign(claims({ preferred_username: `fresh-${alias}`, sub: "fresh" })), { alias: aged });
       });
+
+      it(
+        "too old: the description says too old, not expired",
+        { todo: "BUG external-token-verifier.ts reasonOf: jose throws JWTExpired (claim iat, reason check_failed) for maxTokenAge, so the description is 'subject_token expired' for a token whose exp is hours away" },
+        async () => {
+          const aged = `${alias}-aged2`;
+          await addProvider({ alias: aged, issuer: source.issuer, jwksUri: source.jwksUri, maxTokenAge: 60 });
+          const now = Math.floor(clock.now().getTime() / 1000);
+          await refused(await source.sign(claims({ iat: now - 600, exp: now + 3600 })), /too old/, { alias: aged });
+        },
+      );
 
       it("an unknown kid", async () => {
         const stranger = await newIssuerKey("unknown-kid");
@@ -984,17 +1033,34 @@ identityProviders:
         assert.equal(duplicate.code, Code.AlreadyExists);
       });
 
-      it("a jwks_json that is not a JWK Set then INVALID_ARGUMENT, not INTERNAL", async () => {
-        for (const jwksJson of ["not json", "{}", "[]", '{"keys":[1]}', '{"keys":"x"}']) {
-          const failure = await rpcFailure(
-            admin.createIdentityProvider({
-              realm: realmName,
-              identityProvider: { alias: `jwks-${unique()}`, issuer: "https://idp.example", audiences: ["tessera"], jwksJson },
-            }),
-          );
-          assert.equal(failure.code, Code.InvalidArgument, `${jwksJson}: ${failure.code} ${failure.rawMessage}`);
-        }
+      it("a jwks_json that is not JSON then INVALID_ARGUMENT naming jwksJson", async () => {
+        const failure = await rpcFailure(
+          admin.createIdentityProvider({
+            realm: realmName,
+            identityProvider: { alias: `jwks-${unique()}`, issuer: "https://idp.example", audiences: ["tessera"], jwksJson: "not json" },
+          }),
+        );
+        assert.equal(failure.code, Code.InvalidArgument);
+        assert.match(failure.rawMessage, /jwksJson/);
       });
+
+      it(
+        "a jwks_json that is JSON but not a JWK Set then INVALID_ARGUMENT, not INTERNAL",
+        { todo: "BUG admin-identity-providers.ts fromMessage: JSON.parse result is used as { keys } unchecked; validateIdentityProvider then throws a TypeError (jwks.keys.forEach / 'in' on a number): INTERNAL" },
+        async () => {
+          const codes: Record<string, string> = {};
+          for (const jwksJson of ["{}", "[]", '{"keys":[1]}', '{"keys":"x"}', '{"keys":[null]}', "42"]) {
+            const failure = await rpcFailure(
+              admin.createIdentityProvider({
+                realm: realmName,
+                identityProvider: { alias: `jwks-${unique()}`, issuer: "https://idp.example", audiences: ["tessera"], jwksJson },
+              }),
+            );
+            codes[jwksJson] = Code[failure.code];
+          }
+          assert.deepEqual(Object.values(codes), Object.values(codes).map(() => "InvalidArgument"), JSON.stringify(codes));
+        },
+      );
     });
   });
 }

@@ -29,8 +29,9 @@ import {
   isAfter,
   pageOf,
   pageSizeOf,
+  eventPageShape,
+  sessionPageShape,
   type PageCursor,
-  type PageShape,
 } from "../paging.js";
 
 /** Everything one realm holds in memory. */
@@ -354,7 +355,7 @@ export class MemoryRealmRepository implements RealmRepository {
   }
 
   async listSessions(realm: string, query: SessionQuery): Promise<Page<Session>> {
-    const shape: PageShape = ["sessions", realm, query.userId ?? null, query.activeAt?.getTime() ?? null];
+    const shape = sessionPageShape(realm, query);
     const cursor = decodePageToken(shape, query.pageToken);
     const { userId, activeAt } = query;
     const matching = [...(this.#records.get(realm)?.sessions.values() ?? [])]
@@ -420,16 +421,7 @@ export class MemoryRealmRepository implements RealmRepository {
 
   async listEvents(realm: string, query: EventQuery): Promise<Page<AuditEvent>> {
     const { kind, clientId, subject, result, since, until } = query;
-    const shape: PageShape = [
-      "events",
-      realm,
-      kind ?? null,
-      clientId ?? null,
-      subject ?? null,
-      result ?? null,
-      since?.getTime() ?? null,
-      until?.getTime() ?? null,
-    ];
+    const shape = eventPageShape(realm, query);
     const cursor = decodePageToken(shape, query.pageToken);
     const size = pageSizeOf(query);
     const stored = this.#records.get(realm)?.events ?? [];

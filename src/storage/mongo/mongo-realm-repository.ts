@@ -41,7 +41,7 @@ import {
   type SessionQuery,
   type TokenLineage,
 } from "../realm-repository.js";
-import { decodePageToken, pageOf, pageSizeOf, type PageCursor, type PageShape } from "../paging.js";
+import { decodePageToken, pageOf, pageSizeOf, type PageCursor, eventPageShape, sessionPageShape } from "../paging.js";
 
 /**
  * A realm document is hidden from readers while `_state` is set: during {@link MongoRealmRepository.importRealm}
@@ -621,7 +621,7 @@ export class MongoRealmRepository implements RealmRepository {
    */
   async listSessions(realm: string, query: SessionQuery): Promise<Page<Session>> {
     const { userId, activeAt } = query;
-    const shape: PageShape = ["sessions", realm, userId ?? null, activeAt?.getTime() ?? null];
+    const shape = sessionPageShape(realm, query);
     let cursor = decodePageToken(shape, query.pageToken);
     const size = pageSizeOf(query);
     const base: Filter<SessionDoc> = { realm };
@@ -740,16 +740,7 @@ export class MongoRealmRepository implements RealmRepository {
 
   async listEvents(realm: string, query: EventQuery): Promise<Page<AuditEvent>> {
     const { kind, clientId, subject, result, since, until } = query;
-    const shape: PageShape = [
-      "events",
-      realm,
-      kind ?? null,
-      clientId ?? null,
-      subject ?? null,
-      result ?? null,
-      since?.getTime() ?? null,
-      until?.getTime() ?? null,
-    ];
+    const shape = eventPageShape(realm, query);
     const cursor = decodePageToken(shape, query.pageToken);
     const size = pageSizeOf(query);
     const filter: Filter<AuditEvent> = { realm };
