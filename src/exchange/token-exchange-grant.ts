@@ -110,8 +110,15 @@ export class TokenExchangeGrant {
     // An exchanged token never outlives its subject (or actor) token, so exchanges cannot extend a grant.
     const notAfter = Math.min(subject.exp, actor?.exp ?? Infinity);
     const targets = await this.#targets(context, client, request, scopesOf(subject), client.tokenExchange.scopePolicy);
+    // Impersonation starts a session, once nothing else can refuse the request.
+    if (request.requestedSubject) await this.#startSession(context, client, issued);
     Object.assign(draft, { scopes: targets.scopes, audience: targets.aud, sessionId: issued.sid });
     return this.#issue(context, { client, parents, notAfter, issued, ...targets, requestedType }, draft);
+  }
+
+  async #startSession(context: RealmContext, client: Client, issued: IssuedSubject): Promise<void> {
+    issued.session = await this.deps.sessions.start(context.realm, issued.sub, client.clientId);
+    issued.sid = issued.session.id;
   }
 
   /** A realm access token as subject (kinds 1-3 and 5), issued to or for the requester. */
@@ -141,12 +148,12 @@ export class TokenExchangeGrant {
     if (request.actorToken || request.requestedSubject) {
       throw oauthError.invalidRequest("actor_token and requested_subject cannot be combined with an identity provider's token");
     }
-    const external = await verifyExternalSubject(this.deps, context, provider, request.subjectToken ?? "", request.subjectTokenType ?? "");
-    const session = await this.deps.sessions.start(context.realm, external.userId, client.clientId);
-    const issued: IssuedSubject = { sub: external.userId, sid: session.id, session };
     // The provider's scopes mean nothing here: the requester's own scopes apply (EXCHANGE.md kind 4).
     const targets = await this.#targets(context, client, request, new Set(), "requester");
-    Object.assign(draft, { subject: external.userId, scopes: targets.scopes, audience: targets.aud, sessionId: session.id });
+    const external = await verifyExternalSubject(this.deps, context, provider, request.subjectToken ?? "", request.subjectTokenType ?? "");
+    const issued: IssuedSubject = { sub: external.userId };
+    await this.#startSession(context, client, issued);
+    Object.assign(draft, { subject: external.userId, scopes: targets.scopes, audience: targets.aud, sessionId: issued.sid });
     return this.#issue(context, { client, parents: [], notAfter: external.exp, issued, ...targets, requestedType }, draft);
   }
 
@@ -181,7 +188,7 @@ export class TokenExchangeGrant {
     return actor;
   }
 
-  /** Keycloak's requested_subject: the named user, with the caller as actor (RFC 8693 §4.1), in a new session. */
+  /** Keycloak's requested_subject: the named user, with the caller as actor (RFC 8693 §4.1). */
   async #impersonate(context: RealmContext, client: Client, subject: VerifiedAccessToken, requested: string): Promise<IssuedSubject> {
     const realm = context.realm.name;
     const user: User | undefined =
@@ -192,9 +199,7 @@ export class TokenExchangeGrant {
     if (!mayImpersonate(client.tokenExchange.impersonation, user)) {
       throw oauthError.unauthorizedClient("client may not impersonate this user");
     }
-    const act = actClaim({ sub: subject.sub, clientId: client.clientId }, actOf(subject.act));
-    const session = await this.deps.sessions.start(context.realm, user.id, client.clientId);
-    return { sub: user.id, act, sid: session.id, session };
+    return { sub: user.id, act: actClaim({ sub: subject.sub, clientId: client.clientId }, actOf(subject.act)) };
   }
 
   async #issue(context: RealmContext, decision: Decision, draft: AuditDraft): Promise<TokenResponse> {
