@@ -124,28 +124,39 @@ async function runH2load(spec: RequestSpec, shape: LoadShape, onMeasuring: () =>
       }
     });
     const seconds = Number(process.hrtime.bigint() - measuringAt) / 1e9;
-    // The log has one line per request of the measured window: start (us since epoch), status, elapsed (us).
+    // The log has one line per request of the measured window: start (us since epoch), status,
+    // elapsed (us). Status 0: no response before h2load stopped (the streams in flight at the
+    // edges of the window), neither a success nor a failure.
     const lines = (await readFile(logFile, "utf8")).split("\n").filter(Boolean);
     const ok: number[] = [];
+    let unanswered = 0;
     for (const line of lines) {
       const [, status, elapsed] = line.split("\t");
       if (status === "200") ok.push(Number(elapsed));
+      else if (status === "0") unanswered++;
     }
     ok.sort((a, b) => a - b);
+    const failed = lines.length - ok.length - unanswered;
     const data = Number(stdout.match(/\(\d+\) headers[^,]*, [\d.]+\w*B \((\d+)\) data/)?.[1] ?? Number.NaN);
-    const requests = lines.length;
-    const bodyBytes = requests > 0 ? data / requests : 0;
+    const bodyBytes = ok.length > 0 ? data / ok.length : 0;
     const failedByBody = bodyBytes < spec.minResponseBytes;
-    const measured = Number(stdout.match(/finished in [\d.]+s, ([\d.]+) req\/s/)?.[1] ?? Number.NaN);
+    const tooManyUnanswered = unanswered > 2 * shape.concurrency;
+    // h2load's own rate is over its measured window (D seconds), requests in flight included.
+    const rate = Number(stdout.match(/finished in [\d.]+s, ([\d.]+) req\/s/)?.[1] ?? Number.NaN);
+    const firstError = failedByBody
+      ? `responses average ${bodyBytes.toFixed(1)} body bytes, expected at least ${spec.minResponseBytes}: calls failed`
+      : failed > 0
+        ? `${failed} responses with a status other than 200`
+        : tooManyUnanswered
+          ? `${unanswered} requests unanswered when h2load stopped`
+          : undefined;
     return {
       requests: failedByBody ? 0 : ok.length,
-      errors: failedByBody ? requests : requests - ok.length,
-      // h2load's own figure is over its measured window; ours includes process exit.
-      seconds: Number.isFinite(measured) && measured > 0 ? requests / measured : seconds,
+      errors: failedByBody ? ok.length + failed : failed + (tooManyUnanswered ? unanswered : 0),
+      seconds: Number.isFinite(rate) && rate > 0 ? lines.length / rate : seconds,
       p50Ms: percentile(ok, 0.5) / 1000,
       p99Ms: percentile(ok, 0.99) / 1000,
-      ...(failedByBody && { firstError: `responses average ${bodyBytes.toFixed(1)} body bytes, expected at least ${spec.minResponseBytes}: calls failed` }),
-      ...(!failedByBody && ok.length < requests && { firstError: `${requests - ok.length} responses with a status other than 200` }),
+      ...(firstError !== undefined && { firstError }),
     };
   } finally {
     await rm(dir, { recursive: true, force: true });

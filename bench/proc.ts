@@ -85,44 +85,78 @@ export function findProcess(parts: string[]): number | undefined {
   return undefined;
 }
 
-/** CPU seconds, parent and command line of every process alive now. */
-export type ProcessTable = Map<number, { cpu: number; ppid: number; command: string }>;
-
-/** Reads {@link ProcessTable}: take one at the start and one at the end of a run. */
-export function processTable(): ProcessTable {
-  const table: ProcessTable = new Map();
-  for (const entry of readdirSync("/proc")) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const fields = statFields(Number(entry));
-      const command = readFileSync(`/proc/${entry}/cmdline`, "utf8").replaceAll("\0", " ").trim();
-      table.set(Number(entry), { cpu: (Number(fields[11]) + Number(fields[12])) / TICKS_PER_SECOND, ppid: Number(fields[1]), command });
-    } catch {
-      // gone meanwhile
-    }
-  }
-  return table;
+/** CPU seconds of a process's main thread (its thread id is its pid): where its JavaScript runs. */
+export function mainThreadCpuSeconds(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/task/${pid}/stat`, "utf8");
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  return (Number(fields[11]) + Number(fields[12])) / TICKS_PER_SECOND;
 }
 
 /**
- * The processes outside this process's tree that used the most CPU between two tables (those
- * that started and ended in between are not seen: the per-window machine load counts them).
+ * Watches the other processes of the machine while the benchmark runs: every `intervalMs` it
+ * reads each process's CPU time, so that processes which start and end during the run (another
+ * engineer's test run) are seen too. Processes of this benchmark (this process and its
+ * descendants) are left out.
  */
-export function busiestOthers(before: ProcessTable, after: ProcessTable, limit = 6): { command: string; cpuSeconds: number }[] {
-  const ours = new Set([process.pid]);
-  for (let grew = true; grew; ) {
-    grew = false;
-    for (const [pid, { ppid }] of after) {
-      if (!ours.has(pid) && ours.has(ppid)) {
-        ours.add(pid);
-        grew = true;
+export class OtherProcessWatcher {
+  readonly #seen = new Map<number, { command: string; first: number; last: number }>();
+  readonly #ours = new Set<number>([process.pid]);
+  readonly #timer: NodeJS.Timeout;
+
+  constructor(intervalMs = 1000) {
+    this.#poll(true);
+    this.#timer = setInterval(() => this.#poll(false), intervalMs);
+    this.#timer.unref();
+  }
+
+  #poll(initial: boolean): void {
+    const table: { pid: number; ppid: number; cpu: number; command: string }[] = [];
+    for (const entry of readdirSync("/proc")) {
+      if (!/^\d+$/.test(entry)) continue;
+      try {
+        const fields = statFields(Number(entry));
+        const command = readFileSync(`/proc/${entry}/cmdline`, "utf8").replaceAll("\0", " ").trim();
+        table.push({ pid: Number(entry), ppid: Number(fields[1]), cpu: (Number(fields[11]) + Number(fields[12])) / TICKS_PER_SECOND, command });
+      } catch {
+        // gone meanwhile
       }
     }
+    for (let grew = true; grew; ) {
+      grew = false;
+      for (const p of table) {
+        if (!this.#ours.has(p.pid) && this.#ours.has(p.ppid)) {
+          this.#ours.add(p.pid);
+          grew = true;
+        }
+      }
+    }
+    for (const p of table) {
+      if (this.#ours.has(p.pid) || p.command === "") continue;
+      const known = this.#seen.get(p.pid);
+      if (known) known.last = p.cpu;
+      else this.#seen.set(p.pid, { command: p.command, first: initial ? p.cpu : 0, last: p.cpu });
+    }
   }
-  return [...after]
-    .filter(([pid, p]) => !ours.has(pid) && p.command !== "")
-    .map(([pid, p]) => ({ command: p.command.replace(/\s+--env\s+\{.*$/, "").slice(0, 120), cpuSeconds: p.cpu - (before.get(pid)?.cpu ?? 0) }))
-    .filter((p) => p.cpuSeconds >= 0.5)
-    .sort((a, b) => b.cpuSeconds - a.cpuSeconds)
-    .slice(0, limit);
+
+  /** Stops watching; the busiest other commands by CPU seconds used during the run. */
+  stop(limit = 8): { command: string; cpuSeconds: number; processes: number }[] {
+    clearInterval(this.#timer);
+    this.#poll(false);
+    const byCommand = new Map<string, { cpuSeconds: number; processes: number }>();
+    for (const p of this.#seen.values()) {
+      const used = p.last - p.first;
+      if (used <= 0) continue;
+      // Group by the program and its first argument (`node --test`, `ferretdb`...).
+      const key = p.command.replace(/\s+--env\s+\{.*$/, "").split(/\s+/).slice(0, 3).join(" ").slice(0, 100);
+      const entry = byCommand.get(key) ?? { cpuSeconds: 0, processes: 0 };
+      entry.cpuSeconds += used;
+      entry.processes += 1;
+      byCommand.set(key, entry);
+    }
+    return [...byCommand]
+      .map(([command, v]) => ({ command, ...v }))
+      .filter((p) => p.cpuSeconds >= 0.5)
+      .sort((a, b) => b.cpuSeconds - a.cpuSeconds)
+      .slice(0, limit);
+  }
 }

@@ -30,6 +30,8 @@ export interface Measurement {
   p99Ms: number;
   /** Server process CPU (utime + stime, all threads) per request, microseconds. */
   serverCpuUs: number;
+  /** The part of {@link serverCpuUs} spent on the main (JavaScript) thread; the rest is libuv's pool (WebCrypto, Argon2) and V8's helper threads (GC). */
+  serverMainThreadCpuUs: number;
   /** FerretDB's CPU per request, microseconds (MongoDB storage only). */
   storageCpuUs?: number;
   /** Peak RSS of the server process during the window (VmHWM after a reset), MiB. */
@@ -98,7 +100,7 @@ export interface BenchResult {
   settings: { warmupSeconds: number; durationSeconds: number; concurrency: number[]; scaleClients: number; scaleRounds: number; profileSeconds: number };
   machine: { cpu: string; cores: number; memoryGiB: number; node: string; kernel: string; h2load?: string; loadAverageStart: number[]; loadAverageEnd: number[] };
   /** Other processes that used CPU during the run, and how much. */
-  otherProcesses: { command: string; cpuSeconds: number }[];
+  otherProcesses: { command: string; cpuSeconds: number; processes: number }[];
   cryptoFloor?: CryptoFloor;
   startups: { label: string; seconds: number; rssMiB: number }[];
   measurements: Measurement[];
@@ -145,7 +147,7 @@ export function addRatios(result: BenchResult): void {
 /** The label of a measurement's scenario, e.g. `gRPC (h2load) c16`. */
 export function scenarioLabel(m: Pick<Measurement, "protocol" | "generator" | "concurrency">): string {
   const surface = { grpc: "gRPC", connect: "Connect", form: "OAuth form" }[m.protocol];
-  return `${surface} (${m.generator}) c${m.concurrency}`;
+  return `${surface} (${m.generator}), c=${m.concurrency}`;
 }
 
 /** Checks the four targets of issue 7 against the measurements. */
@@ -217,30 +219,39 @@ export function markdownReport(result: BenchResult): string {
       "",
     );
   }
-  push("| server | request | surface (generator) | c | req/s | p50 ms | p99 ms | server CPU µs/req | peak RSS MiB | client cores | other cores |", "|---|---|---|--:|--:|--:|--:|--:|--:|--:|--:|");
+  push("| server | surface (generator), concurrency | req/s | p50 ms | p99 ms | server CPU µs/req | main thread µs/req | peak RSS MiB | client cores | other cores |", "|---|---|--:|--:|--:|--:|--:|--:|--:|--:|");
   const serverName = (x: Measurement) =>
     x.target === "noop-connect" ? "no-op, Tessera's stack" : x.target === "noop-grpc-js" ? "no-op, plain grpc-js" : `Tessera (${x.storage})`;
-  for (const x of result.measurements.filter((x) => x.target !== "tessera")) {
-    push(`| ${serverName(x)} | ${operationName[x.operation]} | ${scenarioLabel(x)} | ${x.concurrency} | ${row(x)} |`);
-  }
+  for (const x of result.measurements.filter((x) => x.target !== "tessera")) push(`| ${serverName(x)} | ${scenarioLabel(x)} | ${row(x)} |`);
   push("");
 
+  const tessera = result.measurements.filter((x) => x.target === "tessera");
+  const seeds = [...new Set(tessera.map((x) => x.seed))].join("; ");
   push(
     "## Tessera",
     "",
-    "Ratios: ÷ no-op = the same surface, generator and concurrency against the no-op method on Tessera's own stack; " +
-      "CPU ÷ budget = server CPU ÷ (2 × crypto floor + no-op CPU): ≤ 1 meets the first target; " +
-      "÷ grpc-js = exchanges/s ÷ a plain @grpc/grpc-js server's no-op rate; ÷ memory = MongoDB ÷ memory storage, same scenario.",
+    `Realm: ${seeds}. The gateway (client_secret_basic) exchanges a client-credentials token (scope orders.read) for audience=orders-api; a fresh subject token before each window.`,
     "",
-    "| storage | seed | request | surface (generator) | c | req/s | p50 ms | p99 ms | server CPU µs/req | peak RSS MiB | client cores | other cores | req/s ÷ no-op | p50 ÷ no-op | p99 ÷ no-op | CPU ÷ no-op | CPU ÷ budget | RSS ÷ no-op | req/s ÷ grpc-js | CPU ÷ memory | FerretDB CPU µs/req |",
-    "|---|---|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|",
+    "| storage | request | surface (generator), concurrency | req/s | p50 ms | p99 ms | server CPU µs/req | main thread µs/req | peak RSS MiB | client cores | other cores | FerretDB CPU µs/req |",
+    "|---|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|",
   );
-  for (const x of result.measurements.filter((x) => x.target === "tessera")) {
+  for (const x of tessera) push(`| ${x.storage} | ${operationName[x.operation]} | ${scenarioLabel(x)} | ${row(x)} | ${num(x.storageCpuUs)} |`);
+  push(
+    "",
+    "### Ratios to the baselines of the same run",
+    "",
+    "÷ no-op: the same surface, generator and concurrency against the no-op method on Tessera's own stack (listen() + connectNodeAdapter). " +
+      "CPU ÷ budget: server CPU ÷ (2 × crypto floor + no-op CPU), at most 1 meets the first target. " +
+      "÷ grpc-js: req/s ÷ a plain @grpc/grpc-js server's no-op rate. ÷ memory: MongoDB ÷ memory storage, same scenario (Tessera alone, then with FerretDB's CPU added).",
+    "",
+    "| storage | request | surface (generator), concurrency | req/s ÷ no-op | p50 ÷ no-op | p99 ÷ no-op | CPU ÷ no-op | CPU ÷ budget | RSS ÷ no-op | req/s ÷ grpc-js | CPU ÷ memory | (+ FerretDB) ÷ memory |",
+    "|---|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|",
+  );
+  for (const x of tessera.filter((x) => x.ok)) {
     const r = x.ratios;
     push(
-      `| ${x.storage} | ${x.seed} | ${operationName[x.operation]} | ${scenarioLabel(x)} | ${x.concurrency} | ${row(x)} | ` +
-        `${ratio(r?.noop?.requestsPerSecond)} | ${ratio(r?.noop?.p50)} | ${ratio(r?.noop?.p99)} | ${ratio(r?.noop?.cpu)} | ${ratio(r?.cpuBudget)} | ` +
-        `${ratio(r?.noop?.rss)} | ${ratio(r?.grpcJsRequestsPerSecond)} | ${ratio(r?.memoryCpu)} | ${num(x.storageCpuUs)} |`,
+      `| ${x.storage} | ${operationName[x.operation]} | ${scenarioLabel(x)} | ${ratio(r?.noop?.requestsPerSecond)} | ${ratio(r?.noop?.p50)} | ${ratio(r?.noop?.p99)} | ` +
+        `${ratio(r?.noop?.cpu)} | ${ratio(r?.cpuBudget)} | ${ratio(r?.noop?.rss)} | ${ratio(r?.grpcJsRequestsPerSecond)} | ${ratio(r?.memoryCpu)} | ${ratio(r?.memoryCpuWithStorage)} |`,
     );
   }
   const failed = result.measurements.filter((x) => !x.ok);
@@ -282,7 +293,7 @@ export function markdownReport(result: BenchResult): string {
   push("");
   push("## Context", "");
   if (result.otherProcesses.length > 0) {
-    push("Other processes that used CPU during the run (CPU-seconds):", "", ...result.otherProcesses.map((p) => `- ${p.cpuSeconds.toFixed(1)} s: \`${p.command}\``), "");
+    push("Other processes that used CPU during the run (CPU-seconds):", "", ...result.otherProcesses.map((p) => `- ${p.cpuSeconds.toFixed(1)} s: \`${p.command}\` (${p.processes} process${p.processes > 1 ? "es" : ""})`), "");
   } else push("No other process used 0.5 CPU-seconds or more during the run (short-lived ones show only in the per-window \"other cores\").", "");
   for (const note of result.notes) push(`- ${note}`);
   push("");
@@ -290,6 +301,6 @@ export function markdownReport(result: BenchResult): string {
 }
 
 function row(x: Measurement): string {
-  if (!x.ok) return `failed | – | – | – | – | – | –`;
-  return `${num(x.requestsPerSecond)} | ${ms(x.p50Ms)} | ${ms(x.p99Ms)} | ${num(x.serverCpuUs)} | ${num(x.peakRssMiB)} | ${x.generatorCores.toFixed(2)} | ${x.otherCores.toFixed(2)}`;
+  if (!x.ok) return `failed | – | – | – | – | – | – | –`;
+  return `${num(x.requestsPerSecond)} | ${ms(x.p50Ms)} | ${ms(x.p99Ms)} | ${num(x.serverCpuUs)} | ${num(x.serverMainThreadCpuUs)} | ${num(x.peakRssMiB)} | ${x.generatorCores.toFixed(2)} | ${x.otherCores.toFixed(2)}`;
 }

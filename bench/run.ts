@@ -6,7 +6,7 @@
  *   npm run bench            # about 10 minutes on 2 cores
  *   npm run bench:quick      # about 2 minutes
  */
-import { spawn, spawnSync } from "node:child_process";
+import { spawn } from "node:child_process";
 import { existsSync } from "node:fs";
 import { mkdir, mkdtemp, readdir, rename, rm, writeFile } from "node:fs/promises";
 import os from "node:os";
@@ -17,13 +17,13 @@ import { startMongoServer, type MongoServer } from "../test/support/mongo-server
 import type { CryptoFloor, CryptoFloorInput } from "./crypto-floor.js";
 import { h2loadAvailable, runGenerator, type GeneratorName, type LoadShape } from "./generators.js";
 import {
-  busiestOthers,
+  OtherProcessWatcher,
   cpuSeconds,
   findProcess,
   machineCpuSeconds,
+  mainThreadCpuSeconds,
   ownCpuSeconds,
   peakRssMiB,
-  processTable,
   reapedChildrenCpuSeconds,
   resetPeakRss,
 } from "./proc.js";
@@ -150,6 +150,7 @@ function snapshot(target: Target) {
   return {
     at: Number(process.hrtime.bigint()) / 1e9,
     server: cpuSeconds(target.server.pid),
+    serverMain: mainThreadCpuSeconds(target.server.pid),
     storage: target.storagePid ? cpuSeconds(target.storagePid) : 0,
     machine: machineCpuSeconds().busy,
     own: ownCpuSeconds(),
@@ -161,6 +162,22 @@ let sampleToken = "";
 
 /** The measured window of the last {@link measure}, in monotonic microseconds (to cut the CPU profile to it). */
 let lastWindowUs = { fromUs: 0, toUs: 0 };
+
+/** Servers that have had their first (longer) warm-up. */
+const warmed = new Set<number>();
+
+/**
+ * Waits (at most 20 s) until the server and its storage use less than a tenth of a core: the
+ * backlog of the previous window must not be billed to the next one.
+ */
+async function settle(target: Target): Promise<void> {
+  const busy = () => cpuSeconds(target.server.pid) + (target.storagePid ? cpuSeconds(target.storagePid) : 0);
+  for (const deadline = Date.now() + 20_000; Date.now() < deadline; ) {
+    const before = busy();
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    if (busy() - before < 0.03) return;
+  }
+}
 
 /** Stops of everything started, last first: servers, FerretDB. */
 const stops: (() => Promise<void>)[] = [];
@@ -190,18 +207,23 @@ async function measure(target: Target, operation: Operation, protocol: Protocol,
     p50Ms: Number.NaN,
     p99Ms: Number.NaN,
     serverCpuUs: Number.NaN,
+    serverMainThreadCpuUs: Number.NaN,
     peakRssMiB: Number.NaN,
     generatorCores: Number.NaN,
     otherCores: Number.NaN,
   };
   const what = `${target.server.label}: ${base.operation} ${protocol} (${generator}) c${concurrency}`;
   try {
+    await settle(target);
     const token = operation !== "exchange" ? "" : target.kind === "tessera" ? await gatewayToken(target.server.base) : sampleToken;
     const request = requestSpec(operation, protocol, target.server.base, token);
     const checked = await probe(request);
     if (!checked.ok) throw new Error(`check call failed: ${checked.detail}`);
     const spec = { ...request, minResponseBytes: Math.max(1, Math.floor(checked.bodyBytes / 2)) };
-    const loadShape: LoadShape = { concurrency, ...shape };
+    // A server's first window warms up longer: JIT, connection pools, caches.
+    const first = !warmed.has(target.server.pid);
+    warmed.add(target.server.pid);
+    const loadShape: LoadShape = { concurrency, ...shape, ...(first && { warmupSeconds: Math.max(3, 2 * shape.warmupSeconds) }) };
     resetPeakRss(target.server.pid);
     const reaped = reapedChildrenCpuSeconds();
     const started = Number(process.hrtime.bigint()) / 1e9;
@@ -226,6 +248,7 @@ async function measure(target: Target, operation: Operation, protocol: Protocol,
       p50Ms: result.p50Ms,
       p99Ms: result.p99Ms,
       serverCpuUs: calls > 0 ? (server / calls) * 1e6 : Number.NaN,
+      serverMainThreadCpuUs: calls > 0 ? ((after.serverMain - before.serverMain) / calls) * 1e6 : Number.NaN,
       ...(target.storagePid && { storageCpuUs: calls > 0 ? (storage / calls) * 1e6 : Number.NaN }),
       peakRssMiB: peakRssMiB(target.server.pid),
       generatorCores,
@@ -278,7 +301,7 @@ async function sampleTokens(base: string): Promise<{ subjectToken: string; issue
 async function main(): Promise<void> {
   const settings = parseSettings(process.argv.slice(2));
   const startedAt = new Date();
-  const tableBefore = processTable();
+  const others = new OtherProcessWatcher();
   const notes: string[] = [];
   const loadStart = os.loadavg();
   if (!settings.h2load) {
@@ -289,8 +312,8 @@ async function main(): Promise<void> {
 
   if (settings.build) {
     log("npm run build");
-    const build = spawnSync("npm", ["run", "--silent", "build"], { cwd: ROOT, stdio: "inherit" });
-    if (build.status !== 0) throw new Error("npm run build failed");
+    const status = await new Promise<number | null>((resolve) => spawn("npm", ["run", "--silent", "build"], { cwd: ROOT, stdio: "inherit" }).once("close", resolve));
+    if (status !== 0) throw new Error("npm run build failed");
   }
   if (!existsSync(join(ROOT, "dist/src/cli.js"))) throw new Error("dist/src/cli.js is missing: run npm run build");
 
@@ -454,7 +477,7 @@ async function main(): Promise<void> {
     mode: settings.mode,
     settings: { ...shape, concurrency: settings.concurrency, scaleClients: settings.scaleClients, scaleRounds: settings.scaleRounds, profileSeconds: settings.profileSeconds },
     machine,
-    otherProcesses: busiestOthers(tableBefore, processTable()),
+    otherProcesses: others.stop(),
     ...(cryptoFloor && { cryptoFloor }),
     startups,
     measurements,

@@ -79,6 +79,16 @@ export const SERVE_OPTIONS = [
   },
   { key: "tlsKey", flag: "tls-key", env: "TESSERA_TLS_KEY", kind: "string", placeholder: "FILE", help: "PEM private key of --tls-cert", defaultText: "", path: true },
   {
+    key: "tlsClientCa",
+    flag: "tls-client-ca",
+    env: "TESSERA_TLS_CLIENT_CA",
+    kind: "string",
+    placeholder: "FILE",
+    help: "PEM CA certificates: ask for client certificates (RFC 8705 tls_client_auth, certificate-bound tokens)",
+    defaultText: "none: no client certificates",
+    path: true,
+  },
+  {
     key: "shutdownGrace",
     flag: "shutdown-grace",
     env: "TESSERA_SHUTDOWN_GRACE",

@@ -14,6 +14,8 @@ export type StorageConfig = { kind: "memory" } | { kind: "mongodb"; uri: string;
 export interface TlsFiles {
   certFile: string;
   keyFile: string;
+  /** `--tls-client-ca`: CA certificates that client certificates must chain to (mutual TLS). */
+  clientCaFile?: string;
 }
 
 /** What `tessera serve` runs with. */
@@ -131,7 +133,7 @@ export function parseServeConfig(argv: string[], env: NodeJS.ProcessEnv): ServeC
   if (host !== undefined && !/^\S+$/.test(host.value)) fail(host, "expected a host name or IP address", true);
   const hostValue = host?.value ?? "127.0.0.1";
   const port = portOf(pick(sources, "port"));
-  const tls = tlsOf(pick(sources, "tlsCert"), pick(sources, "tlsKey"));
+  const tls = tlsOf(pick(sources, "tlsCert"), pick(sources, "tlsKey"), pick(sources, "tlsClientCa"));
   const publicUrl = publicUrlOf(pick(sources, "publicUrl"), hostValue, port, tls !== undefined);
   const logLevel = oneOf(pick(sources, "logLevel"), LOG_LEVELS) ?? "info";
   const imports = pickList(sources, "imports");
@@ -238,11 +240,14 @@ function masterKeyOf(setting: Setting | undefined): Uint8Array | undefined {
 }
 
 /** `--tls-cert` and `--tls-key` go together. */
-function tlsOf(cert: Setting | undefined, key: Setting | undefined): TlsFiles | undefined {
-  if (cert === undefined && key === undefined) return undefined;
+function tlsOf(cert: Setting | undefined, key: Setting | undefined, clientCa: Setting | undefined): TlsFiles | undefined {
+  if (cert === undefined && key === undefined) {
+    if (clientCa !== undefined && clientCa.value !== "") throw new ConfigError(`${clientCa.name}: expected together with --tls-cert and --tls-key`);
+    return undefined;
+  }
   if (cert === undefined || cert.value === "") throw new ConfigError(`${key?.name}: expected together with --tls-cert (TESSERA_TLS_CERT)`);
   if (key === undefined || key.value === "") throw new ConfigError(`${cert.name}: expected together with --tls-key (TESSERA_TLS_KEY)`);
-  return { certFile: cert.value, keyFile: key.value };
+  return { certFile: cert.value, keyFile: key.value, ...(clientCa?.value && { clientCaFile: clientCa.value }) };
 }
 
 const DURATION_UNITS_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000 };

@@ -29,6 +29,7 @@ function effectiveValues(settings: ServeSettings): Record<OptionKey, unknown> {
     logLevel: settings.logLevel,
     tlsCert: settings.tls?.certFile ?? null,
     tlsKey: settings.tls?.keyFile ?? null,
+    tlsClientCa: settings.tls?.clientCaFile ?? null,
     shutdownGrace: settings.shutdownGraceMs % 1000 === 0 ? `${settings.shutdownGraceMs / 1000}s` : `${settings.shutdownGraceMs}ms`,
     corsOrigins: settings.corsOrigins,
     masterKey: settings.masterKey ? MASKED : null,

@@ -15,6 +15,8 @@ export type DualHandler = (req: http.IncomingMessage | http2.Http2ServerRequest,
 export interface TlsCredentials {
   cert: string | Buffer;
   key: string | Buffer;
+  /** CA certificates of client certificates: when set, clients are asked for one (optional, verified per client). */
+  ca?: string | Buffer;
 }
 
 /** A listening server. */
@@ -63,7 +65,9 @@ export function listen(handler: DualHandler, host: string, port: number, tls?: T
 
 /** HTTPS and gRPC over TLS: ALPN h2 and http/1.1 on one listener. */
 function secureServer(handler: DualHandler, tls: TlsCredentials, drain: ConnectionDrain): tlsModule.Server {
-  const server = http2.createSecureServer({ ...tls, allowHTTP1: true }, handler);
+  // With a client CA, a certificate is asked for but not required: the token endpoint decides
+  // per client (RFC 8705 §2), and checks `authorized` (chains to the CA) itself.
+  const server = http2.createSecureServer({ ...tls, allowHTTP1: true, ...(tls.ca && { requestCert: true, rejectUnauthorized: false }) }, handler);
   server.on("connection", (socket: net.Socket) => drain.connection(socket, false));
   server.on("secureConnection", (socket: tlsModule.TLSSocket) => {
     if (socket.alpnProtocol !== "h2") drain.http1(socket);

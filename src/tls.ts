@@ -21,7 +21,11 @@ export function readTlsCredentials(files: TlsFiles): TlsCredentials {
       throw new TlsFileError(`${what} ${path}: cannot read (${(error as NodeJS.ErrnoException).code ?? "error"})`);
     }
   };
-  const credentials = { cert: read(files.certFile, "--tls-cert"), key: read(files.keyFile, "--tls-key") };
+  const credentials = {
+    cert: read(files.certFile, "--tls-cert"),
+    key: read(files.keyFile, "--tls-key"),
+    ...(files.clientCaFile !== undefined && { ca: read(files.clientCaFile, "--tls-client-ca") }),
+  };
   try {
     createSecureContext(credentials);
   } catch (error) {

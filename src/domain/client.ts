@@ -1,5 +1,5 @@
-/** Client authentication methods Tessera accepts (RFC 6749 §2.3, RFC 7523 §2.2). */
-export const CLIENT_AUTH_METHODS = ["client_secret_basic", "client_secret_post", "private_key_jwt"] as const;
+/** Client authentication methods Tessera accepts (RFC 6749 §2.3, RFC 7523 §2.2, RFC 8705 §2.1). */
+export const CLIENT_AUTH_METHODS = ["client_secret_basic", "client_secret_post", "private_key_jwt", "tls_client_auth"] as const;
 
 /** A client authentication method. */
 export type ClientAuthMethod = (typeof CLIENT_AUTH_METHODS)[number];
@@ -60,6 +60,10 @@ export interface Client {
   jwks?: { keys: PublicJwk[] };
   /** Where to fetch the public keys for `private_key_jwt`. */
   jwksUri?: string;
+  /** `tls_client_auth` (RFC 8705 §2.1.2): the subject DN its certificate must have. */
+  tlsClientAuthSubjectDn?: string;
+  /** Bind access tokens issued over mutual TLS to the client's certificate (`cnf.x5t#S256`, RFC 8705 §3). */
+  certificateBoundAccessTokens?: boolean;
   /** Whether the client may use the client_credentials grant. */
   serviceAccount: boolean;
   /** Stable `sub` of the client's service-account tokens. */

@@ -19,8 +19,20 @@ import type { ClientSecretVerifier } from "../crypto/client-secrets.js";
 import type { RealmRepository } from "../storage/realm-repository.js";
 import { OAuthError, oauthError } from "./errors.js";
 
+/** A client certificate presented over mutual TLS (RFC 8705). */
+export interface PresentedCertificate {
+  /** Whether it chains to the server's configured client CA. */
+  authorized: boolean;
+  /** Subject distinguished name, one `TYPE=value` per line as node's X509Certificate gives it. */
+  subjectDn: string;
+  /** base64url SHA-256 of the DER certificate: the `x5t#S256` confirmation (RFC 8705 §3.1). */
+  thumbprintS256: string;
+}
+
 /** The credentials a request presents, in whatever places the client put them. */
 export interface PresentedClientCredentials {
+  /** The mutual-TLS client certificate, when the connection has one. */
+  clientCertificate?: PresentedCertificate;
   /** The raw `Authorization` header (HTTP) or metadata (gRPC), if any. */
   authorization?: string;
   clientId?: string;
@@ -36,6 +48,31 @@ export type ClientAuthentication = ClientAuthMethod | "none";
 export interface AuthenticatedClient {
   client: Client;
   method: ClientAuthentication;
+  /** `x5t#S256` of the mutual-TLS certificate, for certificate-bound tokens (RFC 8705 §3). */
+  certificateThumbprint?: string;
+}
+
+/**
+ * The `cnf` claim of tokens issued to this client on this request: bound to its mutual-TLS
+ * certificate when the client asks for certificate-bound access tokens (RFC 8705 §3.1).
+ */
+export function confirmationOf(authenticated: AuthenticatedClient): { cnf: { "x5t#S256": string } } | undefined {
+  const thumbprint = authenticated.certificateThumbprint;
+  return authenticated.client.certificateBoundAccessTokens && thumbprint ? { cnf: { "x5t#S256": thumbprint } } : undefined;
+}
+
+/** A distinguished name compared as RFC 4517 distinguishedNameMatch roughly does: attribute types case-insensitive, order and spacing ignored. */
+function normalizeDn(dn: string): string {
+  return dn
+    .split(/\n|,(?=\s*[A-Za-z0-9.]+\s*=)/)
+    .map((part) => part.trim())
+    .filter(Boolean)
+    .map((part) => {
+      const eq = part.indexOf("=");
+      return `${part.slice(0, eq).trim().toUpperCase()}=${part.slice(eq + 1).trim()}`;
+    })
+    .sort()
+    .join(",");
 }
 
 /** Asymmetric algorithms accepted on client assertions (RFC 7523) (no `none`, no HMAC with a shared secret). */
@@ -64,6 +101,12 @@ export class ClientAuthenticator {
 
   /** Authenticates; throws `invalid_client` (or `invalid_request` for a malformed request). */
   async authenticate(realm: Realm, presented: PresentedClientCredentials): Promise<AuthenticatedClient> {
+    const authenticated = await this.#authenticate(realm, presented);
+    const certificate = presented.clientCertificate;
+    return certificate?.authorized ? { ...authenticated, certificateThumbprint: certificate.thumbprintS256 } : authenticated;
+  }
+
+  async #authenticate(realm: Realm, presented: PresentedClientCredentials): Promise<AuthenticatedClient> {
     const basic = presented.authorization !== undefined;
     const methods = [basic, presented.clientSecret !== undefined, presented.clientAssertion !== undefined];
     // RFC 6749 §2.3: the client MUST NOT use more than one authentication method in each request.
@@ -79,6 +122,7 @@ export class ClientAuthenticator {
     if (presented.clientSecret !== undefined) {
       return this.#secret(realm, presented.clientId, presented.clientSecret, "client_secret_post", false);
     }
+    if (presented.clientCertificate !== undefined) return this.#certificate(realm, presented.clientId, presented.clientCertificate);
     return this.#public(realm, presented.clientId);
   }
 
@@ -104,6 +148,20 @@ export class ClientAuthenticator {
     const ok = await this.deps.secrets.verify(`${realm.name}\u0000${clientId}`, storedHash, secret);
     if (!ok || !client) throw oauthError.invalidClient(basicChallenge);
     return { client, method };
+  }
+
+  /** RFC 8705 §2.1: a certificate chaining to the trusted CA whose subject DN is the one registered. */
+  async #certificate(realm: Realm, clientId: string, certificate: PresentedCertificate): Promise<AuthenticatedClient> {
+    const client = await this.deps.repository.getClient(realm.name, clientId);
+    // A public client may come over mutual TLS too: it still authenticates by client_id alone.
+    if (client?.enabled && client.publicClient) return { client, method: "none" };
+    const expected = client?.tlsClientAuthSubjectDn;
+    const usable = client?.enabled && client.authMethods.includes("tls_client_auth") && expected !== undefined;
+    // RFC 8705 §2.1: the certificate must chain to a trusted CA and match the registered subject.
+    if (!usable || !certificate.authorized || normalizeDn(certificate.subjectDn) !== normalizeDn(expected)) {
+      throw oauthError.invalidClient(false);
+    }
+    return { client, method: "tls_client_auth" };
   }
 
   async #public(realm: Realm, clientId: string): Promise<AuthenticatedClient> {

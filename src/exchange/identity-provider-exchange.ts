@@ -29,11 +29,13 @@ export interface ExternalSubject {
 
 /**
  * The identity provider a subject token comes from: named by `subject_issuer`, or found by the
- * JWT's `iss` among the realm's providers. Undefined for a token of the realm itself.
+ * JWT's `iss` among the realm's providers (those the client may use first). Undefined for a token
+ * of the realm itself.
  */
 export async function subjectProvider(
   deps: Pick<GrantDeps, "repository">,
   context: RealmContext,
+  client: Client,
   subjectToken: string,
   subjectIssuer: string | undefined,
 ): Promise<IdentityProvider | undefined> {
@@ -51,8 +53,9 @@ export async function subjectProvider(
     return undefined; // not a JWT: the internal verifier refuses it
   }
   if (iss === undefined || iss === context.urls.issuer) return undefined;
-  const providers = await deps.repository.listIdentityProviders(realm);
-  return providers.find((p) => p.enabled && p.issuer === iss);
+  const candidates = (await deps.repository.listIdentityProviders(realm)).filter((p) => p.enabled && p.issuer === iss);
+  // Several providers may share an issuer (say, JWT and opaque tokens): the client's own comes first.
+  return candidates.find((p) => client.tokenExchange.identityProviders.includes(p.alias)) ?? candidates[0];
 }
 
 /** RFC 6749 §5.2 unauthorized_client: the client's `tokenExchange.identityProviders` must name the provider. */

@@ -92,7 +92,7 @@ export class TokenExchangeGrant {
       const subject = await this.#verifySubject(context, client, subjectToken, subjectTokenType, draft);
       return storedProviderToken(this.deps, context.realm, client, subject.sub, request.requestedIssuer, request.requestedTokenType);
     }
-    const provider = await subjectProvider(this.deps, context, subjectToken, request.subjectIssuer);
+    const provider = await subjectProvider(this.deps, context, client, subjectToken, request.subjectIssuer);
     if (provider) return this.#fromProvider(context, client, provider, request, requestedType, draft);
 
     const subject = await this.#verifySubject(context, client, subjectToken, subjectTokenType, draft);

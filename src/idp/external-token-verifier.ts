@@ -85,7 +85,8 @@ export class ExternalTokenVerifier {
 
 /** jose's stable error codes to a reason a client may read. */
 function reasonOf(error: unknown): string {
-  if (error instanceof errors.JWTExpired) return "expired";
+  // jose reports a token older than maxTokenAge as expired on its iat claim.
+  if (error instanceof errors.JWTExpired) return error.claim === "iat" ? "too old" : "expired";
   if (error instanceof errors.JWTClaimValidationFailed) {
     if (error.claim === "iss") return "wrong issuer";
     if (error.claim === "aud") return "wrong audience";

@@ -53,7 +53,12 @@ export class ExternalUserResolver {
     if (provider.userPolicy === "link-existing") throw new ExternalUserError("no realm user is linked to this external identity");
     const username = claimString(claims, provider.claims.username) ?? `${provider.alias}.${externalUserId}`;
     const existing = await this.repository.findUserByUsername(realm, username);
-    if (existing && provider.userPolicy === "create") throw new ExternalUserError("a user with this username exists and is not linked");
+    if (existing && provider.userPolicy === "create") {
+      // The user may be a concurrent first login's: then its link exists by now.
+      const raced = await this.repository.findLink(realm, provider.alias, externalUserId);
+      if (raced) return this.#userOf(realm, raced.userId);
+      throw new ExternalUserError("a user with this username exists and is not linked");
+    }
     const userId = existing?.id ?? randomUUID();
     try {
       await this.repository.createLink(realm, { alias: provider.alias, externalUserId, userId, createdAt: new Date() });

@@ -80,6 +80,8 @@ export class ProviderKeyCache {
       entry = { fetchedAt: 0, lastAttempt: 0, health: { keyIds: [] } };
       this.#entries.set(key, entry);
     }
+    // A fetch already in flight (a burst right after start, or a rotation) is waited for, not raced.
+    if (entry.refreshing) await entry.refreshing.catch(() => undefined);
     const now = this.clock.now().getTime();
     const old = now - entry.fetchedAt > this.#options.maxAgeMs;
     if (old && now - entry.lastAttempt >= this.#options.cooldownMs) {

@@ -27,6 +27,15 @@ export function validateIdentityProvider(provider: IdentityProvider): Validation
     if (problem !== undefined) issues.push({ path: ["jwks", "keys", i], message: problem });
   });
   if (provider.audiences.length === 0) issues.push({ path: ["audiences"], message: "expected at least one accepted audience" });
+  provider.audiences.forEach((audience, i) => {
+    if (audience === "") issues.push({ path: ["audiences", i], message: "expected a non-empty string" });
+  });
+  for (const [attribute, claim] of Object.entries(provider.claims.attributes)) {
+    if (attribute === "" || claim === "") issues.push({ path: ["claims", "attributes"], message: "expected non-empty attribute and claim names" });
+  }
+  if (provider.introspection && provider.introspection.clientId === "") {
+    issues.push({ path: ["introspection", "clientId"], message: "expected a non-empty string" });
+  }
   if (provider.algorithms.length === 0) issues.push({ path: ["algorithms"], message: "expected at least one algorithm" });
   provider.algorithms.forEach((alg, i) => {
     if (!ASSERTION_ALGORITHMS.includes(alg)) {
@@ -38,6 +47,7 @@ export function validateIdentityProvider(provider: IdentityProvider): Validation
   }
   const names = new Set<string>();
   provider.conditions.forEach((condition, i) => {
+    if (condition.name === "") issues.push({ path: ["conditions", i, "name"], message: "expected a non-empty string" });
     if (names.has(condition.name)) issues.push({ path: ["conditions", i, "name"], message: "expected a unique condition name" });
     names.add(condition.name);
     const problem = conditionSyntaxProblem(condition.expression);

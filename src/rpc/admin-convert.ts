@@ -5,7 +5,7 @@ import { ScopeSchema, type Scope as ScopeMessage } from "../../gen/tessera/admin
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import { EventSchema, type Event as EventMessage } from "../../gen/tessera/admin/v1/event_pb.js";
 import { SessionSchema, type Session as SessionMessage } from "../../gen/tessera/admin/v1/session_pb.js";
-import { isSessionActive, sessionExpiresAt, type AuditEvent, type Client, type Realm, type Scope, type Session } from "../domain/index.js";
+import { isSessionActive, sessionExpiresAt, type AuditEvent, type Client, type PublicJwk, type Realm, type Scope, type Session } from "../domain/index.js";
 
 /** Domain realm to its admin message. */
 export function realmToMessage(realm: Realm): RealmMessage {
@@ -84,4 +84,18 @@ export function eventToMessage(event: AuditEvent): EventMessage {
     sessionId: event.sessionId ?? "",
     jtis: event.jtis,
   });
+}
+
+/** A JWK Set sent as JSON text, or undefined when it is not one (not JSON, no `keys` list of objects with `kty`). */
+export function parseJwkSet(json: string): { keys: PublicJwk[] } | undefined {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(json);
+  } catch {
+    return undefined;
+  }
+  const keys = (parsed as { keys?: unknown } | null)?.keys;
+  if (typeof parsed !== "object" || parsed === null || !Array.isArray(keys)) return undefined;
+  const wellFormed = keys.every((key) => typeof key === "object" && key !== null && typeof (key as { kty?: unknown }).kty === "string");
+  return wellFormed ? { keys: keys as PublicJwk[] } : undefined;
 }

@@ -16,6 +16,7 @@ import {
   type UserPolicy,
 } from "../domain/index.js";
 import type { ProviderKeyCache } from "../idp/provider-keys.js";
+import { parseJwkSet } from "./admin-convert.js";
 import { formatIssue, validateIdentityProvider, type ValidationIssue } from "../realm-file/index.js";
 import type { RealmRepository } from "../storage/realm-repository.js";
 
@@ -67,11 +68,8 @@ export function identityProviderMethods(
     const issues: ValidationIssue[] = [];
     let jwks: { keys: PublicJwk[] } | undefined;
     if (message.jwksJson) {
-      try {
-        jwks = JSON.parse(message.jwksJson) as { keys: PublicJwk[] };
-      } catch {
-        issues.push({ path: ["jwksJson"], message: "expected a JWK Set as JSON" });
-      }
+      jwks = parseJwkSet(message.jwksJson);
+      if (!jwks) issues.push({ path: ["jwksJson"], message: 'expected a JWK Set as JSON: {"keys": [{"kty": ...}]}' });
     }
     const userPolicy = (message.userPolicy || "create") as UserPolicy;
     if (!USER_POLICIES.includes(userPolicy)) issues.push({ path: ["userPolicy"], message: `expected one of ${USER_POLICIES.join(" | ")}` });

@@ -19,7 +19,7 @@ import type { RealmRepository } from "../../src/storage/realm-repository.js";
 import { postForm, verifyWithJwks, type TokenAnswer } from "../support/oauth-client.js";
 import { startTessera, type TesseraHarness } from "../support/tessera-harness.js";
 import { TestClock } from "../support/test-clock.js";
-import { JWT_TOKEN_TTL, RESOURCES, startOidcProvider, type OidcTestProvider } from "./oidc-provider.js";
+import { JWT_TOKEN_TTL, PROVIDER_AUDIENCE, RESOURCES, startOidcProvider, type OidcTestProvider } from "./oidc-provider.js";
 import { newIssuerKey, startIssuerServer, TEST_AUDIENCE, type EndpointMode, type IssuerServer, type TestIssuer } from "./test-issuers.js";
 
 const TOKEN_EXCHANGE = "urn:ietf:params:oauth:grant-type:token-exchange";
@@ -344,6 +344,16 @@ identityProviders:
         assertError(await exchangeExternal(await oidc.token("erin"), { alias: "corp", extra: [["scope", "api"]] }), 400, "invalid_scope");
       });
 
+      it("a scope or audience the requester may not have then refused before any user or link is made", async () => {
+        const { source, provider } = await issuerProvider(`scope-${unique()}`);
+        const username = `scoped-${unique()}`;
+        const token = await source.sign({ sub: "ext-scoped", preferred_username: username });
+        assertError(await exchangeExternal(token, { alias: provider.alias, extra: [["scope", "not-a-scope"]] }), 400, "invalid_scope");
+        assertError(await exchangeExternal(token, { alias: provider.alias, extra: [["audience", "orders-api"]] }), 400, "invalid_target");
+        assert.equal(await repo.findLink(realmName, provider.alias, "ext-scoped"), undefined);
+        assert.equal(await repo.findUserByUsername(realmName, username), undefined);
+      });
+
       it("an unsupported subject_token_type then invalid_request", async () => {
         assertError(await exchangeExternal(await oidc.token("erin"), { alias: "corp", type: SAML2 }), 400, "invalid_request");
       });
@@ -376,7 +386,7 @@ identityProviders:
         assertError(await exchangeExternal(await stranger.sign({ sub: "someone" })), 400, "invalid_request");
       });
 
-      it("actor_token or requested_subject with a provider's token then invalid_request", async () => {
+      it("requested_subject with a provider's token then invalid_request; actor_token then unauthorized_client (no delegation)", async () => {
         const own = await postForm(url, { grant_type: "client_credentials" }, basic("idp-client"));
         const upstream = await oidc.token("erin");
         assertError(await exchangeExternal(upstream, { alias: "corp", extra: [["requested_subject", "alice"]] }), 400, "invalid_request");
@@ -384,8 +394,8 @@ identityProviders:
           alias: "corp",
           extra: [["actor_token", own.body.access_token as string], ["actor_token_type", ACCESS_TOKEN]],
         });
-        assert.equal(withActor.status, 400, JSON.stringify(withActor.body));
-        assert.ok(["invalid_request", "unauthorized_client"].includes(withActor.body.error as string), JSON.stringify(withActor.body));
+        // idp-client may not delegate at all: that permission is checked first.
+        assertError(withActor, 400, "unauthorized_client");
       });
 
       it("a provider configured by issuer alone then its keys are found through its OpenID discovery document", async () => {
@@ -415,6 +425,35 @@ identityProviders:
         assert.deepEqual((await repo.getUser(realmName, claims.sub as string))?.attributes, { department: ["sales"], level: ["3"] });
         await externalToInternal(await source.sign({ sub: "a1", preferred_username: username, dept: "support", level: 3 }), { alias: provider.alias });
         assert.deepEqual((await repo.getUser(realmName, claims.sub as string))?.attributes, { department: ["support"], level: ["3"] });
+      });
+
+      it("over gRPC with subject_issuer then the same user; an unreachable provider then UNAVAILABLE with the OAuth detail", async () => {
+        const http = await externalToInternal(await oidc.token("erin"), { alias: "corp" });
+        const answer = await rpc.exchangeToken({
+          realm: realmName,
+          client: { clientId: "idp-client", clientSecret: SECRETS["idp-client"] },
+          subjectToken: await oidc.token("erin"),
+          subjectTokenType: ACCESS_TOKEN,
+          subjectIssuer: "corp",
+        });
+        assert.equal(answer.issuedTokenType, ACCESS_TOKEN);
+        assert.equal((await verifyWithJwks(answer.accessToken, issuer)).sub, http.claims.sub);
+
+        const { source, provider } = await issuerProvider(`down-${unique()}`, {}, "error");
+        const failure = await rpc
+          .exchangeToken({
+            realm: realmName,
+            client: { clientId: "idp-client", clientSecret: SECRETS["idp-client"] },
+            subjectToken: await source.sign({ sub: "x" }),
+            subjectTokenType: ACCESS_TOKEN,
+            subjectIssuer: provider.alias,
+          })
+          .then(
+            () => assert.fail("a token of an unreachable provider was accepted"),
+            (e: unknown) => ConnectError.from(e),
+          );
+        assert.equal(failure.code, Code.Unavailable);
+        assert.equal(failure.findDetails(OAuthErrorSchema)[0]?.error, "temporarily_unavailable");
       });
 
       it("the second instance accepts the same provider's tokens for the same user", async () => {
@@ -758,7 +797,6 @@ identityProviders:
 
       it(
         "concurrent first exchanges of a provider whose keys are not fetched yet then all share the one fetch (no 503)",
-        { todo: "BUG provider-keys.ts #fresh: a request arriving while the first JWKS fetch is in flight is within the cool-down, does not await entry.refreshing and answers temporarily_unavailable" },
         async () => {
           const { source, provider } = await issuerProvider(`burst-${unique()}`);
           const tokens = await Promise.all(Array.from({ length: 5 }, (_, i) => source.sign({ sub: `burst-${i}`, preferred_username: `burst-${i}-${provider.alias}` })));
@@ -863,7 +901,6 @@ identityProviders:
 
       it(
         "too old: the description says too old, not expired",
-        { todo: "BUG external-token-verifier.ts reasonOf: jose throws JWTExpired (claim iat, reason check_failed) for maxTokenAge, so the description is 'subject_token expired' for a token whose exp is hours away" },
         async () => {
           const aged = `${alias}-aged2`;
           await addProvider({ alias: aged, issuer: source.issuer, jwksUri: source.jwksUri, maxTokenAge: 60 });
@@ -938,7 +975,7 @@ identityProviders:
         alias,
         issuer: oidc.issuer,
         jwksUri: oidc.jwksUri,
-        audiences: [PROVIDER_AUDIENCE_FOR_ADMIN],
+        audiences: [PROVIDER_AUDIENCE],
         introspection: { endpoint: oidc.introspectionEndpoint, clientId: oidc.introspector.clientId, clientSecret },
         claims: { userId: "client_id" },
         conditions: [{ name: "has-client", expression: "has(claims.client_id)" }],
@@ -985,10 +1022,10 @@ identityProviders:
         const updated = (
           await admin.updateIdentityProvider({
             realm: realmName,
-            identityProvider: { ...introspectingProvider(alias, ""), audiences: [PROVIDER_AUDIENCE_FOR_ADMIN, "another"] },
+            identityProvider: { ...introspectingProvider(alias, ""), audiences: [PROVIDER_AUDIENCE, "another"] },
           })
         ).identityProvider;
-        assert.deepEqual(updated?.audiences, [PROVIDER_AUDIENCE_FOR_ADMIN, "another"]);
+        assert.deepEqual(updated?.audiences, [PROVIDER_AUDIENCE, "another"]);
         assert.equal(updated?.introspection?.hasClientSecret, true);
         assert.equal((await repo.getIdentityProvider(realmName, alias))?.introspection?.encryptedClientSecret, encrypted, "the secret is kept");
         // The kept secret still works at the provider.
@@ -1033,6 +1070,28 @@ identityProviders:
         assert.equal(duplicate.code, Code.AlreadyExists);
       });
 
+      it(
+        "what the realm file refuses (empty audience, condition name, attribute claim, introspection client_id) then INVALID_ARGUMENT here too",
+        async () => {
+          const base = { issuer: "https://idp.example", audiences: ["tessera"] };
+          const cases = {
+            emptyAudience: { ...base, audiences: [""] },
+            emptyConditionName: { ...base, conditions: [{ name: "", expression: "true" }] },
+            emptyAttributeClaim: { ...base, claims: { attributes: { department: "" } } },
+            emptyIntrospectionClientId: { ...base, introspection: { endpoint: "https://idp.example/introspect", clientId: "", clientSecret: "s" } },
+          };
+          const codes: Record<string, string> = {};
+          for (const [name, identityProvider] of Object.entries(cases)) {
+            const alias = `parity-${unique()}`;
+            codes[name] = await admin.createIdentityProvider({ realm: realmName, identityProvider: { alias, ...identityProvider } }).then(
+              () => "OK",
+              (e: unknown) => Code[ConnectError.from(e).code],
+            );
+          }
+          assert.deepEqual(codes, Object.fromEntries(Object.keys(cases).map((name) => [name, "InvalidArgument"])));
+        },
+      );
+
       it("a jwks_json that is not JSON then INVALID_ARGUMENT naming jwksJson", async () => {
         const failure = await rpcFailure(
           admin.createIdentityProvider({
@@ -1046,7 +1105,6 @@ identityProviders:
 
       it(
         "a jwks_json that is JSON but not a JWK Set then INVALID_ARGUMENT, not INTERNAL",
-        { todo: "BUG admin-identity-providers.ts fromMessage: JSON.parse result is used as { keys } unchecked; validateIdentityProvider then throws a TypeError (jwks.keys.forEach / 'in' on a number): INTERNAL" },
         async () => {
           const codes: Record<string, string> = {};
           for (const jwksJson of ["{}", "[]", '{"keys":[1]}', '{"keys":"x"}', '{"keys":[null]}', "42"]) {
@@ -1062,11 +1120,16 @@ identityProviders:
         },
       );
     });
+
+    it("no token request of this suite ended in a 500 or INTERNAL on either instance", () => {
+      const tokenSurface = /"operation":"(token\/|tessera\.exchange\.v1\.TokenExchangeService\/)/;
+      const failed = [...tessera.logs(), ...second.logs()].filter(
+        (line) => tokenSurface.test(line) && /"status":500|"error":"(server_error|internal)"/.test(line),
+      );
+      assert.deepEqual(failed, []);
+    });
   });
 }
-
-/** The audience providers registered through the AdminService accept. */
-const PROVIDER_AUDIENCE_FOR_ADMIN = "tessera";
 
 /** A fresh token of the provider's user signed like the provider would (its current key), for when the provider is down. */
 async function signedLike(provider: OidcTestProvider, user: string): Promise<string> {

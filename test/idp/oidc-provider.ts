@@ -21,12 +21,6 @@ export const PROVIDER_AUDIENCE = "tessera";
 /** Lifetime of the provider's JWT access tokens, seconds: long, so tests can move Tessera's clock an hour on. */
 export const JWT_TOKEN_TTL = 7200;
 
-/** What a user of the provider is: a client_credentials client whose tokens carry these claims. */
-export interface ProviderUser {
-  clientId: string;
-  secret: string;
-}
-
 /** Options of {@link startOidcProvider}. */
 export interface OidcProviderOptions {
   /** Client ids registered for client_credentials; each acts as one external user (`sub` = client id). */
