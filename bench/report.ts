@@ -106,7 +106,8 @@ export interface BenchResult {
   measurements: Measurement[];
   scale: ScaleComparison[];
   targets: TargetCheck[];
-  profile?: { file: string; scenario: string; summary: ProfileSummary };
+  /** CPU profiles (V8, main thread) of one exchange window each, and that window's figures. */
+  profiles: { file: string; scenario: string; measurement: Measurement; summary: ProfileSummary }[];
   notes: string[];
 }
 
@@ -284,8 +285,16 @@ export function markdownReport(result: BenchResult): string {
     push("");
   }
 
-  if (result.profile) {
-    push(`## Profile: ${result.profile.scenario}`, "", `\`${result.profile.file}\` (open in Chrome DevTools or speedscope).`, "", summaryMarkdown(result.profile.summary));
+  for (const p of result.profiles) {
+    const x = p.measurement;
+    push(
+      `## Profile: ${p.scenario}`,
+      "",
+      `\`${p.file}\` (open it in Chrome DevTools or speedscope). The window: ${num(x.requestsPerSecond)} exchanges/s, ${num(x.serverCpuUs)} server CPU-µs per exchange, ` +
+        `${num(x.serverMainThreadCpuUs)} of them on the main thread (the only thread V8 samples: WebCrypto's ECDSA runs on libuv's pool). Profiling slows the server.`,
+      "",
+      summaryMarkdown(p.summary),
+    );
   }
 
   push("## Start-ups", "", "| server | seconds to listening | RSS after start MiB |", "|---|--:|--:|");

@@ -13,6 +13,7 @@ import os from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
+import { MongoClient } from "mongodb";
 import { startMongoServer, type MongoServer } from "../test/support/mongo-server.js";
 import type { CryptoFloor, CryptoFloorInput } from "./crypto-floor.js";
 import { h2loadAvailable, runGenerator, type GeneratorName, type LoadShape } from "./generators.js";
@@ -34,6 +35,7 @@ import {
   checkTargets,
   markdownReport,
   scaleComparison,
+  scenarioLabel,
   type BenchResult,
   type Measurement,
   type ScaleSide,
@@ -43,6 +45,9 @@ import { gatewayToken, probe, requestSpec, type Operation, type Protocol } from 
 import { killAll, startNoop, startTessera, type ServerProcess, type StorageChoice } from "./servers.js";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
+
+/** Largest realm measured on FerretDB (see the scale step). */
+const MONGO_SCALE_LIMIT = 10_000;
 const BENCH = fileURLToPath(new URL(".", import.meta.url));
 
 const USAGE = `Usage: npm run bench [-- OPTIONS]     (npm run bench:quick = --quick)
@@ -265,6 +270,20 @@ async function measure(target: Target, operation: Operation, protocol: Protocol,
   }
 }
 
+/** FerretDB's query plan for Tessera's client lookup, as one line. */
+async function explainClientLookup(uri: string, database: string): Promise<string> {
+  const client = new MongoClient(uri, { serverSelectionTimeoutMS: 5000 });
+  try {
+    const plan = (await client.db(database).collection("clients").find({ realm: "bench", clientId: "gateway" }).explain()) as Record<string, unknown>;
+    const planner = plan.queryPlanner as { Plan?: unknown } | undefined;
+    return `\`${JSON.stringify(planner?.Plan ?? planner)}\`, filterPushdown ${String(plan.filterPushdown)}`;
+  } catch (error) {
+    return `not available (${String(error)})`;
+  } finally {
+    await client.close();
+  }
+}
+
 /** Runs a script of bench/ in its own node process and parses its last stdout line as JSON. */
 function runScript<T>(script: string, input: unknown, timeoutSeconds: number): Promise<T> {
   return new Promise((resolve, reject) => {
@@ -323,7 +342,7 @@ async function main(): Promise<void> {
   const startups: BenchResult["startups"] = [];
   const scale: BenchResult["scale"] = [];
   let cryptoFloor: CryptoFloor | undefined;
-  let profile: BenchResult["profile"];
+  const profiles: BenchResult["profiles"] = [];
   const shape = settings.shape;
   const grpcGenerators: GeneratorName[] = settings.h2load ? ["grpc-js", "h2load"] : ["grpc-js"];
   const http = settings.httpGenerator;
@@ -336,7 +355,6 @@ async function main(): Promise<void> {
 
   try {
     const small = await writeSeed(work, { clients: 10, users: 10 }, 0);
-    const large = settings.scaleClients > 0 ? await writeSeed(work, { clients: settings.scaleClients, users: settings.scaleClients }, settings.extraRealms) : undefined;
 
     // Baseline servers and Tessera (memory, small realm).
     const [noopConnect, noopGrpcJs, memory] = await Promise.all([
@@ -397,57 +415,77 @@ async function main(): Promise<void> {
       measurements.push(await measure(mongoTarget, "client_credentials", "grpc", primary, c16, shape));
     }
 
-    // 5. Scale: the small realm against the large one (and its 99 other realms), windows alternating.
-    if (large) {
-      log(`importing the large seed (${large.label})`);
-      const bigOnes = await Promise.all([
-        startTessera({ label: `Tessera memory, ${large.label}`, storage: { kind: "memory" }, files: large.files, timeoutSeconds: 600 }),
-        ...(mongo ? [startTessera({ label: `Tessera mongodb, ${large.label}`, storage: { kind: "mongodb", uri: mongo.uri, database: "bench_large" }, files: large.files, timeoutSeconds: 600 })] : []),
+    // 5. Scale: the small realm against a large one among 100 realms, windows alternating.
+    if (settings.scaleClients > 0) {
+      const memoryLarge = await writeSeed(work, { clients: settings.scaleClients, users: settings.scaleClients }, settings.extraRealms);
+      // FerretDB's SQLite backend scans whole collections for these lookups, so the MongoDB side
+      // is measured at 10,000 at most and one call at a time (see the note written below).
+      const mongoClients = Math.min(settings.scaleClients, MONGO_SCALE_LIMIT);
+      const mongoLarge = mongoClients === settings.scaleClients ? memoryLarge : await writeSeed(work, { clients: mongoClients, users: mongoClients }, settings.extraRealms);
+      log(`importing the large seeds (${memoryLarge.label}${mongo ? `; MongoDB: ${mongoLarge.label}` : ""})`);
+      const [memoryBig, mongoBig] = await Promise.all([
+        startTessera({ label: `Tessera memory, ${memoryLarge.label}`, storage: { kind: "memory" }, files: memoryLarge.files, timeoutSeconds: 600 }),
+        mongo ? startTessera({ label: `Tessera mongodb, ${mongoLarge.label}`, storage: { kind: "mongodb", uri: mongo.uri, database: "bench_large" }, files: mongoLarge.files, timeoutSeconds: 600 }) : undefined,
       ]);
-      bigOnes.forEach(started);
-      const pairs: [("memory" | "mongodb"), Target, Target][] = [["memory", memoryTarget, { kind: "tessera", server: bigOnes[0], storage: "memory", seed: large }]];
-      if (mongoTarget && bigOnes[1]) pairs.push(["mongodb", mongoTarget, { kind: "tessera", server: bigOnes[1], storage: "mongodb", seed: large, ...(mongoTarget.storagePid && { storagePid: mongoTarget.storagePid }) }]);
-      for (const [storage, smallTarget, largeTarget] of pairs) {
+      started(memoryBig);
+      if (mongoBig) started(mongoBig);
+      const sides: [("memory" | "mongodb"), Target, Target, number][] = [["memory", memoryTarget, { kind: "tessera", server: memoryBig, storage: "memory", seed: memoryLarge }, c16]];
+      if (mongoTarget && mongoBig) {
+        sides.push(["mongodb", mongoTarget, { ...mongoTarget, server: mongoBig, seed: mongoLarge }, 1]);
+        if (mongoClients < settings.scaleClients) notes.push(`MongoDB scale measured with ${mongoLarge.label} at concurrency 1, not ${memoryLarge.label}: on FerretDB one exchange then takes about a second and more.`);
+        const plan = await explainClientLookup(mongo!.uri, "bench_large");
+        notes.push(`FerretDB's plan for Tessera's client lookup \`{ realm, clientId }\` on ${mongoLarge.label}: ${plan}. It scans the collection although Tessera created a unique index on those fields, so every lookup costs in proportion to the documents stored: a limit of FerretDB 1.24's SQLite backend, which real MongoDB does not share.`);
+      }
+      for (const [storage, smallTarget, largeTarget, concurrency] of sides) {
         const side = (target: Target): ScaleSide => ({
           seed: target.seed!.label,
           startSeconds: target.server.startSeconds,
-          rssAfterStartMiB: startups.find((s) => s.label === target.server.label)?.rssMiB ?? Number.NaN,
+          rssAfterStartMiB: startups.find((x) => x.label === target.server.label)?.rssMiB ?? Number.NaN,
           cpuUs: [],
           requestsPerSecond: [],
           p50Ms: [],
         });
-        const sides = [side(smallTarget), side(largeTarget)];
+        const pair = [side(smallTarget), side(largeTarget)];
         for (let round = 0; round < settings.scaleRounds; round++) {
           for (const [i, target] of [smallTarget, largeTarget].entries()) {
-            const m = await measure(target, "exchange", "grpc", primary, c16, shape);
+            const m = await measure(target, "exchange", "grpc", primary, concurrency, shape);
             if (!m.ok) continue;
-            sides[i].cpuUs.push(m.serverCpuUs);
-            sides[i].requestsPerSecond.push(m.requestsPerSecond);
-            sides[i].p50Ms.push(m.p50Ms);
+            pair[i].cpuUs.push(m.serverCpuUs);
+            pair[i].requestsPerSecond.push(m.requestsPerSecond);
+            pair[i].p50Ms.push(m.p50Ms);
           }
         }
-        if (sides.every((s) => s.cpuUs.length > 0)) scale.push(scaleComparison(storage, sides[0], sides[1], { protocol: "grpc", generator: primary, concurrency: c16 }));
+        if (pair.every((x) => x.cpuUs.length > 0)) scale.push(scaleComparison(storage, pair[0], pair[1], { protocol: "grpc", generator: primary, concurrency }));
+        else notes.push(`scale (${storage}): a side had no successful window; see the log.`);
       }
-      await Promise.all(bigOnes.map((s) => s.stop())); // the stops stay listed: a second stop is a no-op
+      await Promise.all([memoryBig.stop(), mongoBig?.stop()]); // their stops stay listed: a second stop does nothing
     }
 
-    // 6. A CPU profile of Tessera (memory) during a gRPC exchange window at c16.
+    // 6. CPU profiles of Tessera during one gRPC exchange window at c16: memory, then MongoDB storage.
     if (settings.profile) {
-      const dir = join(work, "profile");
-      await mkdir(dir);
-      const server = started(await startTessera({ label: "Tessera memory, profiled (--cpu-prof)", storage: { kind: "memory" }, files: small.files, cpuProfileDir: dir }));
-      await measure({ kind: "tessera", server, storage: "memory", seed: small }, "exchange", "grpc", primary, c16, { warmupSeconds: shape.warmupSeconds, durationSeconds: settings.profileSeconds });
-      await server.stop();
-      const [file] = await readdir(dir);
-      if (file) {
-        const target = join(settings.out, "tessera-exchange-grpc-c16.cpuprofile");
-        await rename(join(dir, file), target);
-        profile = {
-          file: "bench/results/tessera-exchange-grpc-c16.cpuprofile",
-          scenario: `Tessera (memory), exchange, gRPC (${primary}) c${c16}, the ${settings.profileSeconds} s measured window only`,
-          summary: await summarizeProfileFile(target, 20, lastWindowUs),
-        };
-      } else notes.push("the profiled server wrote no .cpuprofile");
+      const storages: StorageChoice[] = [{ kind: "memory" }, ...(mongo ? [{ kind: "mongodb" as const, uri: mongo.uri, database: "bench_profile" }] : [])];
+      for (const storage of storages) {
+        const dir = join(work, `profile-${storage.kind}`);
+        await mkdir(dir);
+        const server = started(await startTessera({ label: `Tessera ${storage.kind}, profiled (--cpu-prof)`, storage, files: small.files, cpuProfileDir: dir }));
+        const target: Target = { kind: "tessera", server, storage: storage.kind, seed: small, ...(storage.kind === "mongodb" && mongoTarget?.storagePid && { storagePid: mongoTarget.storagePid }) };
+        const m = await measure(target, "exchange", "grpc", primary, c16, { warmupSeconds: shape.warmupSeconds, durationSeconds: settings.profileSeconds });
+        const window = lastWindowUs;
+        await server.stop();
+        const [file] = await readdir(dir);
+        if (!file) {
+          notes.push(`the profiled server (${storage.kind}) wrote no .cpuprofile`);
+          continue;
+        }
+        const name = `tessera-${storage.kind}-exchange-grpc-c${c16}.cpuprofile`;
+        await rename(join(dir, file), join(settings.out, name));
+        profiles.push({
+          file: `bench/results/${name}`,
+          scenario: `Tessera (${storage.kind}), exchange, ${scenarioLabel(m)}, the ${settings.profileSeconds} s measured window only`,
+          measurement: m,
+          summary: await summarizeProfileFile(join(settings.out, name), 20, window),
+        });
+      }
     }
   } finally {
     await stopAll();
@@ -483,7 +521,7 @@ async function main(): Promise<void> {
     measurements,
     scale,
     targets: [],
-    ...(profile && { profile }),
+    profiles,
     notes,
   };
   addRatios(result);

@@ -1,3 +1,4 @@
+import { createContextValues } from "@connectrpc/connect";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
 import { TokenExchangeService } from "../gen/tessera/exchange/v1/token_exchange_service_pb.js";
 import { AdminService } from "../gen/tessera/admin/v1/admin_service_pb.js";
@@ -25,7 +26,9 @@ import { createOAuthRoutes } from "./http/oauth-routes.js";
 import type { Logger } from "./logger.js";
 import { Operations, type OperationsOptions } from "./ops/operations.js";
 import { AdminRpc } from "./rpc/admin-service.js";
-import { TokenExchangeRpc } from "./rpc/token-exchange-service.js";
+import { AdminTokenAuthenticator } from "./admin/admin-authenticator.js";
+import { CLIENT_CERTIFICATE, TokenExchangeRpc } from "./rpc/token-exchange-service.js";
+import { clientCertificateOf } from "./http/client-certificate.js";
 import type { DualHandler } from "./server.js";
 import type { RealmRepository } from "./storage/realm-repository.js";
 import { RealmKeyStore } from "./tokens/realm-keys.js";
@@ -41,6 +44,8 @@ export interface TesseraOptions {
   masterKey: Uint8Array;
   log: Logger;
   clock?: Clock;
+  /** The server asks for client certificates (`--tls-client-ca`): advertise RFC 8705 in metadata. */
+  mutualTls?: boolean;
   /** Health, metrics, CORS: see {@link OperationsOptions}. */
   operations?: OperationsOptions;
 }
@@ -102,9 +107,10 @@ export function createTessera(options: TesseraOptions): Tessera {
     },
     log,
   );
-  const admin = new AdminRpc(repository, sessions, audit, clock, log, { cipher, keys: providerKeys });
+  const adminAuthenticator = new AdminTokenAuthenticator({ repository, verifier: deps.verifier, sessions, urls });
+  const admin = new AdminRpc(repository, sessions, audit, clock, log, { cipher, keys: providerKeys }, adminAuthenticator);
   const sweeper = new ExpirySweeper(repository, clock, log);
-  const oauthRoutes = createOAuthRoutes({ rpc: operations.observeRpc(tokenExchange), repository, keys, urls, log });
+  const oauthRoutes = createOAuthRoutes({ rpc: operations.observeRpc(tokenExchange), repository, keys, urls, log, mutualTls: options.mutualTls ?? false });
   operations.monitorReadiness(options.repository, keys);
   const handler = connectNodeAdapter({
     routes: (router) => {
@@ -113,6 +119,8 @@ export function createTessera(options: TesseraOptions): Tessera {
       operations.registerServices(router);
     },
     interceptors: operations.interceptors,
+    // The mutual-TLS client certificate, for tls_client_auth and certificate-bound tokens (RFC 8705).
+    contextValues: (req) => createContextValues().set(CLIENT_CERTIFICATE, clientCertificateOf(req)),
     readMaxBytes: MAX_MESSAGE_BYTES,
     // connect-node types its response without `write` overloads; it is the same object.
     fallback: (req, res) => oauthRoutes(req, res as HttpResponse),

@@ -115,6 +115,23 @@ export const SERVE_OPTIONS = [
     defaultText: "an ephemeral key (memory storage only)",
     secret: true,
   },
+  {
+    key: "bootstrapAdminClientId",
+    env: "TESSERA_BOOTSTRAP_ADMIN_CLIENT_ID",
+    kind: "string",
+    placeholder: "ID",
+    help: "client id of the admin client created in the master realm on a first start (with TESSERA_BOOTSTRAP_ADMIN_SECRET)",
+    defaultText: "admin",
+  },
+  {
+    key: "bootstrapAdminSecret",
+    env: "TESSERA_BOOTSTRAP_ADMIN_SECRET",
+    kind: "string",
+    placeholder: "SECRET",
+    help: "secret of that admin client; without it, memory storage generates one and prints it once, MongoDB storage creates none",
+    defaultText: "none",
+    secret: true,
+  },
 ] as const satisfies readonly OptionDefinition[];
 
 /** A key of {@link SERVE_OPTIONS}. */

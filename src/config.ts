@@ -39,6 +39,8 @@ export interface ServeSettings {
   shutdownGraceMs: number;
   /** Origins allowed by CORS (`*` for any); empty: CORS off. */
   corsOrigins: string[];
+  /** The admin client created in an empty master realm on a first start (both or neither set). */
+  bootstrapAdmin: { clientId?: string; secret?: string };
   /** Where each setting came from: a flag, a variable, the config file, or `default`. */
   sources: Partial<Record<OptionKey, string>>;
 }
@@ -152,6 +154,7 @@ export function parseServeConfig(argv: string[], env: NodeJS.ProcessEnv): ServeC
     tls,
     shutdownGraceMs: durationOf(pick(sources, "shutdownGrace")) ?? 10_000,
     corsOrigins: corsOriginsOf(pickList(sources, "corsOrigins")),
+    bootstrapAdmin: bootstrapAdminOf(pick(sources, "bootstrapAdminClientId"), pick(sources, "bootstrapAdminSecret")),
     sources: sources.picked,
   };
 }
@@ -248,6 +251,19 @@ function tlsOf(cert: Setting | undefined, key: Setting | undefined, clientCa: Se
   if (cert === undefined || cert.value === "") throw new ConfigError(`${key?.name}: expected together with --tls-cert (TESSERA_TLS_CERT)`);
   if (key === undefined || key.value === "") throw new ConfigError(`${cert.name}: expected together with --tls-key (TESSERA_TLS_KEY)`);
   return { certFile: cert.value, keyFile: key.value, ...(clientCa?.value && { clientCaFile: clientCa.value }) };
+}
+
+/**
+ * The bootstrap admin client: a secret needs no id (the id defaults to `admin`), but an id without
+ * a secret is refused rather than given a default password. The secret is never echoed.
+ */
+function bootstrapAdminOf(clientId: Setting | undefined, secret: Setting | undefined): ServeSettings["bootstrapAdmin"] {
+  if (clientId !== undefined && !/^[\x21-\x7E]{1,128}$/.test(clientId.value)) fail(clientId, "expected 1-128 printable characters, no space", true);
+  if (clientId !== undefined && secret === undefined) {
+    throw new ConfigError(`${clientId.name}: expected together with TESSERA_BOOTSTRAP_ADMIN_SECRET (there is no default password)`);
+  }
+  if (secret !== undefined && secret.value.length < 16) fail(secret, "expected at least 16 characters; the value is not shown", false);
+  return { ...(clientId && { clientId: clientId.value }), ...(secret && { secret: secret.value }) };
 }
 
 const DURATION_UNITS_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000 };

@@ -5,6 +5,7 @@ import { createTessera } from "./app.js";
 import { MasterKeyCipher } from "./crypto/master-key-cipher.js";
 import { ConfigError, SERVE_USAGE, parseServeConfig, type ServeSettings, type TlsFiles } from "./config.js";
 import { createLogger, type Logger } from "./logger.js";
+import { bootstrapAdmin, type BootstrapOutcome } from "./admin/bootstrap.js";
 import { RealmFileError, parseRealmFile } from "./realm-file/index.js";
 import { renderEffectiveConfig } from "./print-config.js";
 import { listen, type DualHandler, type ListeningServer, type TlsCredentials } from "./server.js";
@@ -29,6 +30,8 @@ export interface RunningTessera {
   /** Base of the issuers, with the real port. */
   publicUrl: string;
   repository: RealmRepository;
+  /** What the first-start admin bootstrap did (a generated secret is shown once, by the banner). */
+  bootstrap: BootstrapOutcome;
   /** Graceful stop: finish in-flight requests, close storage. */
   stop(): Promise<void>;
 }
@@ -56,6 +59,8 @@ export async function serve(settings: ServeSettings, log: Logger): Promise<Runni
   const repository = await openRepository(settings);
   try {
     await importRealms(repository, bundles, files, log);
+    const bootstrap = await bootstrapAdmin(repository, { ...settings.bootstrapAdmin, generateSecret: settings.storage.kind === "memory" });
+    logBootstrap(bootstrap, log);
     // Bind first: with --port 0 the issuer can only name the real port once it is known.
     let handler: DualHandler | undefined;
     const server = await listen((req, res) => handler?.(req, res), settings.host, settings.port, credentials).catch(
@@ -65,13 +70,14 @@ export async function serve(settings: ServeSettings, log: Logger): Promise<Runni
     );
     const publicUrl = settings.port === 0 ? settings.publicUrl.replace(/:0$/, `:${server.address.port}`) : settings.publicUrl;
     const operations = { corsOrigins: settings.corsOrigins, processMetrics: true };
-    const tessera = createTessera({ repository, publicUrl, masterKey, log, operations });
+    const tessera = createTessera({ repository, publicUrl, masterKey, log, operations, mutualTls: settings.tls?.clientCaFile !== undefined });
     handler = tessera.handler;
     const stopWatchingTls = settings.tls ? watchTlsCredentials(settings.tls, (c) => server.setCredentials(c), log) : () => {};
     return {
       server,
       publicUrl,
       repository,
+      bootstrap,
       stop: async () => {
         // Not ready from now on (probes, Watch streams end); then drain, then release storage.
         tessera.operations.beginShutdown();
@@ -84,6 +90,18 @@ export async function serve(settings: ServeSettings, log: Logger): Promise<Runni
   } catch (error) {
     await repository.close();
     throw error;
+  }
+}
+
+/** Says what the admin bootstrap did; a generated secret never reaches the log (the banner prints it once). */
+function logBootstrap(outcome: BootstrapOutcome, log: Logger): void {
+  if (outcome.kind === "created" || outcome.kind === "generated") {
+    log.info({ realm: "master", clientId: outcome.clientId }, "bootstrap admin client created");
+  } else if (outcome.kind === "none") {
+    log.warn(
+      { realm: "master" },
+      "no admin client: every AdminService call is refused until one exists; set TESSERA_BOOTSTRAP_ADMIN_SECRET (and _CLIENT_ID) and restart",
+    );
   }
 }
 
@@ -176,8 +194,16 @@ function banner(settings: ServeSettings, running: RunningTessera): string {
   const lines = [
     `Tessera listening on ${base} (gRPC, gRPC-Web, Connect and OAuth 2.0 HTTP on one port)`,
     `storage: ${settings.storage.kind}; issuers: ${running.publicUrl}/realms/{realm}`,
-    "AdminService is NOT protected yet: keep this port private.",
   ];
+  if (running.bootstrap.kind === "generated") {
+    lines.push(
+      "",
+      `AdminService admin client (realm master), shown once and never again:`,
+      `  client_id: ${running.bootstrap.clientId}`,
+      `  secret:    ${running.bootstrap.secret}`,
+      "  (set TESSERA_BOOTSTRAP_ADMIN_SECRET to choose it instead)",
+    );
+  }
   if (settings.imports.length === 0 && settings.storage.kind === "memory") {
     lines.push(
       "",

@@ -33,6 +33,8 @@ function effectiveValues(settings: ServeSettings): Record<OptionKey, unknown> {
     shutdownGrace: settings.shutdownGraceMs % 1000 === 0 ? `${settings.shutdownGraceMs / 1000}s` : `${settings.shutdownGraceMs}ms`,
     corsOrigins: settings.corsOrigins,
     masterKey: settings.masterKey ? MASKED : null,
+    bootstrapAdminClientId: settings.bootstrapAdmin.clientId ?? null,
+    bootstrapAdminSecret: settings.bootstrapAdmin.secret ? MASKED : null,
   };
 }
 

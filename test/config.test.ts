@@ -40,6 +40,7 @@ describe("parseServeConfig defaults", () => {
       tls: undefined,
       shutdownGraceMs: 10_000,
       corsOrigins: [],
+      bootstrapAdmin: {},
       sources: {},
     });
   });
@@ -150,6 +151,7 @@ describe("parseServeConfig values and precedence", () => {
       tls: undefined,
       shutdownGraceMs: 10_000,
       corsOrigins: [],
+      bootstrapAdmin: {},
     });
     assert.equal(sources.port, "--port");
     assert.equal(sources.mongodbUri, "--mongodb-uri");
@@ -269,6 +271,20 @@ describe("parseServeConfig errors", () => {
 
   it("refuses an empty --import", () => {
     assertConfigError(["--import="], {}, "--import: expected a file path");
+  });
+
+  it("reads the bootstrap admin client from its variables; an id without a secret or a short secret is refused, never echoed", () => {
+    const secret = "s3cret-s3cret-s3cret";
+    assert.deepEqual(settings([], { TESSERA_BOOTSTRAP_ADMIN_SECRET: secret }).bootstrapAdmin, { secret });
+    assert.deepEqual(settings([], { TESSERA_BOOTSTRAP_ADMIN_CLIENT_ID: "ops", TESSERA_BOOTSTRAP_ADMIN_SECRET: secret }).bootstrapAdmin, {
+      clientId: "ops",
+      secret,
+    });
+    assert.throws(() => settings([], { TESSERA_BOOTSTRAP_ADMIN_CLIENT_ID: "ops" }), /TESSERA_BOOTSTRAP_ADMIN_CLIENT_ID: .*no default password/);
+    assert.throws(
+      () => settings([], { TESSERA_BOOTSTRAP_ADMIN_SECRET: "short-one" }),
+      (error: Error) => /TESSERA_BOOTSTRAP_ADMIN_SECRET: expected at least 16/.test(error.message) && !error.message.includes("short-one"),
+    );
   });
 
   it("refuses a master key that is not 32 bytes of base64, never echoing it", () => {

@@ -1,6 +1,6 @@
 import { epochSeconds } from "../domain/index.js";
 import type { AuditDraft } from "./audit-log.js";
-import type { PresentedClientCredentials } from "./client-auth.js";
+import { confirmationOf, type PresentedClientCredentials } from "./client-auth.js";
 import { mayActClaim } from "./delegation.js";
 import { oauthError } from "./errors.js";
 import type { GrantDeps } from "./grant-deps.js";
@@ -32,7 +32,8 @@ export class ClientCredentialsGrant {
   async #grant(request: ClientCredentialsRequest, draft: AuditDraft): Promise<TokenResponse> {
     const { repository, authenticator, issuer, clock } = this.deps;
     const { realm, urls } = await requireRealm(repository, this.deps.urls, request.realm);
-    const { client } = await authenticator.authenticate(realm, request.credentials);
+    const authenticated = await authenticator.authenticate(realm, request.credentials);
+    const { client } = authenticated;
     draft.clientId = client.clientId;
     // RFC 6749 §4.4: the client credentials grant is for confidential clients only.
     if (client.publicClient) throw oauthError.unauthorizedClient("public clients may not use client_credentials");
@@ -52,6 +53,7 @@ export class ClientCredentialsGrant {
       azp: client.clientId,
       ...(scopes.length > 0 && { scope: scopes.join(" ") }),
       ...(mayAct && { may_act: mayAct }),
+      ...confirmationOf(authenticated),
     });
     draft.jtis.push(signed.jti);
     return { accessToken: signed.token, tokenType: "Bearer", expiresIn: signed.expiresIn, scope: scopes.join(" "), jti: signed.jti };

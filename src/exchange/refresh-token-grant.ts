@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { epochSeconds, type Client, type Realm, type RefreshTokenRecord, type Session } from "../domain/index.js";
 import type { AuditDraft } from "./audit-log.js";
-import type { PresentedClientCredentials } from "./client-auth.js";
+import { confirmationOf, type PresentedClientCredentials } from "./client-auth.js";
 import { oauthError } from "./errors.js";
 import type { GrantDeps } from "./grant-deps.js";
 import { requireRealm } from "./realm-context.js";
@@ -36,7 +36,8 @@ export class RefreshTokenGrant {
   async #refresh(request: RefreshTokenRequest, draft: AuditDraft): Promise<TokenResponse> {
     const { repository, sessions, clock } = this.deps;
     const { realm, urls } = await requireRealm(repository, this.deps.urls, request.realm);
-    const { client } = await this.deps.authenticator.authenticate(realm, request.credentials);
+    const authenticated = await this.deps.authenticator.authenticate(realm, request.credentials);
+    const { client } = authenticated;
     draft.clientId = client.clientId;
     // RFC 6749 §6: refresh_token is REQUIRED.
     if (!request.refreshToken) throw oauthError.invalidRequest("refresh_token is required");
@@ -68,6 +69,7 @@ export class RefreshTokenGrant {
       sid: session.id,
       ...(scope && { scope }),
       ...(record.act && { act: record.act }),
+      ...confirmationOf(authenticated),
     });
     draft.jtis.push(signed.jti, next.record.jti);
     Object.assign(draft, { scopes, audience: record.audience });

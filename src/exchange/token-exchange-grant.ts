@@ -3,7 +3,7 @@ import { TokenType, epochSeconds, mayImpersonate, type Client, type IdentityProv
 import type { TokenClaims } from "../tokens/token-issuer.js";
 import type { VerifiedAccessToken } from "../tokens/token-verifier.js";
 import type { AuditDraft } from "./audit-log.js";
-import type { PresentedClientCredentials } from "./client-auth.js";
+import { confirmationOf, type PresentedClientCredentials } from "./client-auth.js";
 import { actClaim, actOf, checkChainDepth, mayActClaim, mayActMatches, type ActClaim } from "./delegation.js";
 import { oauthError } from "./errors.js";
 import type { GrantDeps } from "./grant-deps.js";
@@ -60,6 +60,8 @@ interface Decision {
   scopes: string[];
   aud: string[];
   requestedType: string;
+  /** `cnf` binding the access token to the client's certificate (RFC 8705 §3.1). */
+  confirmation?: { cnf: { "x5t#S256": string } };
 }
 
 /**
@@ -79,7 +81,9 @@ export class TokenExchangeGrant {
 
   async #exchange(request: TokenExchangeRequest, draft: AuditDraft): Promise<TokenResponse> {
     const context = await requireRealm(this.deps.repository, this.deps.urls, request.realm);
-    const { client } = await this.deps.authenticator.authenticate(context.realm, request.credentials);
+    const authenticated = await this.deps.authenticator.authenticate(context.realm, request.credentials);
+    const { client } = authenticated;
+    const confirmation = confirmationOf(authenticated);
     draft.clientId = client.clientId;
     // RFC 6749 §5.2 unauthorized_client: token exchange is a per-client permission.
     if (!client.tokenExchange.enabled) throw oauthError.unauthorizedClient("client may not use token exchange");
@@ -93,7 +97,7 @@ export class TokenExchangeGrant {
       return storedProviderToken(this.deps, context.realm, client, subject.sub, request.requestedIssuer, request.requestedTokenType);
     }
     const provider = await subjectProvider(this.deps, context, client, subjectToken, request.subjectIssuer);
-    if (provider) return this.#fromProvider(context, client, provider, request, requestedType, draft);
+    if (provider) return this.#fromProvider(context, client, provider, request, { requestedType, confirmation }, draft);
 
     const subject = await this.#verifySubject(context, client, subjectToken, subjectTokenType, draft);
     const actor = request.actorToken ? await this.#verifyActor(context, client, subject, request.actorToken) : undefined;
@@ -113,7 +117,7 @@ export class TokenExchangeGrant {
     // Impersonation starts a session, once nothing else can refuse the request.
     if (request.requestedSubject) await this.#startSession(context, client, issued);
     Object.assign(draft, { scopes: targets.scopes, audience: targets.aud, sessionId: issued.sid });
-    return this.#issue(context, { client, parents, notAfter, issued, ...targets, requestedType }, draft);
+    return this.#issue(context, { client, parents, notAfter, issued, ...targets, requestedType, confirmation }, draft);
   }
 
   async #startSession(context: RealmContext, client: Client, issued: IssuedSubject): Promise<void> {
@@ -141,7 +145,7 @@ export class TokenExchangeGrant {
     client: Client,
     provider: IdentityProvider,
     request: TokenExchangeRequest,
-    requestedType: string,
+    { requestedType, confirmation }: Pick<Decision, "requestedType" | "confirmation">,
     draft: AuditDraft,
   ): Promise<TokenResponse> {
     checkProviderPermission(client, provider.alias);
@@ -154,7 +158,7 @@ export class TokenExchangeGrant {
     const issued: IssuedSubject = { sub: external.userId };
     await this.#startSession(context, client, issued);
     Object.assign(draft, { subject: external.userId, scopes: targets.scopes, audience: targets.aud, sessionId: issued.sid });
-    return this.#issue(context, { client, parents: [], notAfter: external.exp, issued, ...targets, requestedType }, draft);
+    return this.#issue(context, { client, parents: [], notAfter: external.exp, issued, ...targets, requestedType, confirmation }, draft);
   }
 
   /** Scopes and audiences of the issued token (EXCHANGE.md "Audience, resource and scope"). */
@@ -204,7 +208,7 @@ export class TokenExchangeGrant {
 
   async #issue(context: RealmContext, decision: Decision, draft: AuditDraft): Promise<TokenResponse> {
     const { realm, urls } = context;
-    const { client, parents, notAfter, issued, scopes, aud, requestedType } = decision;
+    const { client, parents, notAfter, issued, scopes, aud, requestedType, confirmation } = decision;
     const now = epochSeconds(this.deps.clock.now());
     const jti = randomUUID();
     const exp = Math.min(now + realm.accessTokenLifespan, notAfter);
@@ -243,6 +247,7 @@ export class TokenExchangeGrant {
       ...(scope && { scope }),
       ...(issued.act && { act: issued.act }),
       ...(mayAct && { may_act: mayAct }),
+      ...confirmation,
     });
     draft.jtis.push(signed.jti);
     return {

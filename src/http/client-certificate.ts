@@ -1,6 +1,7 @@
 import { createHash, X509Certificate } from "node:crypto";
 import { TLSSocket } from "node:tls";
 import type { PresentedCertificate } from "../exchange/client-auth.js";
+import type { TransportCredentials } from "../rpc/token-exchange-service.js";
 import type { HttpRequest } from "./node-types.js";
 
 /**
@@ -18,4 +19,10 @@ export function clientCertificateOf(req: HttpRequest): PresentedCertificate | un
     subjectDn: certificate.subject,
     thumbprintS256: createHash("sha256").update(peer.raw).digest("base64url"),
   };
+}
+
+/** What the transport says of the client: its `Authorization` header and mutual-TLS certificate. */
+export function transportOf(req: HttpRequest): TransportCredentials {
+  const clientCertificate = clientCertificateOf(req);
+  return { authorization: req.headers.authorization, ...(clientCertificate && { clientCertificate }) };
 }

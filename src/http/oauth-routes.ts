@@ -21,6 +21,8 @@ export interface OAuthRoutesDeps {
   keys: RealmKeyStore;
   urls: (realm: string) => RealmUrls;
   log: Logger;
+  /** Client certificates are asked for: metadata advertises RFC 8705. */
+  mutualTls: boolean;
 }
 
 type Endpoint = "token" | "introspect" | "revoke" | "logout" | "certs" | "metadata";
@@ -100,5 +102,5 @@ async function serve(deps: OAuthRoutesDeps, req: HttpRequest, res: HttpResponse)
     return sendJson(res, 200, await deps.keys.jwks(realm.name), { maxAgeSeconds: 60 });
   }
   const scopes = (await deps.repository.listScopes(realm.name)).map((s) => s.name);
-  return sendJson(res, 200, realmMetadata(realm, urls, scopes), { maxAgeSeconds: 60 });
+  return sendJson(res, 200, realmMetadata(realm, urls, scopes, deps.mutualTls), { maxAgeSeconds: 60 });
 }

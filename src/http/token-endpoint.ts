@@ -10,6 +10,7 @@ import { GrantType } from "../domain/index.js";
 import { oauthError } from "../exchange/errors.js";
 import type { TokenExchangeRpc } from "../rpc/token-exchange-service.js";
 import type { FormParameters } from "./form.js";
+import { transportOf } from "./client-certificate.js";
 import { sendJson } from "./responses.js";
 
 /** The client authentication parameters of the form body, for every OAuth endpoint (RFC 6749 §2.3.1, RFC 7523 §2.2). */
@@ -34,7 +35,7 @@ export async function handleTokenRequest(
   req: HttpRequest,
   res: HttpResponse,
 ): Promise<void> {
-  const authorization = req.headers.authorization;
+  const transport = transportOf(req);
   const grantType = form.get("grant_type");
   if (grantType === GrantType.tokenExchange) {
     const issued = await rpc.exchangeToken(
@@ -53,7 +54,7 @@ export async function handleTokenRequest(
         subjectIssuer: form.get("subject_issuer") ?? "",
         requestedIssuer: form.get("requested_issuer") ?? "",
       }),
-      authorization,
+      transport,
     );
     sendJson(res, 200, {
       access_token: issued.accessToken,
@@ -68,7 +69,7 @@ export async function handleTokenRequest(
   if (grantType === GrantType.clientCredentials) {
     const issued = await rpc.clientCredentials(
       create(ClientCredentialsRequestSchema, { realm, client: clientOf(form), scope: form.get("scope") ?? "" }),
-      authorization,
+      transport,
     );
     sendJson(res, 200, {
       access_token: issued.accessToken,
@@ -86,7 +87,7 @@ export async function handleTokenRequest(
         refreshToken: form.get("refresh_token") ?? "",
         scope: form.get("scope") ?? "",
       }),
-      authorization,
+      transport,
     );
     sendJson(res, 200, {
       access_token: issued.accessToken,

@@ -6,6 +6,7 @@ import {
 } from "../../gen/tessera/exchange/v1/token_exchange_service_pb.js";
 import type { TokenExchangeRpc } from "../rpc/token-exchange-service.js";
 import type { FormParameters } from "./form.js";
+import { transportOf } from "./client-certificate.js";
 import type { HttpRequest, HttpResponse } from "./node-types.js";
 import { sendJson } from "./responses.js";
 import { clientOf } from "./token-endpoint.js";
@@ -19,7 +20,7 @@ export async function handleIntrospection(rpc: TokenExchangeRpc, realm: string, 
       token: form.get("token") ?? "",
       tokenTypeHint: form.get("token_type_hint") ?? "",
     }),
-    req.headers.authorization,
+    transportOf(req),
   );
   if (!answer.active) return sendJson(res, 200, { active: false });
   sendJson(res, 200, {
@@ -47,7 +48,7 @@ export async function handleRevocation(rpc: TokenExchangeRpc, realm: string, for
       token: form.get("token") ?? "",
       tokenTypeHint: form.get("token_type_hint") ?? "",
     }),
-    req.headers.authorization,
+    transportOf(req),
   );
   res.writeHead(200, { "cache-control": "no-store", pragma: "no-cache", "content-length": 0 });
   res.end();
@@ -57,7 +58,7 @@ export async function handleRevocation(rpc: TokenExchangeRpc, realm: string, for
 export async function handleLogout(rpc: TokenExchangeRpc, realm: string, form: FormParameters, req: HttpRequest, res: HttpResponse): Promise<void> {
   await rpc.logout(
     create(LogoutRequestSchema, { realm, client: clientOf(form), refreshToken: form.get("refresh_token") ?? "" }),
-    req.headers.authorization,
+    transportOf(req),
   );
   res.writeHead(204, { "cache-control": "no-store", pragma: "no-cache" });
   res.end();

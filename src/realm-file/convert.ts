@@ -86,6 +86,8 @@ async function toClient(c: RealmFileClient): Promise<Client> {
     ...(c.secret !== undefined && { secretHash: await hashClientSecret(c.secret) }),
     ...(c.jwks !== undefined && { jwks: c.jwks }),
     ...(c.jwksUri !== undefined && { jwksUri: c.jwksUri }),
+    ...(c.tlsClientAuthSubjectDn !== undefined && { tlsClientAuthSubjectDn: c.tlsClientAuthSubjectDn }),
+    ...(c.certificateBoundAccessTokens !== undefined && { certificateBoundAccessTokens: c.certificateBoundAccessTokens }),
     serviceAccount: c.serviceAccount ?? false,
     serviceAccountUserId: randomUUID(),
     defaultScopes: c.defaultScopes ?? [],
@@ -115,6 +117,7 @@ function defaultAuthMethods(c: RealmFileClient): ClientAuthMethod[] {
   return [
     ...(c.secret !== undefined ? (["client_secret_basic", "client_secret_post"] as const) : []),
     ...(c.jwks !== undefined || c.jwksUri !== undefined ? (["private_key_jwt"] as const) : []),
+    ...(c.tlsClientAuthSubjectDn !== undefined ? (["tls_client_auth"] as const) : []),
   ];
 }
 

@@ -74,6 +74,10 @@ const clientSchema = strictObject({
   authMethods: z.array(z.enum(CLIENT_AUTH_METHODS)).optional(),
   jwks: strictObject({ keys: z.array(jwkSchema) }).optional(),
   jwksUri: z.string().optional(),
+  /** RFC 8705 tls_client_auth: the subject DN of the client's certificate. */
+  tlsClientAuthSubjectDn: nonEmpty.optional(),
+  /** RFC 8705 §3: bind access tokens to the client's certificate. */
+  certificateBoundAccessTokens: z.boolean().optional(),
   serviceAccount: z.boolean().optional(),
   defaultScopes: z.array(z.string()).optional(),
   optionalScopes: z.array(z.string()).optional(),

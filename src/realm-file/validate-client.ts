@@ -62,8 +62,9 @@ function publicClientIssues(client: Client): ValidationIssue[] {
 function confidentialClientIssues(client: Client): ValidationIssue[] {
   const hasSecret = client.secretHash !== undefined;
   const hasKeys = client.jwks !== undefined || client.jwksUri !== undefined;
-  if (!hasSecret && !hasKeys) {
-    const message = "expected credentials on a confidential client: secret, jwks or jwksUri (or public: true)";
+  const hasCertificate = client.tlsClientAuthSubjectDn !== undefined;
+  if (!hasSecret && !hasKeys && !hasCertificate) {
+    const message = "expected credentials on a confidential client: secret, jwks, jwksUri or tlsClientAuthSubjectDn (or public: true)";
     return [{ path: [], message }];
   }
   const issues: ValidationIssue[] = [];
@@ -73,7 +74,9 @@ function confidentialClientIssues(client: Client): ValidationIssue[] {
   client.authMethods.forEach((method, i) => {
     if (method === "private_key_jwt" && !hasKeys) {
       issues.push({ path: ["authMethods", i], message: "private_key_jwt expects jwks or jwksUri on the client" });
-    } else if (method !== "private_key_jwt" && !hasSecret) {
+    } else if (method === "tls_client_auth" && !hasCertificate) {
+      issues.push({ path: ["authMethods", i], message: "tls_client_auth expects tlsClientAuthSubjectDn on the client" });
+    } else if ((method === "client_secret_basic" || method === "client_secret_post") && !hasSecret) {
       issues.push({ path: ["authMethods", i], message: `${method} expects a secret on the client` });
     }
   });

@@ -36,6 +36,9 @@ import type { MasterKeyCipher } from "../crypto/master-key-cipher.js";
 import type { ProviderKeyCache } from "../idp/provider-keys.js";
 import { identityProviderMethods } from "./admin-identity-providers.js";
 import type { SessionManager } from "../exchange/sessions.js";
+import { allows } from "../admin/admin-access.js";
+import type { AdminTokenAuthenticator } from "../admin/admin-authenticator.js";
+import { adminPrincipalOf, authorizeAdminService } from "./admin-auth.js";
 
 /** Page size when a listing asks for none. */
 const DEFAULT_PAGE_SIZE = 100;
@@ -57,7 +60,8 @@ const required = (value: string, field: string): string => {
 
 /**
  * The AdminService implementation: CRUD of realms, clients and scopes over the repository, with
- * the same rules as realm files. Not yet protected by authentication (see the README).
+ * the same rules as realm files. Every call is authenticated with a master-realm bearer token and
+ * authorized by its admin scopes (see `admin-auth.ts`).
  */
 export class AdminRpc {
   constructor(
@@ -67,12 +71,13 @@ export class AdminRpc {
     private readonly clock: Clock,
     private readonly log: Logger,
     private readonly providers: { cipher: MasterKeyCipher; keys: ProviderKeyCache },
+    private readonly authenticator: AdminTokenAuthenticator,
   ) {}
 
   /** The Connect service implementation; storage failures become gRPC codes. */
   serviceImpl(): ServiceImpl<typeof AdminService> {
     const r = this.repository;
-    return this.#guarded({
+    return this.#guarded(authorizeAdminService({
       ...identityProviderMethods(r, this.providers.cipher, this.providers.keys, (name) => this.#realm(name)),
       createRealm: async ({ realm }) => {
         const created = this.#realmFrom(realm);
@@ -81,7 +86,10 @@ export class AdminRpc {
         return { realm: realmToMessage(created) };
       },
       getRealm: async ({ name }) => ({ realm: realmToMessage(await this.#realm(name)) }),
-      listRealms: async () => ({ realms: (await r.listRealms()).map(realmToMessage) }),
+      listRealms: async (_request, context) => {
+        const { scopes } = adminPrincipalOf(context);
+        return { realms: (await r.listRealms()).filter((realm) => allows(scopes, "read", realm.name)).map(realmToMessage) };
+      },
       updateRealm: async ({ realm }) => {
         const updated = this.#realmFrom(realm);
         await r.updateRealm(updated);
@@ -180,7 +188,7 @@ export class AdminRpc {
         });
         return { events: page.items.map(eventToMessage), nextPageToken: page.nextPageToken ?? "" };
       },
-    });
+    }, this.authenticator));
   }
 
   async #realm(name: string): Promise<Realm> {

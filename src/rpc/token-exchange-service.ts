@@ -1,5 +1,5 @@
 import { create } from "@bufbuild/protobuf";
-import type { HandlerContext, ServiceImpl } from "@connectrpc/connect";
+import { createContextKey, type HandlerContext, type ServiceImpl } from "@connectrpc/connect";
 import {
   ClientCredentialsResponseSchema,
   ExchangeTokenResponseSchema,
@@ -22,7 +22,7 @@ import {
   type RevokeTokenRequest,
   type RevokeTokenResponse,
 } from "../../gen/tessera/exchange/v1/token_exchange_service_pb.js";
-import type { PresentedClientCredentials } from "../exchange/client-auth.js";
+import type { PresentedCertificate, PresentedClientCredentials } from "../exchange/client-auth.js";
 import type { ClientCredentialsGrant } from "../exchange/client-credentials-grant.js";
 import type { Logout } from "../exchange/logout.js";
 import type { RefreshTokenGrant } from "../exchange/refresh-token-grant.js";
@@ -35,10 +35,20 @@ import { toConnectError } from "./errors.js";
 /** An empty proto3 string means "absent". */
 const present = (value: string): string | undefined => (value === "" ? undefined : value);
 
-/** Client credentials from the `authorization` metadata and the request's `client` fields. */
-function credentialsOf(client: ClientAuthentication | undefined, authorization: string | undefined): PresentedClientCredentials {
+/** What the transport carries about the client: the `authorization` header and a mutual-TLS certificate. */
+export interface TransportCredentials {
+  authorization?: string;
+  clientCertificate?: PresentedCertificate;
+}
+
+/** The context key under which the Connect handler finds the request's client certificate. */
+export const CLIENT_CERTIFICATE = createContextKey<PresentedCertificate | undefined>(undefined, { description: "mutual-TLS client certificate" });
+
+/** Client credentials from the transport and the request's `client` fields. */
+function credentialsOf(client: ClientAuthentication | undefined, { authorization, clientCertificate }: TransportCredentials): PresentedClientCredentials {
   return {
     authorization,
+    ...(clientCertificate && { clientCertificate }),
     clientId: present(client?.clientId ?? ""),
     clientSecret: present(client?.clientSecret ?? ""),
     clientAssertionType: present(client?.clientAssertionType ?? ""),
@@ -57,8 +67,9 @@ export interface TokenOperations {
 }
 
 /**
- * The TokenExchangeService implementation. Its methods take the decoded request and the
- * `authorization` header, so the OAuth form adapter calls exactly the same code in-process.
+ * The TokenExchangeService implementation. Its methods take the decoded request and what the
+ * transport says of the client (`authorization` header, mutual-TLS certificate), so the OAuth form
+ * adapter calls exactly the same code in-process.
  * Failures are thrown as ConnectErrors with an OAuthError detail.
  */
 export class TokenExchangeRpc {
@@ -68,11 +79,11 @@ export class TokenExchangeRpc {
   ) {}
 
   /** RFC 8693 token exchange. */
-  exchangeToken(request: ExchangeTokenRequest, authorization?: string): Promise<ExchangeTokenResponse> {
+  exchangeToken(request: ExchangeTokenRequest, transport: TransportCredentials = {}): Promise<ExchangeTokenResponse> {
     return this.#call(async () => {
       const issued = await this.operations.exchange.exchange({
         realm: request.realm,
-        credentials: credentialsOf(request.client, authorization),
+        credentials: credentialsOf(request.client, transport),
         subjectToken: present(request.subjectToken),
         subjectTokenType: present(request.subjectTokenType),
         actorToken: present(request.actorToken),
@@ -98,11 +109,11 @@ export class TokenExchangeRpc {
   }
 
   /** RFC 6749 §4.4 client credentials. */
-  clientCredentials(request: ClientCredentialsRequest, authorization?: string): Promise<ClientCredentialsResponse> {
+  clientCredentials(request: ClientCredentialsRequest, transport: TransportCredentials = {}): Promise<ClientCredentialsResponse> {
     return this.#call(async () => {
       const issued = await this.operations.clientCredentials.grant({
         realm: request.realm,
-        credentials: credentialsOf(request.client, authorization),
+        credentials: credentialsOf(request.client, transport),
         scope: present(request.scope),
       });
       return create(ClientCredentialsResponseSchema, {
@@ -115,11 +126,11 @@ export class TokenExchangeRpc {
   }
 
   /** RFC 6749 §6 refresh with rotation. */
-  refreshToken(request: RefreshTokenRequest, authorization?: string): Promise<RefreshTokenResponse> {
+  refreshToken(request: RefreshTokenRequest, transport: TransportCredentials = {}): Promise<RefreshTokenResponse> {
     return this.#call(async () => {
       const issued = await this.operations.refresh.refresh({
         realm: request.realm,
-        credentials: credentialsOf(request.client, authorization),
+        credentials: credentialsOf(request.client, transport),
         refreshToken: present(request.refreshToken),
         scope: present(request.scope),
       });
@@ -135,11 +146,11 @@ export class TokenExchangeRpc {
   }
 
   /** RFC 7662 introspection. */
-  introspectToken(request: IntrospectTokenRequest, authorization?: string): Promise<IntrospectTokenResponse> {
+  introspectToken(request: IntrospectTokenRequest, transport: TransportCredentials = {}): Promise<IntrospectTokenResponse> {
     return this.#call(async () => {
       const answer = await this.operations.introspection.introspect({
         realm: request.realm,
-        credentials: credentialsOf(request.client, authorization),
+        credentials: credentialsOf(request.client, transport),
         token: present(request.token),
         tokenTypeHint: present(request.tokenTypeHint),
       });
@@ -162,11 +173,11 @@ export class TokenExchangeRpc {
   }
 
   /** RFC 7009 revocation. */
-  revokeToken(request: RevokeTokenRequest, authorization?: string): Promise<RevokeTokenResponse> {
+  revokeToken(request: RevokeTokenRequest, transport: TransportCredentials = {}): Promise<RevokeTokenResponse> {
     return this.#call(async () => {
       await this.operations.revocation.revoke({
         realm: request.realm,
-        credentials: credentialsOf(request.client, authorization),
+        credentials: credentialsOf(request.client, transport),
         token: present(request.token),
         tokenTypeHint: present(request.tokenTypeHint),
       });
@@ -175,11 +186,11 @@ export class TokenExchangeRpc {
   }
 
   /** Ends the session of a refresh token. */
-  logout(request: LogoutRequest, authorization?: string): Promise<LogoutResponse> {
+  logout(request: LogoutRequest, transport: TransportCredentials = {}): Promise<LogoutResponse> {
     return this.#call(async () => {
       await this.operations.logout.logout({
         realm: request.realm,
-        credentials: credentialsOf(request.client, authorization),
+        credentials: credentialsOf(request.client, transport),
         refreshToken: present(request.refreshToken),
       });
       return create(LogoutResponseSchema);
@@ -196,14 +207,17 @@ export class TokenExchangeRpc {
 
   /** The Connect service implementation over this object. */
   serviceImpl(): ServiceImpl<typeof TokenExchangeService> {
-    const authorization = (context: HandlerContext) => context.requestHeader.get("authorization") ?? undefined;
+    const transport = (context: HandlerContext): TransportCredentials => ({
+      authorization: context.requestHeader.get("authorization") ?? undefined,
+      clientCertificate: context.values.get(CLIENT_CERTIFICATE),
+    });
     return {
-      exchangeToken: (request, context) => this.exchangeToken(request, authorization(context)),
-      clientCredentials: (request, context) => this.clientCredentials(request, authorization(context)),
-      refreshToken: (request, context) => this.refreshToken(request, authorization(context)),
-      introspectToken: (request, context) => this.introspectToken(request, authorization(context)),
-      revokeToken: (request, context) => this.revokeToken(request, authorization(context)),
-      logout: (request, context) => this.logout(request, authorization(context)),
+      exchangeToken: (request, context) => this.exchangeToken(request, transport(context)),
+      clientCredentials: (request, context) => this.clientCredentials(request, transport(context)),
+      refreshToken: (request, context) => this.refreshToken(request, transport(context)),
+      introspectToken: (request, context) => this.introspectToken(request, transport(context)),
+      revokeToken: (request, context) => this.revokeToken(request, transport(context)),
+      logout: (request, context) => this.logout(request, transport(context)),
     };
   }
 }

@@ -57,7 +57,7 @@ export async function startTessera(options: HarnessOptions = {}): Promise<Tesser
   const port = server.address.port;
   const ownUrl = `${options.tls ? "https" : "http"}://127.0.0.1:${port}`;
   const publicUrl = options.publicUrl ?? ownUrl;
-  const tessera = createTessera({ repository, publicUrl, masterKey: options.masterKey ?? randomBytes(32), log, clock: options.clock, operations: options.operations });
+  const tessera = createTessera({ repository, publicUrl, masterKey: options.masterKey ?? randomBytes(32), log, clock: options.clock, operations: options.operations, mutualTls: options.tls?.ca !== undefined });
   handler = tessera.handler;
   return {
     baseUrl: ownUrl,

@@ -1,0 +1,61 @@
+import type { RealmUrls } from "../domain/index.js";
+import { scopesOf } from "../exchange/presented-tokens.js";
+import type { SessionManager } from "../exchange/sessions.js";
+import type { RealmRepository } from "../storage/realm-repository.js";
+import { TokenVerificationError, type RealmTokenVerifier } from "../tokens/token-verifier.js";
+import { MASTER_REALM, type AdminPrincipal } from "./admin-access.js";
+
+/** Why an admin call's credentials were refused; safe to show the caller. */
+export class AdminAuthenticationError extends Error {
+  override readonly name = "AdminAuthenticationError";
+  constructor(readonly reason: string) {
+    super(reason);
+  }
+}
+
+/** What {@link AdminTokenAuthenticator} checks tokens with. */
+export interface AdminTokenAuthenticatorDeps {
+  repository: RealmRepository;
+  verifier: RealmTokenVerifier;
+  sessions: SessionManager;
+  urls: (realm: string) => RealmUrls;
+}
+
+/** `Bearer <token>` (RFC 6750 §2.1; the scheme is case-insensitive, RFC 7235 §2.1). */
+const BEARER = /^Bearer +([A-Za-z0-9\-._~+/]+=*) *$/i;
+
+/**
+ * Authenticates an AdminService call by its bearer access token: a token Tessera issued in the
+ * {@link MASTER_REALM} (signature with that realm's keys, issuer, `typ: at+jwt`, expiry), not
+ * revoked, whose session (if any) is active and whose client still exists and is enabled. Tokens
+ * of any other realm fail on issuer or key. Storage failures pass through.
+ */
+export class AdminTokenAuthenticator {
+  constructor(private readonly deps: AdminTokenAuthenticatorDeps) {}
+
+  /** The caller of a call with this `authorization` header; throws {@link AdminAuthenticationError}. */
+  async authenticate(authorization: string | null): Promise<AdminPrincipal> {
+    // RFC 6750 §3.1: a request without credentials gets no error code, just the challenge.
+    if (authorization === null || authorization === "") throw new AdminAuthenticationError("bearer token required");
+    const token = BEARER.exec(authorization)?.[1];
+    if (token === undefined) throw new AdminAuthenticationError("expected an authorization header: Bearer <access token>");
+    const { repository, verifier, sessions, urls } = this.deps;
+    let claims;
+    try {
+      claims = await verifier.verifyAccessToken(MASTER_REALM, urls(MASTER_REALM).issuer, token);
+    } catch (error) {
+      // RFC 6750 §3.1 invalid_token: expired, revoked, malformed, or not ours.
+      if (error instanceof TokenVerificationError) throw new AdminAuthenticationError(`access token ${error.reason}`);
+      throw error;
+    }
+    if (await repository.isTokenRevoked(MASTER_REALM, claims.jti)) throw new AdminAuthenticationError("access token revoked");
+    if (typeof claims.sid === "string" && !(await sessions.active(MASTER_REALM, claims.sid))) {
+      throw new AdminAuthenticationError("access token session has ended");
+    }
+    const clientId = typeof claims.client_id === "string" ? claims.client_id : typeof claims.azp === "string" ? claims.azp : "";
+    const client = clientId === "" ? undefined : await repository.getClient(MASTER_REALM, clientId);
+    // A disabled or deleted admin client loses its access at once, whatever its tokens say.
+    if (!client?.enabled) throw new AdminAuthenticationError("access token of an unknown or disabled client");
+    return { clientId, subject: claims.sub, tokenId: claims.jti, scopes: scopesOf(claims) };
+  }
+}

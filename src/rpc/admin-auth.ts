@@ -1,0 +1,127 @@
+import { Code, ConnectError, createContextKey, type HandlerContext, type ServiceImpl } from "@connectrpc/connect";
+import type { AdminService } from "../../gen/tessera/admin/v1/admin_service_pb.js";
+import {
+  allows,
+  allowsRealmCreation,
+  hasAnyAdminScope,
+  realmAdminScope,
+  realmReadScope,
+  ADMIN_READ_SCOPE,
+  ADMIN_SCOPE,
+  type AdminAccessLevel,
+  type AdminPrincipal,
+} from "../admin/admin-access.js";
+import { AdminAuthenticationError, type AdminTokenAuthenticator } from "../admin/admin-authenticator.js";
+
+/** The verified caller of the current AdminService call, set before the method runs. */
+export const ADMIN_PRINCIPAL = createContextKey<AdminPrincipal | undefined>(undefined, { description: "admin caller" });
+
+/** The caller of an AdminService call (set by {@link authorizeAdminService}); throws if unset. */
+export function adminPrincipalOf(context: HandlerContext): AdminPrincipal {
+  const principal = context.values.get(ADMIN_PRINCIPAL);
+  if (!principal) throw new ConnectError("admin caller unknown", Code.Internal);
+  return principal;
+}
+
+/** What one AdminService call needs. */
+export type AdminRule =
+  | { level: AdminAccessLevel; realm: string }
+  /** CreateRealm: the global `admin` scope. */
+  | { createRealm: true }
+  /** ListRealms: any admin scope; the listing is filtered to readable realms. */
+  | { anyAdminScope: true };
+
+type AdminImpl = ServiceImpl<typeof AdminService>;
+type AdminMethod = keyof AdminImpl;
+type RequestOf<M extends AdminMethod> = Parameters<AdminImpl[M]>[0];
+
+const read = (realm: string): AdminRule => ({ level: "read", realm });
+const write = (realm: string): AdminRule => ({ level: "write", realm });
+
+/**
+ * The one table of what each AdminService method needs. Every method must be listed (the type
+ * says so), so a new RPC cannot be served without a rule.
+ */
+export const ADMIN_RULES: { [M in AdminMethod]: (request: RequestOf<M>) => AdminRule } = {
+  createRealm: () => ({ createRealm: true }),
+  getRealm: (r) => read(r.name),
+  listRealms: () => ({ anyAdminScope: true }),
+  updateRealm: (r) => write(r.realm?.name ?? ""),
+  deleteRealm: (r) => write(r.name),
+  createClient: (r) => write(r.realm),
+  getClient: (r) => read(r.realm),
+  listClients: (r) => read(r.realm),
+  updateClient: (r) => write(r.realm),
+  deleteClient: (r) => write(r.realm),
+  createScope: (r) => write(r.realm),
+  getScope: (r) => read(r.realm),
+  listScopes: (r) => read(r.realm),
+  updateScope: (r) => write(r.realm),
+  deleteScope: (r) => write(r.realm),
+  createIdentityProvider: (r) => write(r.realm),
+  getIdentityProvider: (r) => read(r.realm),
+  listIdentityProviders: (r) => read(r.realm),
+  updateIdentityProvider: (r) => write(r.realm),
+  deleteIdentityProvider: (r) => write(r.realm),
+  listSessions: (r) => read(r.realm),
+  endSession: (r) => write(r.realm),
+  listEvents: (r) => read(r.realm),
+};
+
+/** Refuses a call whose token does not allow `rule`: PERMISSION_DENIED naming the scopes that would. */
+function authorize(principal: AdminPrincipal, rule: AdminRule): void {
+  if ("createRealm" in rule) {
+    if (!allowsRealmCreation(principal.scopes)) throw denied(`creating realms needs the ${ADMIN_SCOPE} scope`);
+  } else if ("anyAdminScope" in rule) {
+    if (!hasAnyAdminScope(principal.scopes)) throw denied("the token carries no admin scope");
+  } else if (!allows(principal.scopes, rule.level, rule.realm)) {
+    const needs =
+      rule.level === "write"
+        ? `${ADMIN_SCOPE} or ${realmAdminScope(rule.realm)}`
+        : `${ADMIN_SCOPE}, ${realmAdminScope(rule.realm)}, ${ADMIN_READ_SCOPE} or ${realmReadScope(rule.realm)}`;
+    throw denied(`${rule.level === "write" ? "changing" : "reading"} realm ${JSON.stringify(rule.realm)} needs ${needs}`);
+  }
+}
+
+function denied(message: string): ConnectError {
+  return new ConnectError(message, Code.PermissionDenied);
+}
+
+/**
+ * RFC 6750 §3: an unauthenticated call is UNAUTHENTICATED with a `www-authenticate: Bearer`
+ * challenge; `error="invalid_token"` when a token was presented but refused.
+ */
+function unauthenticated(reason: string, presented: boolean): ConnectError {
+  const challenge = presented ? `Bearer realm="tessera", error="invalid_token", error_description="${reason}"` : 'Bearer realm="tessera"';
+  return new ConnectError(reason, Code.Unauthenticated, new Headers({ "www-authenticate": challenge }));
+}
+
+/**
+ * Wraps the AdminService implementation so that each call first authenticates its bearer token
+ * (see {@link AdminTokenAuthenticator}) and is authorized by {@link ADMIN_RULES}; the method then
+ * finds its caller with {@link adminPrincipalOf}. Authentication is checked before anything about
+ * the named objects is looked up, so a refusal tells nothing about what exists.
+ */
+export function authorizeAdminService(impl: AdminImpl, authenticator: AdminTokenAuthenticator): AdminImpl {
+  const wrapped: Record<string, unknown> = {};
+  const rules = ADMIN_RULES as Record<string, (request: unknown) => AdminRule>;
+  for (const [name, method] of Object.entries(impl) as [string, (req: unknown, ctx: HandlerContext) => Promise<unknown>][]) {
+    const rule = rules[name];
+    wrapped[name] = async (req: unknown, ctx: HandlerContext) => {
+      const authorization = ctx.requestHeader.get("authorization");
+      let principal: AdminPrincipal;
+      try {
+        principal = await authenticator.authenticate(authorization);
+      } catch (error) {
+        if (error instanceof AdminAuthenticationError) throw unauthenticated(error.reason, authorization !== null && authorization !== "");
+        throw error;
+      }
+      // Fail closed: a method without a rule is never served.
+      if (rule === undefined) throw new ConnectError(`no access rule for ${name}`, Code.Internal);
+      authorize(principal, rule(req));
+      ctx.values.set(ADMIN_PRINCIPAL, principal);
+      return method(req, ctx);
+    };
+  }
+  return wrapped as AdminImpl;
+}
