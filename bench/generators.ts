@@ -115,15 +115,9 @@ async function runH2load(spec: RequestSpec, shape: LoadShape, onMeasuring: () =>
       ...Object.entries(spec.headers).flatMap(([key, value]) => ["-H", `${key}: ${value}`]),
       `${spec.base}${spec.path}`,
     ];
-    const started = process.hrtime.bigint();
-    let measuringAt = started;
     const stdout = await run("h2load", args, timeoutOf(shape), (line) => {
-      if (line.startsWith("Warm-up phase is over")) {
-        measuringAt = process.hrtime.bigint();
-        onMeasuring();
-      }
+      if (line.startsWith("Warm-up phase is over")) onMeasuring();
     });
-    const seconds = Number(process.hrtime.bigint() - measuringAt) / 1e9;
     // The log has one line per request of the measured window: start (us since epoch), status,
     // elapsed (us). Status 0: no response before h2load stopped (the streams in flight at the
     // edges of the window), neither a success nor a failure.
@@ -141,8 +135,6 @@ async function runH2load(spec: RequestSpec, shape: LoadShape, onMeasuring: () =>
     const bodyBytes = ok.length > 0 ? data / ok.length : 0;
     const failedByBody = bodyBytes < spec.minResponseBytes;
     const tooManyUnanswered = unanswered > 2 * shape.concurrency;
-    // h2load's own rate is over its measured window (D seconds), requests in flight included.
-    const rate = Number(stdout.match(/finished in [\d.]+s, ([\d.]+) req\/s/)?.[1] ?? Number.NaN);
     const firstError = failedByBody
       ? `responses average ${bodyBytes.toFixed(1)} body bytes, expected at least ${spec.minResponseBytes}: calls failed`
       : failed > 0
@@ -153,7 +145,7 @@ async function runH2load(spec: RequestSpec, shape: LoadShape, onMeasuring: () =>
     return {
       requests: failedByBody ? 0 : ok.length,
       errors: failedByBody ? ok.length + failed : failed + (tooManyUnanswered ? unanswered : 0),
-      seconds: Number.isFinite(rate) && rate > 0 ? lines.length / rate : seconds,
+      seconds: shape.durationSeconds, // h2load's -D: the log holds the requests of exactly that window
       p50Ms: percentile(ok, 0.5) / 1000,
       p99Ms: percentile(ok, 0.99) / 1000,
       ...(firstError !== undefined && { firstError }),

@@ -42,6 +42,12 @@ export interface ProfileSummary {
   busyMs: number;
   groups: SelfTime[];
   functions: SelfTime[];
+  /**
+   * Each sample charged to the innermost Tessera function (src/) on its stack: that function's
+   * own time plus the library and runtime code it called. Samples with no Tessera frame on the
+   * stack (the server stack, GC, the event loop) are charged to their package, in parentheses.
+   */
+  tesseraCallers: SelfTime[];
 }
 
 /**
@@ -91,8 +97,19 @@ export function summarizeProfile(profile: CpuProfile, top = 25, window?: Profile
     selfUs.set(id, (selfUs.get(id) ?? 0) + delta);
   });
 
+  const parentOf = new Map<number, number>();
+  for (const node of profile.nodes) for (const child of node.children ?? []) parentOf.set(child, node.id);
+  const callerOf = (id: number): string => {
+    for (let at: number | undefined = id; at !== undefined; at = parentOf.get(at)) {
+      const frame = byId.get(at)!.callFrame;
+      if (groupOf(frame.url, frame.functionName).startsWith("tessera:src/")) return `${frame.functionName || "(anonymous)"} ${shortUrl(frame.url)}:${frame.lineNumber + 1}`;
+    }
+    const { url, functionName } = byId.get(id)!.callFrame;
+    return `(no Tessera frame: ${groupOf(url, functionName)})`;
+  };
   const groups = new Map<string, number>();
   const functions = new Map<string, number>();
+  const callers = new Map<string, number>();
   let totalUs = 0;
   let idleUs = 0;
   for (const [id, us] of selfUs) {
@@ -107,6 +124,8 @@ export function summarizeProfile(profile: CpuProfile, top = 25, window?: Profile
     const where = url === "" ? "" : ` ${shortUrl(url)}:${lineNumber + 1}`;
     const fn = `${functionName || "(anonymous)"}${where}`;
     functions.set(fn, (functions.get(fn) ?? 0) + us);
+    const caller = callerOf(id);
+    callers.set(caller, (callers.get(caller) ?? 0) + us);
   }
   const busyUs = totalUs - idleUs;
   const rank = (map: Map<string, number>): SelfTime[] =>
@@ -114,7 +133,7 @@ export function summarizeProfile(profile: CpuProfile, top = 25, window?: Profile
       .sort((a, b) => b[1] - a[1])
       .slice(0, top)
       .map(([name, us]) => ({ name, ms: us / 1000, share: busyUs > 0 ? us / busyUs : 0 }));
-  return { totalMs: totalUs / 1000, busyMs: busyUs / 1000, groups: rank(groups), functions: rank(functions) };
+  return { totalMs: totalUs / 1000, busyMs: busyUs / 1000, groups: rank(groups), functions: rank(functions), tesseraCallers: rank(callers) };
 }
 
 /** The tail of a URL that says where a function is: `pkg/file.js` or `src/dir/file.js`. */
@@ -139,6 +158,13 @@ export function summaryMarkdown(summary: ProfileSummary): string {
     "| top functions by self time | ms | share of busy |",
     "|---|---:|---:|",
     ...summary.functions.map(row),
+    "",
+    "Each sample charged to the innermost Tessera function on its stack (its own time + what it calls synchronously). " +
+      "Code resumed after an `await` has no caller on V8's stack, so such samples count as \"no Tessera frame\" with their package.",
+    "",
+    "| innermost Tessera function on the stack | ms | share of busy |",
+    "|---|---:|---:|",
+    ...summary.tesseraCallers.map(row),
     "",
   ].join("\n");
 }

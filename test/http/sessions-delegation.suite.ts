@@ -50,7 +50,7 @@ export function runSessionsDelegationSuite(storage: string, openRepository: Open
       await tessera.repository.importRealm(realm.bundle);
       url = tessera.tokenUrl(realmName);
       issuer = tessera.issuer(realmName);
-      admin = createClient(AdminService, createGrpcTransport({ baseUrl: tessera.baseUrl }));
+      admin = (await tessera.adminCaller()).admin("grpc");
     });
     after(async () => {
       for (const harness of [tessera, second]) {

@@ -164,7 +164,7 @@ identityProviders:
       await repo.importRealm(bundle);
       url = tessera.tokenUrl(realmName);
       issuer = tessera.issuer(realmName);
-      admin = createClient(AdminService, createGrpcTransport({ baseUrl: tessera.baseUrl }));
+      admin = (await tessera.adminCaller()).admin("grpc");
       rpc = createClient(TokenExchangeService, createGrpcTransport({ baseUrl: tessera.baseUrl }));
     });
     after(async () => {

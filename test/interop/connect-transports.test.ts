@@ -170,8 +170,8 @@ describe("connect-node transports against Tessera's single port", () => {
     let admin: Client<typeof AdminService>;
     let tokens: Client<typeof TokenExchangeService>;
 
-    before(() => {
-      admin = createClient(AdminService, connectH1);
+    before(async () => {
+      admin = (await harness.adminCaller()).admin();
       tokens = createClient(TokenExchangeService, connectH1);
     });
 

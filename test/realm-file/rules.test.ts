@@ -137,7 +137,7 @@ describe("client credential rules", () => {
   it("refuses a confidential client without credentials, even a disabled one", async () => {
     for (const client of [{ clientId: "c" }, { clientId: "c", enabled: false }]) {
       await assertDocRefused(withClient(client), "clients[3]", [
-        "expected credentials on a confidential client: secret, jwks or jwksUri",
+        "expected credentials on a confidential client: secret, jwks, jwksUri or tlsClientAuthSubjectDn",
       ]);
     }
   });

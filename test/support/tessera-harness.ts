@@ -7,6 +7,7 @@ import type { OperationsOptions } from "../../src/ops/operations.js";
 import { listen, type DualHandler, type ListeningServer, type TlsCredentials } from "../../src/server.js";
 import { MemoryRealmRepository } from "../../src/storage/memory/memory-realm-repository.js";
 import type { RealmRepository } from "../../src/storage/realm-repository.js";
+import { createAdminCaller, type AdminCaller } from "./admin-client.js";
 
 /** A Tessera serving on a real 127.0.0.1 port, for tests. */
 export interface TesseraHarness {
@@ -20,6 +21,11 @@ export interface TesseraHarness {
   logs(): string[];
   tokenUrl(realm: string): string;
   issuer(realm: string): string;
+  /**
+   * Creates an admin client in the master realm whose tokens carry `scopes` (default `admin`) and
+   * returns an authenticated AdminService client, transports and headers (see {@link createAdminCaller}).
+   */
+  adminCaller(scopes?: string[]): Promise<AdminCaller>;
   stop(): Promise<void>;
 }
 
@@ -68,6 +74,7 @@ export async function startTessera(options: HarnessOptions = {}): Promise<Tesser
     logs: () => [...lines],
     tokenUrl: (realm) => `${ownUrl}/realms/${realm}/protocol/openid-connect/token`,
     issuer: (realm) => `${publicUrl}/realms/${realm}`,
+    adminCaller: (scopes) => createAdminCaller({ baseUrl: ownUrl, repository }, scopes),
     stop: async () => {
       await server.close(1000);
       await tessera.close();
