@@ -1,6 +1,7 @@
 /** The benchmark's results: their shape, the ratios to the baselines, the targets and the Markdown report. */
 import type { CryptoFloor } from "./crypto-floor.js";
 import type { GeneratorName } from "./generators.js";
+import type { StorageCalls } from "./metrics.js";
 import { summaryMarkdown, type ProfileSummary } from "./profile-summary.js";
 import type { Operation, Protocol } from "./requests.js";
 import { median } from "./stats.js";
@@ -34,6 +35,8 @@ export interface Measurement {
   serverMainThreadCpuUs: number;
   /** FerretDB's CPU per request, microseconds (MongoDB storage only). */
   storageCpuUs?: number;
+  /** Storage calls per request in the window, from Tessera's `/metrics` (Tessera only, when it serves them). */
+  storageCalls?: StorageCalls[];
   /** Peak RSS of the server process during the window (VmHWM after a reset), MiB. */
   peakRssMiB: number;
   /** Cores the load generator kept busy, on average over its whole run. */
@@ -106,6 +109,11 @@ export interface BenchResult {
   measurements: Measurement[];
   scale: ScaleComparison[];
   targets: TargetCheck[];
+  /**
+   * The first memory-storage server measured again at the end: per-exchange cost after it has kept
+   * the audit events and token lineage of `served` calls (at least: warm-ups are not counted).
+   */
+  drift?: { storage: "memory"; scenario: string; served: number; first: Measurement; last: Measurement };
   /** CPU profiles (V8, main thread) of one exchange window each, and that window's figures. */
   profiles: { file: string; scenario: string; measurement: Measurement; summary: ProfileSummary }[];
   notes: string[];
@@ -216,7 +224,8 @@ export function markdownReport(result: BenchResult): string {
     push(
       `**Crypto floor** (jose ${floor.algorithm}, one verify of the subject token + one sign of the new token, same headers and claims as Tessera's): ` +
         `**${num(floor.verifyPlusSignCpuUs)} CPU-µs** per pair, ${num(floor.verifyPlusSignPerCpuSecond)} pairs per CPU-second ` +
-        `(${num(floor.signsPerCpuSecond)} signs or ${num(floor.verifiesPerCpuSecond)} verifies per CPU-second).`,
+        `(${num(floor.signsPerCpuSecond)} signs or ${num(floor.verifiesPerCpuSecond)} verifies per CPU-second).` +
+        (floor.nodeCryptoVerifyPlusSignCpuUs ? ` For reference, the same pair with node:crypto's one-shot sign/verify instead of WebCrypto: ${num(floor.nodeCryptoVerifyPlusSignCpuUs)} CPU-µs.` : ""),
       "",
     );
   }
@@ -261,6 +270,30 @@ export function markdownReport(result: BenchResult): string {
   }
   push("");
 
+  const perExchange = ["memory", "mongodb"].map((storage) =>
+    tessera.find((x) => x.ok && x.storage === storage && x.operation === "exchange" && x.protocol === "grpc" && x.concurrency === 16 && x.storageCalls && x.generator === "h2load") ??
+    tessera.find((x) => x.ok && x.storage === storage && x.operation === "exchange" && x.protocol === "grpc" && x.storageCalls),
+  );
+  if (perExchange.some((x) => x?.storageCalls?.length)) {
+    const operations = [...new Set(perExchange.flatMap((x) => x?.storageCalls?.map((c) => c.operation) ?? []))];
+    const cell = (x: Measurement | undefined, operation: string) => {
+      const c = x?.storageCalls?.find((s) => s.operation === operation);
+      return c ? `${c.perRequest.toFixed(2)} | ${c.meanMs.toFixed(2)}` : "– | –";
+    };
+    const total = (x: Measurement | undefined) => (x?.storageCalls ? x.storageCalls.reduce((n, c) => n + c.perRequest, 0).toFixed(2) : "–");
+    push(
+      "### Storage calls per exchange",
+      "",
+      `From Tessera's own \`/metrics\` (\`tessera_storage_operation_duration_seconds\`) over the measured window: ${perExchange.map((x) => (x ? `${x.storage}: ${scenarioLabel(x)}` : "")).filter(Boolean).join("; ")}. Mean ms is the time awaited, not CPU.`,
+      "",
+      "| repository call | memory calls/exchange | memory mean ms | mongodb calls/exchange | mongodb mean ms |",
+      "|---|--:|--:|--:|--:|",
+      ...operations.map((op) => `| ${op} | ${cell(perExchange[0], op)} | ${cell(perExchange[1], op)} |`),
+      `| **total** | ${total(perExchange[0])} | | ${total(perExchange[1])} | |`,
+      "",
+    );
+  }
+
   push("## Targets", "", "| target | scenario | measured | limit | |", "|---|---|--:|--:|---|");
   for (const t of result.targets) push(`| ${t.target} | ${t.scenario} | ${t.measured.toFixed(2)} | ${t.limit} | ${t.met ? "met" : "**not met**"} |`);
   push("");
@@ -283,6 +316,24 @@ export function markdownReport(result: BenchResult): string {
       }
     }
     push("");
+  }
+
+  if (result.drift) {
+    const { first, last, served, scenario } = result.drift;
+    push(
+      "## Drift: the same memory-storage server, first and last window",
+      "",
+      `${scenario}, after at least ${num(served)} calls served by that server (memory storage keeps every audit event and token lineage record).`,
+      "",
+      "| window | req/s | p50 ms | p99 ms | server CPU µs/req | main thread µs/req | peak RSS MiB |",
+      "|---|--:|--:|--:|--:|--:|--:|",
+      ...[["first", first], ["last", last]].map(([label, x]) => {
+        const m = x as Measurement;
+        return `| ${label as string} | ${num(m.requestsPerSecond)} | ${ms(m.p50Ms)} | ${ms(m.p99Ms)} | ${num(m.serverCpuUs)} | ${num(m.serverMainThreadCpuUs)} | ${num(m.peakRssMiB)} |`;
+      }),
+      `| last ÷ first | ${ratio(last.requestsPerSecond / first.requestsPerSecond)} | ${ratio(last.p50Ms / first.p50Ms)} | ${ratio(last.p99Ms / first.p99Ms)} | ${ratio(last.serverCpuUs / first.serverCpuUs)} | ${ratio(last.serverMainThreadCpuUs / first.serverMainThreadCpuUs)} | ${ratio(last.peakRssMiB / first.peakRssMiB)} |`,
+      "",
+    );
   }
 
   for (const p of result.profiles) {

@@ -28,8 +28,9 @@ import {
   reapedChildrenCpuSeconds,
   resetPeakRss,
 } from "./proc.js";
+import { scrapeMetrics, storageCallsPerRequest, type MetricsSample } from "./metrics.js";
 import { summarizeProfileFile } from "./profile-summary.js";
-import { writeSeed, type Seed } from "./realm.js";
+import { BENCH_REALM, writeSeed, type Seed } from "./realm.js";
 import {
   addRatios,
   checkTargets,
@@ -233,8 +234,14 @@ async function measure(target: Target, operation: Operation, protocol: Protocol,
     const reaped = reapedChildrenCpuSeconds();
     const started = Number(process.hrtime.bigint()) / 1e9;
     let before: ReturnType<typeof snapshot> | undefined;
-    const result = await runGenerator(generator, spec, loadShape, () => (before = snapshot(target)));
+    let metricsBefore: Promise<MetricsSample | undefined> = Promise.resolve(undefined);
+    const result = await runGenerator(generator, spec, loadShape, () => {
+      before = snapshot(target);
+      // Tessera's own counters (storage calls per request): one scrape inside the window costs ~1 ms.
+      if (target.kind === "tessera") metricsBefore = scrapeMetrics(target.server.base);
+    });
     const after = snapshot(target);
+    const [metricsStart, metricsEnd] = await Promise.all([metricsBefore, target.kind === "tessera" ? scrapeMetrics(target.server.base) : undefined]);
     if (!before) throw new Error("the generator never started its measured window");
     lastWindowUs = { fromUs: before.at * 1e6, toUs: after.at * 1e6 };
     const generatorCores = (reapedChildrenCpuSeconds() - reaped) / (after.at - started);
@@ -256,6 +263,7 @@ async function measure(target: Target, operation: Operation, protocol: Protocol,
       serverMainThreadCpuUs: calls > 0 ? ((after.serverMain - before.serverMain) / calls) * 1e6 : Number.NaN,
       ...(target.storagePid && { storageCpuUs: calls > 0 ? (storage / calls) * 1e6 : Number.NaN }),
       peakRssMiB: peakRssMiB(target.server.pid),
+      ...(metricsStart && metricsEnd && { storageCalls: storageCallsPerRequest(metricsStart, metricsEnd) }),
       generatorCores,
       otherCores: Math.max(0, (after.machine - before.machine - server - storage - (after.own - before.own)) / wall - generatorCores),
     };
@@ -302,7 +310,7 @@ function runScript<T>(script: string, input: unknown, timeoutSeconds: number): P
 /** Exchanges a fresh gateway token once over the form endpoint: a real subject token and a real issued token. */
 async function sampleTokens(base: string): Promise<{ subjectToken: string; issuedToken: string }> {
   const subjectToken = await gatewayToken(base);
-  const response = await fetch(`${base}/realms/bench/protocol/openid-connect/token`, {
+  const response = await fetch(`${base}/realms/${BENCH_REALM}/protocol/openid-connect/token`, {
     method: "POST",
     headers: { "content-type": "application/x-www-form-urlencoded", authorization: requestSpec("exchange", "form", base).headers.authorization },
     body: new URLSearchParams({
@@ -343,6 +351,7 @@ async function main(): Promise<void> {
   const scale: BenchResult["scale"] = [];
   let cryptoFloor: CryptoFloor | undefined;
   const profiles: BenchResult["profiles"] = [];
+  let drift: BenchResult["drift"];
   const shape = settings.shape;
   const grpcGenerators: GeneratorName[] = settings.h2load ? ["grpc-js", "h2load"] : ["grpc-js"];
   const http = settings.httpGenerator;
@@ -393,7 +402,11 @@ async function main(): Promise<void> {
     }
     measurements.push(await measure(memoryTarget, "client_credentials", "grpc", primary, c16, shape));
     measurements.push(await measure(memoryTarget, "client_credentials", "form", http, c16, shape));
-    if (settings.h2load) measurements.push(await measure(memoryTarget, "health", "grpc", "h2load", c16, shape));
+    if (settings.h2load) {
+      const health = await measure(memoryTarget, "health", "grpc", "h2load", c16, shape);
+      if (health.ok || !health.error?.startsWith("check call failed")) measurements.push(health);
+      else notes.push(`grpc.health.v1.Health/Check not measured: ${health.error}`);
+    }
 
     // 4. Tessera, MongoDB storage (FerretDB), against the same scenarios at c16 plus gRPC at every concurrency.
     let mongo: MongoServer | undefined;
@@ -423,15 +436,21 @@ async function main(): Promise<void> {
       const mongoClients = Math.min(settings.scaleClients, MONGO_SCALE_LIMIT);
       const mongoLarge = mongoClients === settings.scaleClients ? memoryLarge : await writeSeed(work, { clients: mongoClients, users: mongoClients }, settings.extraRealms);
       log(`importing the large seeds (${memoryLarge.label}${mongo ? `; MongoDB: ${mongoLarge.label}` : ""})`);
-      const [memoryBig, mongoBig] = await Promise.all([
+      // Fresh small-realm servers too: the ones measured so far carry the audit events and token
+      // lineage of every exchange before, which cost memory and CPU (see the drift below).
+      const mongoStorage = (database: string): StorageChoice => ({ kind: "mongodb", uri: mongo!.uri, database });
+      const [memorySmall, memoryBig, mongoSmall, mongoBig] = await Promise.all([
+        startTessera({ label: `Tessera memory, ${small.label} (fresh)`, storage: { kind: "memory" }, files: small.files }),
         startTessera({ label: `Tessera memory, ${memoryLarge.label}`, storage: { kind: "memory" }, files: memoryLarge.files, timeoutSeconds: 600 }),
-        mongo ? startTessera({ label: `Tessera mongodb, ${mongoLarge.label}`, storage: { kind: "mongodb", uri: mongo.uri, database: "bench_large" }, files: mongoLarge.files, timeoutSeconds: 600 }) : undefined,
+        mongo ? startTessera({ label: `Tessera mongodb, ${small.label} (fresh)`, storage: mongoStorage("bench_scale_small"), files: small.files }) : undefined,
+        mongo ? startTessera({ label: `Tessera mongodb, ${mongoLarge.label}`, storage: mongoStorage("bench_large"), files: mongoLarge.files, timeoutSeconds: 600 }) : undefined,
       ]);
-      started(memoryBig);
-      if (mongoBig) started(mongoBig);
-      const sides: [("memory" | "mongodb"), Target, Target, number][] = [["memory", memoryTarget, { kind: "tessera", server: memoryBig, storage: "memory", seed: memoryLarge }, c16]];
-      if (mongoTarget && mongoBig) {
-        sides.push(["mongodb", mongoTarget, { ...mongoTarget, server: mongoBig, seed: mongoLarge }, 1]);
+      for (const server of [memorySmall, memoryBig, mongoSmall, mongoBig]) if (server) started(server);
+      const sides: [("memory" | "mongodb"), Target, Target, number][] = [
+        ["memory", { kind: "tessera", server: memorySmall, storage: "memory", seed: small }, { kind: "tessera", server: memoryBig, storage: "memory", seed: memoryLarge }, c16],
+      ];
+      if (mongoTarget && mongoSmall && mongoBig) {
+        sides.push(["mongodb", { ...mongoTarget, server: mongoSmall }, { ...mongoTarget, server: mongoBig, seed: mongoLarge }, 1]);
         if (mongoClients < settings.scaleClients) notes.push(`MongoDB scale measured with ${mongoLarge.label} at concurrency 1, not ${memoryLarge.label}: on FerretDB one exchange then takes about a second and more.`);
         const plan = await explainClientLookup(mongo!.uri, "bench_large");
         notes.push(`FerretDB's plan for Tessera's client lookup \`{ realm, clientId }\` on ${mongoLarge.label}: ${plan}. It scans the collection although Tessera created a unique index on those fields, so every lookup costs in proportion to the documents stored: a limit of FerretDB 1.24's SQLite backend, which real MongoDB does not share.`);
@@ -458,7 +477,15 @@ async function main(): Promise<void> {
         if (pair.every((x) => x.cpuUs.length > 0)) scale.push(scaleComparison(storage, pair[0], pair[1], { protocol: "grpc", generator: primary, concurrency }));
         else notes.push(`scale (${storage}): a side had no successful window; see the log.`);
       }
-      await Promise.all([memoryBig.stop(), mongoBig?.stop()]); // their stops stay listed: a second stop does nothing
+      await Promise.all([memorySmall, memoryBig, mongoSmall, mongoBig].map((server) => server?.stop())); // their stops stay listed: a second stop does nothing
+    }
+
+    // 5b. Drift: the first memory server again, after every exchange it has served so far.
+    const firstWindow = measurements.find((m) => m.ok && m.target === "tessera" && m.storage === "memory" && m.operation === "exchange" && m.protocol === "grpc" && m.generator === primary && m.concurrency === c16);
+    if (firstWindow) {
+      const served = measurements.filter((m) => m.target === "tessera" && m.storage === "memory").reduce((n, m) => n + m.requests, 0);
+      const last = await measure(memoryTarget, "exchange", "grpc", primary, c16, shape);
+      if (last.ok) drift = { storage: "memory", scenario: scenarioLabel(last), served, first: firstWindow, last };
     }
 
     // 6. CPU profiles of Tessera during one gRPC exchange window at c16: memory, then MongoDB storage.
@@ -522,6 +549,7 @@ async function main(): Promise<void> {
     scale,
     targets: [],
     profiles,
+    ...(drift && { drift }),
     notes,
   };
   addRatios(result);

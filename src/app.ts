@@ -18,6 +18,7 @@ import { SessionManager } from "./exchange/sessions.js";
 import { TokenIntrospection } from "./exchange/token-introspection.js";
 import { TokenRevocation } from "./exchange/token-revocation.js";
 import { ExpirySweeper } from "./storage/expiry-sweeper.js";
+import { cacheConfiguration } from "./storage/cached-realm-repository.js";
 import { ExternalTokenVerifier } from "./idp/external-token-verifier.js";
 import { ExternalUserResolver } from "./idp/external-users.js";
 import { ProviderKeyCache } from "./idp/provider-keys.js";
@@ -46,6 +47,8 @@ export interface TesseraOptions {
   clock?: Clock;
   /** The server asks for client certificates (`--tls-client-ca`): advertise RFC 8705 in metadata. */
   mutualTls?: boolean;
+  /** How long configuration reads are cached (default 5000 ms): how late another instance's change may be seen. */
+  configurationCacheTtlMs?: number;
   /** Health, metrics, CORS: see {@link OperationsOptions}. */
   operations?: OperationsOptions;
 }
@@ -53,6 +56,8 @@ export interface TesseraOptions {
 /** The assembled services and the one request handler that serves them all. */
 export interface Tessera {
   handler: DualHandler;
+  /** The repository as the services use it (timed, configuration cached): write through it to be seen at once. */
+  repository: RealmRepository;
   tokenExchange: TokenExchangeRpc;
   keys: RealmKeyStore;
   audit: AuditLog;
@@ -64,6 +69,8 @@ export interface Tessera {
 
 /** Largest accepted RPC message, bytes (the same limit as form bodies). */
 const MAX_MESSAGE_BYTES = 64 * 1024;
+/** Largest accepted AdminService message, bytes: a realm file of some thousands of users. */
+const MAX_ADMIN_MESSAGE_BYTES = 4 * 1024 * 1024;
 
 /**
  * Wires repository -> keys -> grants -> RPC services -> one handler serving gRPC, gRPC-Web,
@@ -72,8 +79,11 @@ const MAX_MESSAGE_BYTES = 64 * 1024;
 export function createTessera(options: TesseraOptions): Tessera {
   const { log } = options;
   const operations = new Operations(log, options.operations);
-  const repository = operations.instrumentRepository(options.repository);
   const clock = options.clock ?? systemClock;
+  // Storage calls are timed as they reach storage; configuration reads are served from memory for a few seconds.
+  const repository = cacheConfiguration(operations.instrumentRepository(options.repository), clock, {
+    ttlMs: options.configurationCacheTtlMs,
+  });
   const urls = (realm: string) => realmUrls(options.publicUrl, realm);
   const cipher = new MasterKeyCipher(options.masterKey);
   const keys = new RealmKeyStore(repository, cipher, clock);
@@ -108,14 +118,15 @@ export function createTessera(options: TesseraOptions): Tessera {
     log,
   );
   const adminAuthenticator = new AdminTokenAuthenticator({ repository, verifier: deps.verifier, sessions, urls });
-  const admin = new AdminRpc(repository, sessions, audit, clock, log, { cipher, keys: providerKeys }, adminAuthenticator);
+  const admin = new AdminRpc(repository, sessions, audit, clock, log, { cipher, keys: providerKeys }, adminAuthenticator, keys);
   const sweeper = new ExpirySweeper(repository, clock, log);
   const oauthRoutes = createOAuthRoutes({ rpc: operations.observeRpc(tokenExchange), repository, keys, urls, log, mutualTls: options.mutualTls ?? false });
   operations.monitorReadiness(options.repository, keys);
   const handler = connectNodeAdapter({
     routes: (router) => {
       router.service(TokenExchangeService, tokenExchange.serviceImpl());
-      router.service(AdminService, admin.serviceImpl());
+      // Realm files (ImportRealm) are larger than token requests.
+      router.service(AdminService, admin.serviceImpl(), { readMaxBytes: MAX_ADMIN_MESSAGE_BYTES });
       operations.registerServices(router);
     },
     interceptors: operations.interceptors,
@@ -127,6 +138,7 @@ export function createTessera(options: TesseraOptions): Tessera {
   });
   return {
     handler: operations.wrap(handler),
+    repository,
     tokenExchange,
     keys,
     audit,

@@ -1,16 +1,21 @@
 #!/usr/bin/env node
 import { runServe } from "./main.js";
+import { runAdmin } from "./admin-cli/admin-cli.js";
 
 const USAGE = `Usage: tessera <command>
 
 Commands:
   serve     run the token exchange service (tessera serve --help)
+  admin     call the AdminService: realms, clients, keys, realm export and import (tessera admin --help)
 `;
 
 /** `tessera <command>`: the package's bin. */
 async function cli(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
   if (command === "serve") return runServe(rest, process.env);
+  if (command === "admin") {
+    return runAdmin(rest, { stdout: (text) => process.stdout.write(text), stderr: (text) => process.stderr.write(text), env: process.env });
+  }
   if (command === undefined || command === "--help" || command === "help") {
     process.stdout.write(USAGE);
     return command === undefined ? 2 : 0;

@@ -127,4 +127,73 @@ describe("tessera serve start-up", () => {
     }
     assert.equal(await exited, 0);
   });
+
+  /** Starts `tessera serve --port 0` in memory mode and waits for its banner. */
+  async function serveMemory(env: Record<string, string>): Promise<{ stdout: string; stderr: () => string; stop: () => Promise<number | null> }> {
+    const child = spawn(process.execPath, [...CLI, "serve", "--port", "0"], { env: { PATH: process.env.PATH, ...env }, stdio: ["ignore", "pipe", "pipe"] });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (d: Buffer) => (stdout += d));
+    child.stderr.on("data", (d: Buffer) => (stderr += d));
+    const exited = new Promise<number | null>((resolve) => child.on("exit", resolve));
+    const deadline = Date.now() + 20_000;
+    while (!stdout.includes("curl") && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+    return {
+      stdout,
+      stderr: () => stderr,
+      stop: () => {
+        child.kill("SIGTERM");
+        return exited;
+      },
+    };
+  }
+
+  it("memory storage without bootstrap credentials then a generated admin secret is printed once on stdout, never logged, and it works", async () => {
+    const served = await serveMemory({});
+    try {
+      const secret = /secret: +(\S+)/.exec(served.stdout)?.[1];
+      const clientId = /client_id: +(\S+)/.exec(served.stdout)?.[1];
+      assert.ok(secret && clientId, `no admin credentials in the banner:\n${served.stdout}`);
+      assert.equal(clientId, "admin");
+      assert.ok(secret.length >= 40, "a random secret of 32 bytes");
+      const base = /http:\/\/127\.0\.0\.1:\d+/.exec(served.stdout)?.[0];
+      const token = await fetch(`${base}/realms/master/protocol/openid-connect/token`, {
+        method: "POST",
+        headers: { authorization: `Basic ${Buffer.from(`${clientId}:${secret}`).toString("base64")}`, "content-type": "application/x-www-form-urlencoded" },
+        body: "grant_type=client_credentials",
+      });
+      assert.equal(token.status, 200);
+      const { access_token } = (await token.json()) as { access_token: string };
+      const listed = await fetch(`${base}/tessera.admin.v1.AdminService/ListRealms`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${access_token}`, "content-type": "application/json" },
+        body: "{}",
+      });
+      assert.equal(listed.status, 200);
+      assert.match(await listed.text(), /"demo"/);
+      const anonymous = await fetch(`${base}/tessera.admin.v1.AdminService/ListRealms`, { method: "POST", headers: { "content-type": "application/json" }, body: "{}" });
+      assert.equal(anonymous.status, 401, "no token: unauthenticated");
+      await anonymous.body?.cancel();
+      assert.ok(!served.stderr().includes(secret), "the secret is never logged");
+    } finally {
+      assert.equal(await served.stop(), 0);
+    }
+  });
+
+  it("bootstrap credentials in the environment then no secret is printed and those credentials work", async () => {
+    const served = await serveMemory({ TESSERA_BOOTSTRAP_ADMIN_CLIENT_ID: "ops", TESSERA_BOOTSTRAP_ADMIN_SECRET: "ops-secret-of-some-length" });
+    try {
+      assert.doesNotMatch(served.stdout, /secret:/);
+      const base = /http:\/\/127\.0\.0\.1:\d+/.exec(served.stdout)?.[0];
+      const token = await fetch(`${base}/realms/master/protocol/openid-connect/token`, {
+        method: "POST",
+        headers: { authorization: `Basic ${Buffer.from("ops:ops-secret-of-some-length").toString("base64")}`, "content-type": "application/x-www-form-urlencoded" },
+        body: "grant_type=client_credentials",
+      });
+      assert.equal(token.status, 200);
+      await token.body?.cancel();
+    } finally {
+      assert.equal(await served.stop(), 0);
+    }
+  });
 });

@@ -7,6 +7,7 @@ export const AUDIT_EVENT_KINDS = [
   "revocation",
   "logout",
   "session_end",
+  "admin",
 ] as const;
 
 /** What an audit event records. */
@@ -32,4 +33,12 @@ export interface AuditEvent {
   sessionId?: string;
   /** Ids of the tokens involved: presented first, then issued. */
   jtis: string[];
+  /** `admin` events: the AdminService method (`UpdateClient`). */
+  operation?: string;
+  /** `admin` events: what it changed (`clients/gateway`, `realms/demo`). */
+  resource?: string;
+  /** `admin` events: SHA-256 (base64url) of the object before the change, absent when it was created. */
+  beforeDigest?: string;
+  /** `admin` events: SHA-256 (base64url) of the object after the change, absent when it was deleted. */
+  afterDigest?: string;
 }

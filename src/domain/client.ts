@@ -73,6 +73,8 @@ export interface Client {
   /** RFC 8707 resource URIs that name this client as a target. */
   resourceUris: string[];
   tokenExchange: TokenExchangeSettings;
+  /** Version set by each AdminService write (optimistic concurrency); absent on objects never written by it. */
+  etag?: string;
 }
 
 /** Token exchange settings of a client that says nothing about token exchange. */

@@ -56,6 +56,8 @@ export interface IdentityProvider {
   storeTokens: boolean;
   /** Where a user without a link can link this provider; returned with `not_linked`. */
   accountLinkUrl?: string;
+  /** Version set by each AdminService write (optimistic concurrency); absent on objects never written by it. */
+  etag?: string;
 }
 
 /** A realm user's link to an external identity at a provider. */

@@ -22,6 +22,8 @@ export interface Realm {
   sessionMaxLifespan: number;
   /** Longest chain of actors (`act` nesting, RFC 8693 §4.1) an issued token may carry. */
   maxDelegationDepth: number;
+  /** Version set by each AdminService write (optimistic concurrency); absent on objects never written by it. */
+  etag?: string;
 }
 
 /** Defaults applied where a realm definition leaves a setting out. */

@@ -7,4 +7,6 @@ export interface User {
   email?: string;
   enabled: boolean;
   attributes: Record<string, string[]>;
+  /** Version set by each AdminService write (optimistic concurrency); absent on objects never written by it. */
+  etag?: string;
 }

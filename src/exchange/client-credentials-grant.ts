@@ -45,10 +45,12 @@ export class ClientCredentialsGrant {
     const aud = audiences.size > 0 ? [...audiences] : [client.clientId];
     Object.assign(draft, { scopes, audience: aud });
     const mayAct = await mayActClaim(repository, realm.name, urls.issuer, client);
+    const iat = epochSeconds(clock.now());
     const signed = await issuer.issueAccessToken(realm, urls.issuer, {
       sub: client.serviceAccountUserId,
       aud: aud.length === 1 ? aud[0] : aud,
-      exp: epochSeconds(clock.now()) + realm.accessTokenLifespan,
+      iat,
+      exp: iat + realm.accessTokenLifespan,
       client_id: client.clientId,
       azp: client.clientId,
       ...(scopes.length > 0 && { scope: scopes.join(" ") }),

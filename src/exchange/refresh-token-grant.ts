@@ -53,7 +53,8 @@ export class RefreshTokenGrant {
     await repository.touchSession(realm.name, session.id, clock.now());
     const next = await this.deps.refreshTokens.mint(realm, session, { ...grantOf(record), scopes });
     const jti = randomUUID();
-    const exp = epochSeconds(clock.now()) + realm.accessTokenLifespan;
+    const iat = epochSeconds(clock.now());
+    const exp = iat + realm.accessTokenLifespan;
     for (const child of [{ jti, exp }, { jti: next.record.jti, exp: epochSeconds(next.record.expiresAt) }]) {
       // Revoking the old refresh token revokes what it was refreshed into.
       await repository.recordLineage(realm.name, { parentJti: record.jti, childJti: child.jti, expiresAt: new Date(child.exp * 1000) });
@@ -63,6 +64,7 @@ export class RefreshTokenGrant {
       jti,
       sub: record.subject,
       aud: record.audience.length === 1 ? record.audience[0] : record.audience,
+      iat,
       exp,
       azp: client.clientId,
       client_id: client.clientId,

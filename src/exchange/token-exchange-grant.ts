@@ -218,6 +218,7 @@ export class TokenExchangeGrant {
       jti,
       sub: issued.sub,
       aud: aud.length === 1 ? aud[0] : aud,
+      iat: now,
       exp,
       azp: client.clientId,
       ...(issued.sid !== undefined && { sid: issued.sid }),

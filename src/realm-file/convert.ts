@@ -53,9 +53,11 @@ export interface ConversionOptions {
 async function toIdentityProvider(realm: string, p: RealmFileIdentityProvider, options: ConversionOptions): Promise<IdentityProvider> {
   let introspection: IdentityProvider["introspection"];
   if (p.introspection) {
-    if (!options.seal) throw new Error("an introspection client secret needs the master key to be encrypted");
     const { endpoint, clientId, clientSecret } = p.introspection;
-    introspection = { endpoint, clientId, encryptedClientSecret: await options.seal(clientSecret, introspectionSecretBinding(realm, p.alias)) };
+    // Without a secret (an export), the secret is "" for the importer to keep the stored one or refuse.
+    if (clientSecret !== undefined && !options.seal) throw new Error("an introspection client secret needs the master key to be encrypted");
+    const encryptedClientSecret = clientSecret === undefined || !options.seal ? "" : await options.seal(clientSecret, introspectionSecretBinding(realm, p.alias));
+    introspection = { endpoint, clientId, encryptedClientSecret };
   }
   return {
     alias: p.alias,
@@ -89,7 +91,7 @@ async function toClient(c: RealmFileClient): Promise<Client> {
     ...(c.tlsClientAuthSubjectDn !== undefined && { tlsClientAuthSubjectDn: c.tlsClientAuthSubjectDn }),
     ...(c.certificateBoundAccessTokens !== undefined && { certificateBoundAccessTokens: c.certificateBoundAccessTokens }),
     serviceAccount: c.serviceAccount ?? false,
-    serviceAccountUserId: randomUUID(),
+    serviceAccountUserId: c.serviceAccountUserId ?? randomUUID(),
     defaultScopes: c.defaultScopes ?? [],
     optionalScopes: c.optionalScopes ?? [],
     resourceUris: c.resourceUris ?? [],

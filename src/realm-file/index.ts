@@ -2,7 +2,8 @@
  * The realm file: the YAML or JSON import format of a realm (EXCHANGE.md, "Realm file"), and the
  * rules every realm, client, scope and user must meet, for reuse by the admin API.
  */
-export { parseRealmDocument, parseRealmFile } from "./parse.js";
+export { parseRealmDocument, parseRealmFile, readRealmDocument } from "./parse.js";
+export { renderRealmFile, toRealmFile, type RealmFileFormat } from "./export.js";
 export { RealmFileError } from "./realm-file-error.js";
 export { realmFileSchema, type RealmFile } from "./schema.js";
 export { formatIssue, formatIssuePath, type IssuePath, type ValidationIssue } from "./issues.js";

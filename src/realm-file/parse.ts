@@ -4,7 +4,7 @@ import type { RealmBundle } from "../storage/realm-repository.js";
 import { toRealmBundle, type ConversionOptions } from "./convert.js";
 import { fromZodIssues, type ValidationIssue } from "./issues.js";
 import { RealmFileError } from "./realm-file-error.js";
-import { realmFileSchema } from "./schema.js";
+import { realmFileSchema, type RealmFile } from "./schema.js";
 import { validateRealmBundle } from "./validate-realm.js";
 
 /**
@@ -28,17 +28,26 @@ export async function parseRealmFile(path: string, options: ConversionOptions = 
  * message names `source`, the path of the key and what was expected.
  */
 export async function parseRealmDocument(text: string, source: string, options: ConversionOptions = {}): Promise<RealmBundle> {
+  const { bundle } = await readRealmDocument(text, source, options);
+  const issues = validateRealmBundle(bundle);
+  if (issues.length > 0) throw new RealmFileError(source, issues);
+  return bundle;
+}
+
+/**
+ * The first half of {@link parseRealmDocument}: the file as parsed (shape and types checked) and its
+ * domain objects, before the rules across objects are checked (`validateRealmBundle`). For an
+ * importer that completes the bundle first (secrets kept from storage) and then validates it.
+ */
+export async function readRealmDocument(text: string, source: string, options: ConversionOptions = {}): Promise<{ file: RealmFile; bundle: RealmBundle }> {
   const parsed = realmFileSchema.safeParse(parseYaml(text, source));
   if (!parsed.success) throw new RealmFileError(source, fromZodIssues(parsed.error.issues));
-  const unsealable = (parsed.data.identityProviders ?? []).findIndex((p) => p.introspection !== undefined);
+  const unsealable = (parsed.data.identityProviders ?? []).findIndex((p) => p.introspection?.clientSecret !== undefined);
   if (unsealable >= 0 && !options.seal) {
     const issue = { path: ["identityProviders", unsealable, "introspection", "clientSecret"], message: "needs a master key to be encrypted" };
     throw new RealmFileError(source, [issue]);
   }
-  const bundle = await toRealmBundle(parsed.data, options);
-  const issues = validateRealmBundle(bundle);
-  if (issues.length > 0) throw new RealmFileError(source, issues);
-  return bundle;
+  return { file: parsed.data, bundle: await toRealmBundle(parsed.data, options) };
 }
 
 /** YAML 1.2 (so JSON too) to plain values. Messages carry line and column, never the source text. */

@@ -46,7 +46,8 @@ const identityProviderSchema = strictObject({
   audiences: z.array(nonEmpty),
   algorithms: z.array(z.string()).optional(),
   maxTokenAge: z.number().optional(),
-  introspection: strictObject({ endpoint: z.string(), clientId: nonEmpty, clientSecret: nonEmpty }).optional(),
+  /** `clientSecret` is required unless an import keeps the stored one (exports leave it out). */
+  introspection: strictObject({ endpoint: z.string(), clientId: nonEmpty, clientSecret: nonEmpty.optional() }).optional(),
   claims: strictObject({
     userId: nonEmpty.optional(),
     username: nonEmpty.optional(),
@@ -74,6 +75,8 @@ const clientSchema = strictObject({
   authMethods: z.array(z.enum(CLIENT_AUTH_METHODS)).optional(),
   jwks: strictObject({ keys: z.array(jwkSchema) }).optional(),
   jwksUri: z.string().optional(),
+  /** The stable `sub` of the client's service-account tokens (exports keep it; a new one when absent). */
+  serviceAccountUserId: nonEmpty.optional(),
   /** RFC 8705 tls_client_auth: the subject DN of the client's certificate. */
   tlsClientAuthSubjectDn: nonEmpty.optional(),
   /** RFC 8705 §3: bind access tokens to the client's certificate. */

@@ -33,6 +33,9 @@ export function validateIdentityProvider(provider: IdentityProvider): Validation
   for (const [attribute, claim] of Object.entries(provider.claims.attributes)) {
     if (attribute === "" || claim === "") issues.push({ path: ["claims", "attributes"], message: "expected non-empty attribute and claim names" });
   }
+  if (provider.introspection && provider.introspection.encryptedClientSecret === "") {
+    issues.push({ path: ["introspection", "clientSecret"], message: "expected a client secret (exports leave it out: add it)" });
+  }
   if (provider.introspection && provider.introspection.clientId === "") {
     issues.push({ path: ["introspection", "clientId"], message: "expected a non-empty string" });
   }

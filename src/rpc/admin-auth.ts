@@ -12,9 +12,38 @@ import {
   type AdminPrincipal,
 } from "../admin/admin-access.js";
 import { AdminAuthenticationError, type AdminTokenAuthenticator } from "../admin/admin-authenticator.js";
+import { MASTER_REALM } from "../admin/admin-access.js";
+import { digestOf } from "../admin/revisions.js";
+import type { AuditLog } from "../exchange/audit-log.js";
 
 /** The verified caller of the current AdminService call, set before the method runs. */
 export const ADMIN_PRINCIPAL = createContextKey<AdminPrincipal | undefined>(undefined, { description: "admin caller" });
+
+/** What an admin write changed: the object before and after (absent when created or deleted). */
+export interface AdminChange {
+  /** `clients/gateway`, `realms/demo`, `keys/{kid}`... */
+  resource: string;
+  before?: unknown;
+  after?: unknown;
+}
+
+/** The change the current AdminService call made, noted by the method for the audit trail. */
+const ADMIN_CHANGE = createContextKey<AdminChange | undefined>(undefined, { description: "admin change" });
+
+/** Notes what an admin write changed; {@link authorizeAdminService} audits it with digests of before and after. */
+export function noteAdminChange(context: HandlerContext, change: AdminChange): void {
+  context.values.set(ADMIN_CHANGE, change);
+}
+
+/** Methods whose audit event goes to the master realm: the realm they name may not exist before or after. */
+const REALM_LIFECYCLE = new Set(["createRealm", "deleteRealm"]);
+
+/** The digest of an object as audited: its content without its version. */
+function auditDigest(value: unknown): string | undefined {
+  if (value === undefined) return undefined;
+  const content = typeof value === "object" && value !== null && !Array.isArray(value) ? { ...value, etag: undefined } : value;
+  return digestOf(content);
+}
 
 /** The caller of an AdminService call (set by {@link authorizeAdminService}); throws if unset. */
 export function adminPrincipalOf(context: HandlerContext): AdminPrincipal {
@@ -48,11 +77,14 @@ export const ADMIN_RULES: { [M in AdminMethod]: (request: RequestOf<M>) => Admin
   listRealms: () => ({ anyAdminScope: true }),
   updateRealm: (r) => write(r.realm?.name ?? ""),
   deleteRealm: (r) => write(r.name),
+  exportRealm: (r) => read(r.realm),
+  importRealm: (r) => write(r.realm),
   createClient: (r) => write(r.realm),
   getClient: (r) => read(r.realm),
   listClients: (r) => read(r.realm),
   updateClient: (r) => write(r.realm),
   deleteClient: (r) => write(r.realm),
+  rotateClientSecret: (r) => write(r.realm),
   createScope: (r) => write(r.realm),
   getScope: (r) => read(r.realm),
   listScopes: (r) => read(r.realm),
@@ -63,6 +95,15 @@ export const ADMIN_RULES: { [M in AdminMethod]: (request: RequestOf<M>) => Admin
   listIdentityProviders: (r) => read(r.realm),
   updateIdentityProvider: (r) => write(r.realm),
   deleteIdentityProvider: (r) => write(r.realm),
+  createUser: (r) => write(r.realm),
+  getUser: (r) => read(r.realm),
+  listUsers: (r) => read(r.realm),
+  updateUser: (r) => write(r.realm),
+  deleteUser: (r) => write(r.realm),
+  listUserLinks: (r) => read(r.realm),
+  listSigningKeys: (r) => read(r.realm),
+  rotateSigningKey: (r) => write(r.realm),
+  importSigningKey: (r) => write(r.realm),
   listSessions: (r) => read(r.realm),
   endSession: (r) => write(r.realm),
   listEvents: (r) => read(r.realm),
@@ -102,7 +143,7 @@ function unauthenticated(reason: string, presented: boolean): ConnectError {
  * finds its caller with {@link adminPrincipalOf}. Authentication is checked before anything about
  * the named objects is looked up, so a refusal tells nothing about what exists.
  */
-export function authorizeAdminService(impl: AdminImpl, authenticator: AdminTokenAuthenticator): AdminImpl {
+export function authorizeAdminService(impl: AdminImpl, authenticator: AdminTokenAuthenticator, audit?: AuditLog): AdminImpl {
   const wrapped: Record<string, unknown> = {};
   const rules = ADMIN_RULES as Record<string, (request: unknown) => AdminRule>;
   for (const [name, method] of Object.entries(impl) as [string, (req: unknown, ctx: HandlerContext) => Promise<unknown>][]) {
@@ -118,9 +159,37 @@ export function authorizeAdminService(impl: AdminImpl, authenticator: AdminToken
       }
       // Fail closed: a method without a rule is never served.
       if (rule === undefined) throw new ConnectError(`no access rule for ${name}`, Code.Internal);
-      authorize(principal, rule(req));
-      ctx.values.set(ADMIN_PRINCIPAL, principal);
-      return method(req, ctx);
+      const needs = rule(req);
+      const changes = !("level" in needs) ? !("anyAdminScope" in needs) : needs.level === "write";
+      // Every admin change (or attempt) is audited: who, what, digests of before and after.
+      const record = (result: "success" | "failure", error?: string) => {
+        if (!audit || !changes) return;
+        const change = ctx.values.get(ADMIN_CHANGE);
+        // A success that changed nothing (a dry run) is no change to audit; every failure is audited.
+        if (result === "success" && !change) return;
+        const realm = REALM_LIFECYCLE.has(name) || !("realm" in needs) ? MASTER_REALM : needs.realm;
+        const beforeDigest = auditDigest(change?.before);
+        const afterDigest = auditDigest(change?.after);
+        audit.record(realm, "admin", result, {
+          clientId: principal.clientId,
+          subject: principal.subject,
+          jtis: [principal.tokenId],
+          operation: name.charAt(0).toUpperCase() + name.slice(1),
+          ...(change && { resource: change.resource }),
+          ...(beforeDigest && { beforeDigest }),
+          ...(afterDigest && { afterDigest }),
+        }, error);
+      };
+      try {
+        authorize(principal, needs);
+        ctx.values.set(ADMIN_PRINCIPAL, principal);
+        const result = await method(req, ctx);
+        record("success");
+        return result;
+      } catch (error) {
+        record("failure", error instanceof ConnectError ? Code[error.code].replace(/[A-Z]/g, (c, i: number) => `${i > 0 ? "_" : ""}${c.toLowerCase()}`) : "internal");
+        throw error;
+      }
     };
   }
   return wrapped as AdminImpl;

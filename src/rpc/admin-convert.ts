@@ -5,7 +5,20 @@ import { ScopeSchema, type Scope as ScopeMessage } from "../../gen/tessera/admin
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import { EventSchema, type Event as EventMessage } from "../../gen/tessera/admin/v1/event_pb.js";
 import { SessionSchema, type Session as SessionMessage } from "../../gen/tessera/admin/v1/session_pb.js";
-import { isSessionActive, sessionExpiresAt, type AuditEvent, type Client, type PublicJwk, type Realm, type Scope, type Session } from "../domain/index.js";
+import { etagOf } from "../admin/revisions.js";
+import { UserLinkSchema, UserSchema, type User as UserMessage, type UserLink as UserLinkMessage } from "../../gen/tessera/admin/v1/user_pb.js";
+import {
+  isSessionActive,
+  sessionExpiresAt,
+  type AuditEvent,
+  type Client,
+  type IdentityProviderLink,
+  type PublicJwk,
+  type Realm,
+  type Scope,
+  type Session,
+  type User,
+} from "../domain/index.js";
 
 /** Domain realm to its admin message. */
 export function realmToMessage(realm: Realm): RealmMessage {
@@ -18,6 +31,7 @@ export function realmToMessage(realm: Realm): RealmMessage {
     sessionIdleTimeout: BigInt(realm.sessionIdleTimeout),
     sessionMaxLifespan: BigInt(realm.sessionMaxLifespan),
     maxDelegationDepth: realm.maxDelegationDepth,
+    etag: etagOf(realm),
   });
 }
 
@@ -45,12 +59,13 @@ export function clientToMessage(client: Client): ClientMessage {
       identityProviders: client.tokenExchange.identityProviders,
       impersonation: client.tokenExchange.impersonation,
     },
+    etag: etagOf(client),
   });
 }
 
 /** Domain scope to its admin message. */
 export function scopeToMessage(scope: Scope): ScopeMessage {
-  return create(ScopeSchema, { name: scope.name, audiences: scope.audiences, description: scope.description ?? "" });
+  return create(ScopeSchema, { name: scope.name, audiences: scope.audiences, description: scope.description ?? "", etag: etagOf(scope) });
 }
 
 /** Domain session to its admin message; `active` as of `now`. */
@@ -83,6 +98,10 @@ export function eventToMessage(event: AuditEvent): EventMessage {
     scopes: event.scopes ?? [],
     sessionId: event.sessionId ?? "",
     jtis: event.jtis,
+    operation: event.operation ?? "",
+    resource: event.resource ?? "",
+    beforeDigest: event.beforeDigest ?? "",
+    afterDigest: event.afterDigest ?? "",
   });
 }
 
@@ -98,4 +117,38 @@ export function parseJwkSet(json: string): { keys: PublicJwk[] } | undefined {
   if (typeof parsed !== "object" || parsed === null || !Array.isArray(keys)) return undefined;
   const wellFormed = keys.every((key) => typeof key === "object" && key !== null && typeof (key as { kty?: unknown }).kty === "string");
   return wellFormed ? { keys: keys as PublicJwk[] } : undefined;
+}
+
+/** Domain user to its admin message. */
+export function userToMessage(user: User): UserMessage {
+  return create(UserSchema, {
+    id: user.id,
+    username: user.username,
+    email: user.email ?? "",
+    enabled: user.enabled,
+    attributes: Object.fromEntries(Object.entries(user.attributes).map(([name, values]) => [name, { values }])),
+    etag: etagOf(user),
+  });
+}
+
+/** Admin user message to the domain user (no rule checked; see `validateUser`). */
+export function userFromMessage(message: UserMessage, id: string): User {
+  return {
+    id,
+    username: message.username,
+    ...(message.email !== "" && { email: message.email }),
+    enabled: message.enabled ?? true,
+    attributes: Object.fromEntries(Object.entries(message.attributes).map(([name, { values }]) => [name, [...values]])),
+  };
+}
+
+/** A user's link to its admin message: the stored token itself is never sent. */
+export function linkToMessage(link: IdentityProviderLink): UserLinkMessage {
+  return create(UserLinkSchema, {
+    alias: link.alias,
+    externalUserId: link.externalUserId,
+    createdAt: timestampFromDate(link.createdAt),
+    hasStoredToken: link.storedToken !== undefined,
+    ...(link.storedToken?.expiresAt && { storedTokenExpiresAt: timestampFromDate(link.storedToken.expiresAt) }),
+  });
 }

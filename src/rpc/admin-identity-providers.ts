@@ -17,8 +17,15 @@ import {
 } from "../domain/index.js";
 import type { ProviderKeyCache } from "../idp/provider-keys.js";
 import { parseJwkSet } from "./admin-convert.js";
-import { formatIssue, validateIdentityProvider, type ValidationIssue } from "../realm-file/index.js";
+import { validateIdentityProvider, type ValidationIssue } from "../realm-file/index.js";
 import type { RealmRepository } from "../storage/realm-repository.js";
+import { pageByKey } from "../storage/paging.js";
+import type { Clock } from "../domain/index.js";
+import { etagOf, newEtag } from "../admin/revisions.js";
+import { invalidArgument, invalidField } from "./admin-errors.js";
+import { mergeUpdate } from "./field-mask.js";
+import { updateVersioned } from "./admin-updates.js";
+import { noteAdminChange } from "./admin-auth.js";
 
 /** The identity-provider methods of the AdminService. */
 export type IdentityProviderMethods = Pick<
@@ -34,6 +41,7 @@ export function identityProviderMethods(
   cipher: MasterKeyCipher,
   keys: ProviderKeyCache,
   requireRealm: (name: string) => Promise<unknown>,
+  clock: Clock,
 ): IdentityProviderMethods {
   const toMessage = (realm: string, provider: IdentityProvider): ProviderMessage => {
     const health = keys.health(realm, provider);
@@ -60,11 +68,12 @@ export function identityProviderMethods(
         ...(health.lastErrorAt && { lastErrorAt: timestampFromDate(health.lastErrorAt) }),
         keyIds: health.keyIds,
       },
+      etag: etagOf(provider),
     });
   };
 
   const fromMessage = async (realm: string, message: ProviderMessage | undefined, existing?: IdentityProvider): Promise<IdentityProvider> => {
-    if (!message?.alias) throw new ConnectError("identity_provider.alias: expected a non-empty string", Code.InvalidArgument);
+    if (!message?.alias) throw invalidField("identity_provider.alias", "expected a non-empty string");
     const issues: ValidationIssue[] = [];
     let jwks: { keys: PublicJwk[] } | undefined;
     if (message.jwksJson) {
@@ -104,18 +113,17 @@ export function identityProviderMethods(
       ...(message.accountLinkUrl && { accountLinkUrl: message.accountLinkUrl }),
     };
     issues.push(...validateIdentityProvider(provider));
-    if (issues.length > 0) {
-      throw new ConnectError(issues.map((i) => `identity_provider.${formatIssue(i)}`).join("; "), Code.InvalidArgument);
-    }
+    if (issues.length > 0) throw invalidArgument("identity_provider", issues);
     return provider;
   };
 
   const notFound = (alias: string) => new ConnectError(`identity provider ${alias} not found`, Code.NotFound);
 
   return {
-    createIdentityProvider: async ({ realm, identityProvider }) => {
+    createIdentityProvider: async ({ realm, identityProvider }, context) => {
       await requireRealm(realm);
-      const provider = await fromMessage(realm, identityProvider);
+      const provider = { ...(await fromMessage(realm, identityProvider)), etag: newEtag() };
+      noteAdminChange(context, { resource: `identity-providers/${provider.alias}`, after: provider });
       await repository.createIdentityProvider(realm, provider);
       return { identityProvider: toMessage(realm, provider) };
     },
@@ -124,18 +132,37 @@ export function identityProviderMethods(
       if (!provider) throw notFound(alias);
       return { identityProvider: toMessage(realm, provider) };
     },
-    listIdentityProviders: async ({ realm }) => {
+    listIdentityProviders: async (request) => {
+      const { realm, aliasPrefix, enabled } = request;
       await requireRealm(realm);
-      return { identityProviders: (await repository.listIdentityProviders(realm)).map((p) => toMessage(realm, p)) };
+      const size = request.pageSize > 0 ? request.pageSize : 100;
+      const shape = ["identity_providers", realm, aliasPrefix, String(enabled)];
+      const page = pageByKey(await repository.listIdentityProviders(realm), { pageSize: size, pageToken: request.pageToken }, shape, (p) => p.alias, (p) =>
+        p.alias.startsWith(aliasPrefix) && (enabled === undefined || p.enabled === enabled),
+      );
+      return { identityProviders: page.items.map((p) => toMessage(realm, p)), nextPageToken: page.nextPageToken ?? "" };
     },
-    updateIdentityProvider: async ({ realm, identityProvider }) => {
-      const existing = await repository.getIdentityProvider(realm, identityProvider?.alias ?? "");
-      if (!existing) throw notFound(identityProvider?.alias ?? "");
-      const provider = await fromMessage(realm, identityProvider, existing);
-      await repository.updateIdentityProvider(realm, provider);
-      return { identityProvider: toMessage(realm, provider) };
+    updateIdentityProvider: async ({ realm, identityProvider, updateMask }, context) => {
+      if (!identityProvider?.alias) throw invalidField("identity_provider.alias", "expected a non-empty string");
+      const alias = identityProvider.alias;
+      const { before, after } = await updateVersioned(repository, clock, {
+        realm,
+        kind: "identity_provider",
+        key: alias,
+        etag: identityProvider.etag,
+        read: () => repository.getIdentityProvider(realm, alias),
+        apply: (existing) => {
+          const outputOnly = ["key_health", "etag", "introspection.has_client_secret"];
+          return fromMessage(realm, mergeUpdate(IdentityProviderSchema, toMessage(realm, existing), identityProvider, updateMask, outputOnly), existing);
+        },
+        write: (next) => repository.updateIdentityProvider(realm, next),
+        notFound: () => notFound(alias),
+      });
+      noteAdminChange(context, { resource: `identity-providers/${alias}`, before, after });
+      return { identityProvider: toMessage(realm, after) };
     },
-    deleteIdentityProvider: async ({ realm, alias }) => {
+    deleteIdentityProvider: async ({ realm, alias }, context) => {
+      noteAdminChange(context, { resource: `identity-providers/${alias}`, before: await repository.getIdentityProvider(realm, alias) });
       if (!(await repository.deleteIdentityProvider(realm, alias))) throw notFound(alias);
       return {};
     },

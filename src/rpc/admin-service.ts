@@ -21,7 +21,8 @@ import {
   type SigningAlgorithm,
 } from "../domain/index.js";
 import type { Logger } from "../logger.js";
-import { formatIssue, validateClient, validateRealm, validateScope, type ValidationIssue } from "../realm-file/index.js";
+import { validateClient, validateRealm, validateScope, type ValidationIssue } from "../realm-file/index.js";
+import { create } from "@bufbuild/protobuf";
 import {
   InvalidPageTokenError,
   StorageConflictError,
@@ -35,10 +36,23 @@ import type { AuditLog } from "../exchange/audit-log.js";
 import type { MasterKeyCipher } from "../crypto/master-key-cipher.js";
 import type { ProviderKeyCache } from "../idp/provider-keys.js";
 import { identityProviderMethods } from "./admin-identity-providers.js";
+import { userMethods } from "./admin-users.js";
+import { signingKeyMethods } from "./admin-keys.js";
+import { realmFileMethods } from "./admin-realm-files.js";
+import type { RealmKeyStore } from "../tokens/realm-keys.js";
+import { pageByKey } from "../storage/paging.js";
+import { randomBytes } from "node:crypto";
 import type { SessionManager } from "../exchange/sessions.js";
-import { allows } from "../admin/admin-access.js";
+import { allows, MASTER_REALM } from "../admin/admin-access.js";
 import type { AdminTokenAuthenticator } from "../admin/admin-authenticator.js";
-import { adminPrincipalOf, authorizeAdminService } from "./admin-auth.js";
+import { adminPrincipalOf, authorizeAdminService, noteAdminChange } from "./admin-auth.js";
+import { invalidArgument, invalidField } from "./admin-errors.js";
+import { updateVersioned } from "./admin-updates.js";
+import { mergeUpdate } from "./field-mask.js";
+import { newEtag } from "../admin/revisions.js";
+import { ClientSchema } from "../../gen/tessera/admin/v1/client_pb.js";
+import { RealmSchema } from "../../gen/tessera/admin/v1/realm_pb.js";
+import { ScopeSchema } from "../../gen/tessera/admin/v1/scope_pb.js";
 
 /** Page size when a listing asks for none. */
 const DEFAULT_PAGE_SIZE = 100;
@@ -48,15 +62,20 @@ function pageOf(request: { pageSize: number; pageToken: string }): { pageSize: n
   return { pageSize: request.pageSize > 0 ? request.pageSize : DEFAULT_PAGE_SIZE, ...(request.pageToken && { pageToken: request.pageToken }) };
 }
 
-/** Refuses a request whose object breaks a rule, naming the field. */
-function invalid(prefix: string, issues: ValidationIssue[]): ConnectError {
-  return new ConnectError(issues.map((i) => `${prefix}.${formatIssue(i)}`).join("; "), Code.InvalidArgument);
-}
+/** Refuses a request whose object breaks a rule, naming the field (and a google.rpc.BadRequest detail). */
+const invalid = invalidArgument;
 
 const required = (value: string, field: string): string => {
-  if (value === "") throw new ConnectError(`${field}: expected a non-empty string`, Code.InvalidArgument);
+  if (value === "") throw invalidField(field, "expected a non-empty string");
   return value;
 };
+
+/** Fields of the admin messages that a request cannot set. */
+const OUTPUT_ONLY = {
+  realm: ["etag"],
+  client: ["etag", "has_secret", "service_account_user_id"],
+  scope: ["etag"],
+} as const;
 
 /**
  * The AdminService implementation: CRUD of realms, clients and scopes over the repository, with
@@ -72,38 +91,69 @@ export class AdminRpc {
     private readonly log: Logger,
     private readonly providers: { cipher: MasterKeyCipher; keys: ProviderKeyCache },
     private readonly authenticator: AdminTokenAuthenticator,
+    private readonly signingKeys: RealmKeyStore,
   ) {}
 
   /** The Connect service implementation; storage failures become gRPC codes. */
   serviceImpl(): ServiceImpl<typeof AdminService> {
     const r = this.repository;
-    return this.#guarded(authorizeAdminService({
-      ...identityProviderMethods(r, this.providers.cipher, this.providers.keys, (name) => this.#realm(name)),
-      createRealm: async ({ realm }) => {
-        const created = this.#realmFrom(realm);
+    return this.#guarded(authorizeAdminService(this.#guarded({
+      ...identityProviderMethods(r, this.providers.cipher, this.providers.keys, (name) => this.#realm(name), this.clock),
+      ...userMethods({ repository: r, sessions: this.sessions, clock: this.clock, requireRealm: (name) => this.#realm(name), pageOf }),
+      ...signingKeyMethods({ repository: r, keys: this.signingKeys, clock: this.clock, requireRealm: (name) => this.#realm(name) }),
+      ...realmFileMethods({
+        repository: r,
+        cipher: this.providers.cipher,
+        realmChanged: async (before, after) => {
+          if (before.signingAlgorithm !== after.signingAlgorithm) await this.signingKeys.rotate(after);
+        },
+      }),
+      createRealm: async ({ realm }, context) => {
+        const created = { ...this.#realmFrom(realm), etag: newEtag() };
+        noteAdminChange(context, { resource: `realms/${created.name}`, after: created });
         await r.createRealm(created);
         this.log.info({ realm: created.name }, "realm created");
         return { realm: realmToMessage(created) };
       },
       getRealm: async ({ name }) => ({ realm: realmToMessage(await this.#realm(name)) }),
-      listRealms: async (_request, context) => {
+      listRealms: async (request, context) => {
         const { scopes } = adminPrincipalOf(context);
-        return { realms: (await r.listRealms()).filter((realm) => allows(scopes, "read", realm.name)).map(realmToMessage) };
+        const { namePrefix } = request;
+        const page = pageByKey(await r.listRealms(), pageOf(request), ["realms", namePrefix], (realm) => realm.name, (realm) =>
+          realm.name.startsWith(namePrefix) && allows(scopes, "read", realm.name),
+        );
+        return { realms: page.items.map(realmToMessage), nextPageToken: page.nextPageToken ?? "" };
       },
-      updateRealm: async ({ realm }) => {
-        const updated = this.#realmFrom(realm);
-        await r.updateRealm(updated);
-        return { realm: realmToMessage(updated) };
+      updateRealm: async ({ realm, updateMask }, context) => {
+        const name = required(realm?.name ?? "", "realm.name");
+        const { before, after } = await updateVersioned(r, this.clock, {
+          realm: name,
+          kind: "realm",
+          key: name,
+          etag: realm?.etag ?? "",
+          read: () => r.getRealm(name),
+          apply: async (existing) => this.#realmFrom(mergeUpdate(RealmSchema, realmToMessage(existing), realm ?? create(RealmSchema), updateMask, OUTPUT_ONLY.realm)),
+          write: (next) => r.updateRealm(next),
+          notFound: () => notFound(`realm ${name}`),
+        });
+        noteAdminChange(context, { resource: `realms/${name}`, before, after });
+        // A new algorithm: a new key signs from now on; the old one verifies until its tokens expire.
+        if (before.signingAlgorithm !== after.signingAlgorithm) await this.signingKeys.rotate(after);
+        return { realm: realmToMessage(after) };
       },
-      deleteRealm: async ({ name }) => {
+      deleteRealm: async ({ name }, context) => {
+        // The master realm holds the admin clients: deleting it would lock every administrator out.
+        if (name === MASTER_REALM) throw new ConnectError("the master realm cannot be deleted", Code.FailedPrecondition);
+        noteAdminChange(context, { resource: `realms/${name}`, before: await r.getRealm(name) });
         if (!(await r.deleteRealm(name))) throw notFound(`realm ${name}`);
         this.log.info({ realm: name }, "realm deleted");
         return {};
       },
 
-      createClient: async ({ realm, client }) => {
+      createClient: async ({ realm, client }, context) => {
         await this.#realm(realm);
-        const created = await this.#clientFrom(realm, client, undefined);
+        const created = { ...(await this.#clientFrom(realm, client, undefined)), etag: newEtag() };
+        noteAdminChange(context, { resource: `clients/${created.clientId}`, after: created });
         await r.createClient(realm, created);
         return { client: clientToMessage(created) };
       },
@@ -112,25 +162,69 @@ export class AdminRpc {
         if (!client) throw notFound(`client ${clientId}`);
         return { client: clientToMessage(client) };
       },
-      listClients: async ({ realm }) => {
+      listClients: async (request) => {
+        const { realm, clientIdPrefix, enabled, serviceAccount } = request;
         await this.#realm(realm);
-        return { clients: (await r.listClients(realm)).map(clientToMessage) };
+        const shape = ["clients", realm, clientIdPrefix, String(enabled), String(serviceAccount)];
+        const page = pageByKey(await r.listClients(realm), pageOf(request), shape, (c) => c.clientId, (c) =>
+          c.clientId.startsWith(clientIdPrefix) &&
+          (enabled === undefined || c.enabled === enabled) &&
+          (serviceAccount === undefined || c.serviceAccount === serviceAccount),
+        );
+        return { clients: page.items.map(clientToMessage), nextPageToken: page.nextPageToken ?? "" };
       },
-      updateClient: async ({ realm, client }) => {
-        const existing = await r.getClient(realm, required(client?.clientId ?? "", "client.clientId"));
-        if (!existing) throw notFound(`client ${client?.clientId}`);
-        const updated = await this.#clientFrom(realm, client, existing);
-        await r.updateClient(realm, updated);
-        return { client: clientToMessage(updated) };
+      updateClient: async ({ realm, client, updateMask }, context) => {
+        const clientId = required(client?.clientId ?? "", "client.client_id");
+        const { before, after } = await updateVersioned(r, this.clock, {
+          realm,
+          kind: "client",
+          key: clientId,
+          etag: client?.etag ?? "",
+          read: () => r.getClient(realm, clientId),
+          apply: (existing) =>
+            this.#clientFrom(realm, mergeUpdate(ClientSchema, clientToMessage(existing), client ?? create(ClientSchema), updateMask, OUTPUT_ONLY.client), existing),
+          write: (next) => r.updateClient(realm, next),
+          notFound: () => notFound(`client ${clientId}`),
+        });
+        noteAdminChange(context, { resource: `clients/${clientId}`, before, after });
+        return { client: clientToMessage(after) };
       },
-      deleteClient: async ({ realm, clientId }) => {
+      deleteClient: async ({ realm, clientId }, context) => {
+        noteAdminChange(context, { resource: `clients/${clientId}`, before: await r.getClient(realm, clientId) });
         if (!(await r.deleteClient(realm, clientId))) throw notFound(`client ${clientId}`);
         return {};
       },
+      rotateClientSecret: async ({ realm, clientId }, context) => {
+        const secret = randomBytes(32).toString("base64url");
+        const { before, after } = await updateVersioned(r, this.clock, {
+          realm,
+          kind: "client",
+          key: clientId,
+          etag: "",
+          read: () => r.getClient(realm, clientId),
+          apply: async (existing): Promise<Client> => {
+            // RFC 6749 §2.1: a public client holds no credentials.
+            if (existing.publicClient) throw new ConnectError(`client ${clientId} is public: it has no secret`, Code.FailedPrecondition);
+            const secretMethods = existing.authMethods.filter((m) => m !== "private_key_jwt");
+            return {
+              ...existing,
+              secretHash: await hashClientSecret(secret),
+              // A client that had no secret method gets both, so that the new secret can be used.
+              authMethods: secretMethods.length > 0 ? existing.authMethods : [...existing.authMethods, "client_secret_basic", "client_secret_post"],
+            };
+          },
+          write: (next) => r.updateClient(realm, next),
+          notFound: () => notFound(`client ${clientId}`),
+        });
+        noteAdminChange(context, { resource: `clients/${clientId}/secret`, before, after });
+        this.log.info({ realm, clientId }, "client secret rotated");
+        return { secret, client: clientToMessage(after) };
+      },
 
-      createScope: async ({ realm, scope }) => {
+      createScope: async ({ realm, scope }, context) => {
         await this.#realm(realm);
-        const created = await this.#scopeFrom(realm, scope);
+        const created = { ...(await this.#scopeFrom(realm, scope)), etag: newEtag() };
+        noteAdminChange(context, { resource: `scopes/${created.name}`, after: created });
         await r.createScope(realm, created);
         return { scope: scopeToMessage(created) };
       },
@@ -139,16 +233,31 @@ export class AdminRpc {
         if (!scope) throw notFound(`scope ${name}`);
         return { scope: scopeToMessage(scope) };
       },
-      listScopes: async ({ realm }) => {
+      listScopes: async (request) => {
+        const { realm, namePrefix } = request;
         await this.#realm(realm);
-        return { scopes: (await r.listScopes(realm)).map(scopeToMessage) };
+        const page = pageByKey(await r.listScopes(realm), pageOf(request), ["scopes", realm, namePrefix], (s) => s.name, (s) =>
+          s.name.startsWith(namePrefix),
+        );
+        return { scopes: page.items.map(scopeToMessage), nextPageToken: page.nextPageToken ?? "" };
       },
-      updateScope: async ({ realm, scope }) => {
-        const updated = await this.#scopeFrom(realm, scope);
-        await r.updateScope(realm, updated);
-        return { scope: scopeToMessage(updated) };
+      updateScope: async ({ realm, scope, updateMask }, context) => {
+        const name = required(scope?.name ?? "", "scope.name");
+        const { before, after } = await updateVersioned(r, this.clock, {
+          realm,
+          kind: "scope",
+          key: name,
+          etag: scope?.etag ?? "",
+          read: () => r.getScope(realm, name),
+          apply: (existing) => this.#scopeFrom(realm, mergeUpdate(ScopeSchema, scopeToMessage(existing), scope ?? create(ScopeSchema), updateMask, OUTPUT_ONLY.scope)),
+          write: (next) => r.updateScope(realm, next),
+          notFound: () => notFound(`scope ${name}`),
+        });
+        noteAdminChange(context, { resource: `scopes/${name}`, before, after });
+        return { scope: scopeToMessage(after) };
       },
-      deleteScope: async ({ realm, name }) => {
+      deleteScope: async ({ realm, name }, context) => {
+        noteAdminChange(context, { resource: `scopes/${name}`, before: await r.getScope(realm, name) });
         if (!(await r.deleteScope(realm, name))) throw notFound(`scope ${name}`);
         return {};
       },
@@ -163,8 +272,9 @@ export class AdminRpc {
         });
         return { sessions: page.items.map((s) => sessionToMessage(s, now)), nextPageToken: page.nextPageToken ?? "" };
       },
-      endSession: async ({ realm, sessionId }) => {
+      endSession: async ({ realm, sessionId }, context) => {
         await this.#realm(realm);
+        noteAdminChange(context, { resource: `sessions/${sessionId}` });
         if (!(await this.sessions.end(realm, sessionId, "admin"))) throw notFound(`active session ${sessionId}`);
         return {};
       },
@@ -188,7 +298,7 @@ export class AdminRpc {
         });
         return { events: page.items.map(eventToMessage), nextPageToken: page.nextPageToken ?? "" };
       },
-    }, this.authenticator));
+    }), this.authenticator, this.audit));
   }
 
   async #realm(name: string): Promise<Realm> {

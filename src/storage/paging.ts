@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import { InvalidPageTokenError, type EventQuery, type Page, type PageRequest, type SessionQuery } from "./realm-repository.js";
+import { InvalidPageTokenError, type EventQuery, type Page, type PageRequest, type SessionQuery, type UserQuery } from "./realm-repository.js";
 
 /**
  * Paging shared by both adapters.
@@ -31,6 +31,11 @@ export type PageShape = readonly (string | number | null)[];
 /** The shape of a session listing: a page token only continues the same query. */
 export function sessionPageShape(realm: string, query: SessionQuery): PageShape {
   return ["sessions", realm, query.userId ?? null, query.activeAt?.getTime() ?? null];
+}
+
+/** The shape of a user listing: a page token only continues the same query. */
+export function userPageShape(realm: string, query: UserQuery): PageShape {
+  return ["users", realm, query.usernamePrefix ?? null, query.email ?? null, query.enabled === undefined ? null : String(query.enabled)];
 }
 
 /** The shape of an event listing: a page token only continues the same query. */
@@ -99,4 +104,55 @@ export function pageOf<T>(items: T[], size: number, shape: PageShape, cursorOf: 
   if (items.length <= size) return { items };
   const page = items.slice(0, size);
   return { items: page, nextPageToken: encodePageToken(shape, cursorOf(page[page.length - 1])) };
+}
+
+/*
+ * Listings sorted by a unique key ascending (realm names, client ids, scope names, aliases,
+ * usernames): a page token names the last key of the page and the listing's fingerprint.
+ */
+
+/** The token of the page after the one ending with the item whose key is `lastKey`. */
+export function encodeKeyPageToken(shape: PageShape, lastKey: string): string {
+  return Buffer.from(JSON.stringify({ s: fingerprint(shape), k: lastKey }), "utf8").toString("base64url");
+}
+
+/**
+ * The key a key page token names (items after it come next), or `undefined` for the first page.
+ * Throws {@link InvalidPageTokenError} when the token is malformed or belongs to another listing.
+ */
+export function decodeKeyPageToken(shape: PageShape, token: string | undefined): string | undefined {
+  if (token === undefined || token === "") return undefined;
+  const invalid = () => new InvalidPageTokenError("invalid page token");
+  if (!/^[A-Za-z0-9_-]+$/.test(token)) throw invalid();
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(Buffer.from(token, "base64url").toString("utf8"));
+  } catch {
+    throw invalid();
+  }
+  if (typeof parsed !== "object" || parsed === null) throw invalid();
+  const { s, k } = parsed as Record<string, unknown>;
+  if (typeof s !== "string" || typeof k !== "string") throw invalid();
+  if (s !== fingerprint(shape)) throw new InvalidPageTokenError("the page token belongs to another listing or other filters");
+  return k;
+}
+
+/**
+ * One page of `items` (sorted by `keyOf` ascending, unique keys): those matching `filter` after the
+ * page token's key, at most `pageSizeOf(request)`, with the next page's token when more remain.
+ * Tokens stay valid when items are added or removed.
+ */
+export function pageByKey<T>(items: readonly T[], request: PageRequest, shape: PageShape, keyOf: (item: T) => string, filter: (item: T) => boolean = () => true): Page<T> {
+  const after = decodeKeyPageToken(shape, request.pageToken);
+  const size = pageSizeOf(request);
+  const matching: T[] = [];
+  for (const item of items) {
+    if (after !== undefined && !(keyOf(item) > after)) continue;
+    if (!filter(item)) continue;
+    matching.push(item);
+    if (matching.length > size) break;
+  }
+  if (matching.length <= size) return { items: matching };
+  const page = matching.slice(0, size);
+  return { items: page, nextPageToken: encodeKeyPageToken(shape, keyOf(page[page.length - 1])) };
 }

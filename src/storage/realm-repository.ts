@@ -45,6 +45,15 @@ export interface SessionQuery extends PageRequest {
   activeAt?: Date;
 }
 
+/** Filters of {@link RealmRepository.listUsers}; by username ascending. */
+export interface UserQuery extends PageRequest {
+  /** Only usernames starting with this. */
+  usernamePrefix?: string;
+  /** Only users with exactly this email. */
+  email?: string;
+  enabled?: boolean;
+}
+
 /** Filters of {@link RealmRepository.listEvents}; newest first. */
 export interface EventQuery extends PageRequest {
   kind?: AuditEventKind;
@@ -143,6 +152,10 @@ export interface RealmRepository {
 
   /** Replaces a user. Throws {@link StorageNotFoundError} (unknown user or realm), or {@link StorageConflictError} when the new username is taken. */
   updateUser(realm: string, user: User): Promise<void>;
+  /** One page of the realm's users, sorted by username; page tokens name the last username. */
+  listUsers(realm: string, query: UserQuery): Promise<Page<User>>;
+  /** Deletes a user and its identity-provider links. Returns false if it did not exist. */
+  deleteUser(realm: string, id: string): Promise<boolean>;
 
   /** Throws {@link StorageConflictError} on a duplicate alias, {@link StorageNotFoundError} on an unknown realm. */
   createIdentityProvider(realm: string, provider: IdentityProvider): Promise<void>;
@@ -178,6 +191,11 @@ export interface RealmRepository {
   addSigningKey(realm: string, key: SigningKey): Promise<void>;
   /** The realm's signing keys, newest first. */
   listSigningKeys(realm: string): Promise<SigningKey[]>;
+  /**
+   * Changes a key's state, and its `retireAt` (`undefined` removes it). Returns false when the realm
+   * has no key `kid`. Last write wins: callers change the state of one key from one place (rotation).
+   */
+  updateSigningKeyState(realm: string, kid: string, state: SigningKey["state"], retireAt?: Date): Promise<boolean>;
 
   /** Stores a new session. Throws {@link StorageConflictError} on a duplicate id. */
   createSession(realm: string, session: Session): Promise<void>;
@@ -235,6 +253,15 @@ export interface RealmRepository {
    * has passed, across every instance sharing the storage.
    */
   consumeJti(realm: string, clientId: string, jti: string, expiresAt: Date): Promise<boolean>;
+
+  /**
+   * Claims the right to replace revision `revision` (an etag) of one object (`kind`, `key`) of a realm:
+   * true for exactly one of any number of concurrent callers, on every instance sharing the storage;
+   * false for the others and for later calls until `expiresAt` has passed. The compare-and-set of
+   * admin updates: adapters must not rely on filtered updates being atomic (FerretDB's are not), so
+   * this is an insert into a unique index. Does not check that the realm or object exists.
+   */
+  claimRevision(realm: string, kind: string, key: string, revision: string, expiresAt: Date): Promise<boolean>;
 
   /** Releases connections. */
   close(): Promise<void>;

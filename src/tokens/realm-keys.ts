@@ -9,7 +9,7 @@ import {
   type JWK,
   type JWTVerifyGetKey,
 } from "jose";
-import type { Clock, Realm, SigningAlgorithm, SigningKey } from "../domain/index.js";
+import { SIGNING_ALGORITHMS, type Clock, type Realm, type SigningAlgorithm, type SigningKey, type SigningKeyState } from "../domain/index.js";
 import type { MasterKeyCipher } from "../crypto/master-key-cipher.js";
 import type { RealmRepository } from "../storage/realm-repository.js";
 
@@ -26,6 +26,23 @@ interface RealmKeySet {
   jwks: JSONWebKeySet;
   getKey: JWTVerifyGetKey;
   signing?: ActiveSigningKey;
+}
+
+/** Thrown by {@link RealmKeyStore.importKey} and {@link RealmKeyStore.rotate} with a reason an administrator may read. */
+export class SigningKeyError extends Error {
+  override readonly name = "SigningKeyError";
+}
+
+/** Members of a JWK that belong to the private half (RFC 7518 §6.2.2, §6.3.2; RFC 8037 §2). */
+const PRIVATE_MEMBERS = ["d", "p", "q", "dp", "dq", "qi", "oth", "k"];
+
+/** Extra seconds a passive key stays published beyond the tokens it signed (clock skew of verifiers). */
+const RETIREMENT_MARGIN_MS = 60_000;
+
+/** A key's state at `now`: a passive key whose `retireAt` has passed counts as retired. */
+export function effectiveKeyState(key: SigningKey, now: Date): SigningKeyState {
+  if (key.state === "passive" && key.retireAt !== undefined && key.retireAt <= now) return "retired";
+  return key.state;
 }
 
 /** Options of {@link RealmKeyStore}. */
@@ -67,6 +84,84 @@ export class RealmKeyStore {
     return set.signing;
   }
 
+  /**
+   * The realm's keys, newest first, each with its state as of now; passive keys past their
+   * `retireAt` are recorded as retired on the way (they left the JWKS at that time already).
+   */
+  async list(realm: string): Promise<SigningKey[]> {
+    const now = this.clock.now();
+    const keys = await this.repository.listSigningKeys(realm);
+    for (const key of keys) {
+      if (key.state !== "retired" && effectiveKeyState(key, now) === "retired") {
+        await this.repository.updateSigningKeyState(realm, key.kid, "retired", key.retireAt);
+        key.state = "retired";
+      }
+    }
+    return keys;
+  }
+
+  /**
+   * Rotation: a new active key with `algorithm` (default the realm's), or the passive key
+   * `activateKid`; every other active key turns passive and stays in the JWKS until every token it
+   * signed has expired (see {@link retirementTime}). Returns the new active key.
+   */
+  async rotate(realm: Realm, options: { algorithm?: SigningAlgorithm; activateKid?: string } = {}): Promise<SigningKey> {
+    if (options.activateKid !== undefined) {
+      const key = (await this.repository.listSigningKeys(realm.name)).find((k) => k.kid === options.activateKid);
+      if (!key || effectiveKeyState(key, this.clock.now()) !== "passive") {
+        throw new SigningKeyError(`realm ${realm.name} has no passive key ${options.activateKid}`);
+      }
+      await this.repository.updateSigningKeyState(realm.name, key.kid, "active");
+      await this.#demoteOthers(realm, key.kid);
+      await this.#reload(realm.name);
+      return { ...key, state: "active", retireAt: undefined };
+    }
+    return this.#addKey(realm, await this.#generate(realm.name, options.algorithm ?? realm.signingAlgorithm));
+  }
+
+  /**
+   * Imports an external private key (a JWK with `alg`): checked, encrypted under the master key and
+   * stored as passive (published, not signing) or, with `activate`, as the active key (see
+   * {@link rotate}). The caller makes the realm's algorithm the key's when activating.
+   */
+  async importKey(realm: Realm, jwk: JWK, activate: boolean): Promise<SigningKey> {
+    const algorithm = SIGNING_ALGORITHMS.find((a) => a === jwk.alg);
+    if (!algorithm) throw new SigningKeyError(`expected alg, one of ${SIGNING_ALGORITHMS.join(" | ")}`);
+    if (typeof jwk.d !== "string") throw new SigningKeyError("expected a private key (with d)");
+    try {
+      await importJWK(jwk, algorithm);
+    } catch (error) {
+      throw new SigningKeyError(`not a usable ${algorithm} key: ${(error as Error).message}`);
+    }
+    const kid = typeof jwk.kid === "string" && jwk.kid !== "" ? jwk.kid : randomUUID();
+    const meta = { kid, alg: algorithm, use: "sig" };
+    const publicJwk: Record<string, unknown> = { ...jwk, ...meta };
+    for (const member of PRIVATE_MEMBERS) delete publicJwk[member];
+    const key: SigningKey = {
+      kid,
+      algorithm,
+      state: activate ? "active" : "passive",
+      publicJwk,
+      encryptedPrivateJwk: await this.cipher.encryptJwk({ ...jwk, ...meta }, `${realm.name}/${kid}`),
+      createdAt: this.clock.now(),
+      origin: "imported",
+    };
+    if (activate) return this.#addKey(realm, key);
+    await this.repository.addSigningKey(realm.name, key);
+    await this.#reload(realm.name);
+    return key;
+  }
+
+  /**
+   * When a key that stops signing now can leave the JWKS: after the longest a token it signed may
+   * live (the realm's access-token lifespan), plus the time other instances may still sign with it
+   * from their cache, plus a margin for verifiers' clocks. (Shortening the realm's lifespan and
+   * rotating within the old lifespan shortens this too: rotate after the old lifespan has passed.)
+   */
+  retirementTime(realm: Realm): Date {
+    return new Date(this.clock.now().getTime() + realm.accessTokenLifespan * 1000 + this.#cacheTtlMs + RETIREMENT_MARGIN_MS);
+  }
+
   /** The public JWK Set of the realm: active and passive keys. */
   async jwks(realm: string): Promise<JSONWebKeySet> {
     return (await this.#keySet(realm)).jwks;
@@ -106,7 +201,8 @@ export class RealmKeyStore {
 
   async #load(realm: string): Promise<RealmKeySet> {
     const keys = await this.repository.listSigningKeys(realm);
-    const published = keys.filter((k) => k.state !== "retired");
+    const now = this.clock.now();
+    const published = keys.filter((k) => effectiveKeyState(k, now) !== "retired");
     const jwks = { keys: published.map((k) => k.publicJwk as JWK) };
     const active = keys.find((k) => k.state === "active");
     return {
@@ -122,21 +218,42 @@ export class RealmKeyStore {
     return { kid: key.kid, algorithm: key.algorithm, privateKey: await importJWK(jwk, key.algorithm) };
   }
 
-  /** Creates a key with the realm's algorithm; the realm's other active keys stay published as passive. */
+  /** Creates a key with the realm's algorithm; the realm's other active keys turn passive until they retire. */
   async #createKey(realm: Realm): Promise<RealmKeySet> {
+    await this.#addKey(realm, await this.#generate(realm.name, realm.signingAlgorithm));
+    return this.#keySet(realm.name);
+  }
+
+  /** A new active key of `algorithm`, private half encrypted. */
+  async #generate(realm: string, algorithm: SigningAlgorithm): Promise<SigningKey> {
     const kid = randomUUID();
-    const { publicKey, privateKey } = await generateKeyPair(realm.signingAlgorithm, { extractable: true });
-    const meta = { kid, alg: realm.signingAlgorithm, use: "sig" };
-    const publicJwk = { ...(await exportJWK(publicKey)), ...meta };
-    const privateJwk = { ...(await exportJWK(privateKey)), ...meta };
-    await this.repository.addSigningKey(realm.name, {
+    const { publicKey, privateKey } = await generateKeyPair(algorithm, { extractable: true });
+    const meta = { kid, alg: algorithm, use: "sig" };
+    return {
       kid,
-      algorithm: realm.signingAlgorithm,
+      algorithm,
       state: "active",
-      publicJwk,
-      encryptedPrivateJwk: await this.cipher.encryptJwk(privateJwk, `${realm.name}/${kid}`),
+      publicJwk: { ...(await exportJWK(publicKey)), ...meta },
+      encryptedPrivateJwk: await this.cipher.encryptJwk({ ...(await exportJWK(privateKey)), ...meta }, `${realm}/${kid}`),
       createdAt: this.clock.now(),
-    });
-    return this.#reload(realm.name);
+      origin: "generated",
+    };
+  }
+
+  /** Stores an active key, then demotes the others: a verifier never misses the key that signs. */
+  async #addKey(realm: Realm, key: SigningKey): Promise<SigningKey> {
+    await this.repository.addSigningKey(realm.name, key);
+    await this.#demoteOthers(realm, key.kid);
+    await this.#reload(realm.name);
+    return key;
+  }
+
+  async #demoteOthers(realm: Realm, activeKid: string): Promise<void> {
+    const retireAt = this.retirementTime(realm);
+    for (const other of await this.repository.listSigningKeys(realm.name)) {
+      if (other.kid !== activeKid && other.state === "active") {
+        await this.repository.updateSigningKeyState(realm.name, other.kid, "passive", retireAt);
+      }
+    }
   }
 }

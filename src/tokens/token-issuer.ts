@@ -6,7 +6,7 @@ import type { RealmKeyStore } from "./realm-keys.js";
 /** JWT `typ` of access tokens (RFC 9068 §2.1). */
 export const ACCESS_TOKEN_TYP = "at+jwt";
 
-/** Claims the caller decides; `iss` and `iat` are set by the issuer, and `jti` when the caller leaves it out. */
+/** Claims the caller decides; `iss` is set by the issuer, and `iat` and `jti` when the caller leaves them out. */
 export interface TokenClaims extends JWTPayload {
   sub: string;
   aud: string | string[];
@@ -42,7 +42,8 @@ export class TokenIssuer {
   async #sign(realm: Realm, issuer: string, claims: TokenClaims, typ: string): Promise<SignedToken> {
     const key = await this.keys.signingKey(realm);
     const jti = claims.jti ?? randomUUID();
-    const iat = epochSeconds(this.clock.now());
+    // The caller's iat when it gave one: then exp and iat come from the same instant.
+    const iat = claims.iat ?? epochSeconds(this.clock.now());
     const token = await new SignJWT({ ...claims, iss: issuer, iat, jti })
       .setProtectedHeader({ alg: key.algorithm, typ, kid: key.kid })
       .sign(key.privateKey);

@@ -3,7 +3,7 @@
  * realm, the admin scopes, and each refusal, through a real gRPC client and the Connect protocol.
  */
 import assert from "node:assert/strict";
-import { randomBytes, randomUUID } from "node:crypto";
+import { randomUUID } from "node:crypto";
 import { after, before, describe, it } from "node:test";
 import { Code, ConnectError, createClient, type Client, type Interceptor } from "@connectrpc/connect";
 import { createConnectTransport, createGrpcTransport } from "@connectrpc/connect-node";
@@ -17,6 +17,9 @@ import { startTessera, type TesseraHarness } from "../support/tessera-harness.js
 import { buildTestRealm, SECRETS } from "../support/test-realm.js";
 import { TestClock } from "../support/test-clock.js";
 import type { AdminCaller } from "../support/admin-client.js";
+
+/** The master key of every instance of the admin suites: instances sharing storage share it, as in production. */
+export const ADMIN_SUITE_MASTER_KEY = new Uint8Array(32).fill(5);
 
 /** Runs `promise` and returns the ConnectError it rejects with. */
 export async function connectErrorOf(promise: Promise<unknown>): Promise<ConnectError> {
@@ -52,7 +55,7 @@ export function runAdminAuthSuite(storage: string, openRepository: () => Promise
     };
 
     before(async () => {
-      tessera = await startTessera({ repository: await openRepository(), clock, masterKey: randomBytes(32) });
+      tessera = await startTessera({ repository: await openRepository(), clock, masterKey: ADMIN_SUITE_MASTER_KEY });
       realmA = `auth-a-${randomUUID().slice(0, 8)}`;
       realmB = `auth-b-${randomUUID().slice(0, 8)}`;
       await tessera.repository.importRealm((await buildTestRealm(realmA)).bundle);
@@ -129,9 +132,7 @@ export function runAdminAuthSuite(storage: string, openRepository: () => Promise
       const caller = await tessera.adminCaller(["admin"]);
       const client = withToken(`Bearer ${await caller.fetchToken()}`);
       await client.getRealm({ name: realmA });
-      const stored = await tessera.repository.getClient("master", caller.clientId);
-      assert.ok(stored);
-      await tessera.repository.updateClient("master", { ...stored, enabled: false });
+      await full.admin().updateClient({ realm: "master", client: { clientId: caller.clientId, enabled: false } });
       assert.equal((await connectErrorOf(client.getRealm({ name: realmA }))).code, Code.Unauthenticated);
     });
 
@@ -192,11 +193,13 @@ export function runAdminAuthSuite(storage: string, openRepository: () => Promise
       assert.equal((await connectErrorOf(admin.getRealm({ name: realmA }))).code, Code.PermissionDenied);
     });
 
-    it("admin then CreateRealm and DeleteRealm pass", async () => {
+    it("admin then CreateRealm and DeleteRealm pass; the master realm cannot be deleted", async () => {
       const admin = full.admin("grpc");
       const name = `auth-new-${randomUUID().slice(0, 8)}`;
       await admin.createRealm({ realm: { name } });
       await admin.deleteRealm({ name });
+      assert.equal((await connectErrorOf(admin.deleteRealm({ name: "master" }))).code, Code.FailedPrecondition);
+      assert.ok(await tessera.repository.getRealm("master"));
     });
   });
 

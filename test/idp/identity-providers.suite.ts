@@ -156,7 +156,8 @@ identityProviders:
       github = await issuers.create("github");
       tessera = await startTessera({ repository: await openRepository(), clock, masterKey });
       // A second instance behind the same public URL, with its own connection to the same storage.
-      second = await startTessera({ repository: await openRepository(), clock, masterKey, publicUrl: tessera.baseUrl });
+      // The tests change configuration through the first instance: the second reads it uncached.
+      second = await startTessera({ repository: await openRepository(), clock, masterKey, publicUrl: tessera.baseUrl, configurationCacheTtlMs: 0 });
       repo = tessera.repository;
       realmName = `idp-${unique()}`;
       const cipher = new MasterKeyCipher(masterKey);

@@ -261,6 +261,8 @@ describe("connect-node transports against Tessera's single port", () => {
           optionalScopes: ["reports.read"],
           tokenExchange: { enabled: true, scopePolicy: "requester" },
         },
+        // An empty list is not "set": the mask names the fields to change, emptied ones included.
+        updateMask: { paths: ["enabled", "service_account", "default_scopes", "optional_scopes", "token_exchange"] },
       });
       assert.equal(client?.hasSecret, true);
       assert.deepEqual(client?.optionalScopes, ["reports.read"]);

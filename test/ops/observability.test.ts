@@ -147,8 +147,10 @@ describe("metrics and request logs after traffic on every surface", () => {
   });
 
   it("times storage calls by method and result, remote JWKS fetches, and exports process metrics and readiness", () => {
-    assert.ok((series("tessera_storage_operation_duration_seconds_count", { operation: "getClient", result: "ok" }) ?? 0) >= 5);
-    assert.ok((series("tessera_storage_operation_duration_seconds_count", { operation: "getRealm", result: "ok" }) ?? 0) >= 5);
+    // Configuration reads are cached for a few seconds, so they reach storage at least once; lineage on every exchange.
+    assert.ok((series("tessera_storage_operation_duration_seconds_count", { operation: "getClient", result: "ok" }) ?? 0) >= 1);
+    assert.ok((series("tessera_storage_operation_duration_seconds_count", { operation: "getRealm", result: "ok" }) ?? 0) >= 1);
+    assert.ok((series("tessera_storage_operation_duration_seconds_count", { operation: "listSigningKeys", result: "ok" }) ?? 0) >= 1);
     assert.ok((series("tessera_jwks_fetch_duration_seconds_count", { result: "ok" }) ?? 0) >= 1);
     for (const name of ["process_cpu_user_seconds_total", "process_resident_memory_bytes", "nodejs_eventloop_lag_seconds"]) {
       assert.match(metrics, new RegExp(`^${name} `, "m"), name);

@@ -749,6 +749,49 @@ export function runRealmRepositoryConformance(name: string, open: () => Promise<
         await repo.createUser(realm, user);
         assert.deepEqual(await repo.getUser(realm, user.id), user);
       });
+
+      it("listUsers pages by username; tokens survive inserts and deletes; filters narrow", async () => {
+        const realm = await newRealm();
+        const names = ["dave", "alice", "carol", "bob", "erin", "al"];
+        const users = new Map(names.map((n) => [n, makeUser(n, { enabled: n !== "carol", email: n === "bob" ? "shared@example.com" : `${n}@example.com` })]));
+        for (const user of users.values()) await repo.createUser(realm, user);
+        const first = await repo.listUsers(realm, { pageSize: 2 });
+        assert.deepEqual(first.items.map((u) => u.username), ["al", "alice"]);
+        assert.deepEqual(first.items[0], users.get("al"));
+        assert.ok(first.nextPageToken);
+        await repo.createUser(realm, makeUser("aaron"));
+        await repo.deleteUser(realm, users.get("bob")?.id ?? "");
+        const second = await repo.listUsers(realm, { pageSize: 2, pageToken: first.nextPageToken });
+        assert.deepEqual(second.items.map((u) => u.username), ["carol", "dave"]);
+        const last = await repo.listUsers(realm, { pageSize: 2, pageToken: second.nextPageToken });
+        assert.deepEqual(last.items.map((u) => u.username), ["erin"]);
+        assert.equal(last.nextPageToken, undefined);
+        assert.deepEqual((await repo.listUsers(realm, { pageSize: 10, usernamePrefix: "al" })).items.map((u) => u.username), ["al", "alice"]);
+        assert.deepEqual((await repo.listUsers(realm, { pageSize: 10, enabled: false })).items.map((u) => u.username), ["carol"]);
+        assert.deepEqual((await repo.listUsers(realm, { pageSize: 10, email: "erin@example.com" })).items.map((u) => u.username), ["erin"]);
+        const prefixed = await repo.listUsers(realm, { pageSize: 1, usernamePrefix: "a" });
+        assert.deepEqual(prefixed.items.map((u) => u.username), ["aaron"]);
+        await assert.rejects(repo.listUsers(realm, { pageSize: 1, pageToken: prefixed.nextPageToken }), InvalidPageTokenError, "a token continues only its own filters");
+        assert.deepEqual((await repo.listUsers(uniqueName(), { pageSize: 10 })).items, []);
+      });
+
+      it("deleteUser deletes the user and its links, then false; other users keep theirs", async () => {
+        const realm = await newRealm();
+        await repo.createIdentityProvider(realm, makeProvider("idp"));
+        const alice = makeUser("alice");
+        const bob = makeUser("bob");
+        await repo.createUser(realm, alice);
+        await repo.createUser(realm, bob);
+        await repo.createLink(realm, { alias: "idp", externalUserId: "ext-alice", userId: alice.id, createdAt: new Date() });
+        await repo.createLink(realm, { alias: "idp", externalUserId: "ext-bob", userId: bob.id, createdAt: new Date() });
+        assert.equal(await repo.deleteUser(realm, alice.id), true);
+        assert.equal(await repo.getUser(realm, alice.id), undefined);
+        assert.deepEqual(await repo.listLinksOfUser(realm, alice.id), []);
+        assert.equal(await repo.findLink(realm, "idp", "ext-alice"), undefined);
+        assert.equal(await repo.deleteUser(realm, alice.id), false);
+        assert.equal((await repo.listLinksOfUser(realm, bob.id)).length, 1);
+        await repo.createUser(realm, makeUser("alice"));
+      });
     });
 
     describe("identity providers", () => {
@@ -1291,6 +1334,32 @@ export function runRealmRepositoryConformance(name: string, open: () => Promise<
         assert.deepEqual(await repo.listSigningKeys(await newRealm()), []);
       });
 
+      it("updateSigningKeyState changes the state and retireAt of that key only; undefined removes retireAt", async () => {
+        const realm = await newRealm();
+        const base = Date.now();
+        const old = makeKey("old", new Date(base - 1_000), { origin: "imported" });
+        const fresh = makeKey("fresh", new Date(base));
+        await repo.addSigningKey(realm, old);
+        await repo.addSigningKey(realm, fresh);
+        const retireAt = new Date(base + 600_000);
+        assert.equal(await repo.updateSigningKeyState(realm, "old", "passive", retireAt), true);
+        assert.deepEqual(await repo.listSigningKeys(realm), [fresh, { ...old, state: "passive", retireAt }]);
+        assert.equal(await repo.updateSigningKeyState(realm, "old", "retired"), true);
+        const [, retired] = await repo.listSigningKeys(realm);
+        assert.deepEqual(retired, { ...old, state: "retired" });
+        assert.ok(!("retireAt" in retired), "retireAt removed, not undefined");
+      });
+
+      it("updateSigningKeyState of an unknown kid, or of another realm's key, then false and nothing changes", async () => {
+        const [a, b] = [await newRealm(), await newRealm()];
+        const key = makeKey("k", new Date());
+        await repo.addSigningKey(a, key);
+        assert.equal(await repo.updateSigningKeyState(a, "nope", "retired"), false);
+        assert.equal(await repo.updateSigningKeyState(b, "k", "retired"), false);
+        assert.equal(await repo.updateSigningKeyState(uniqueName(), "k", "retired"), false);
+        assert.deepEqual(await repo.listSigningKeys(a), [key]);
+      });
+
       it("Dates come back as Date instances with the same millisecond", async () => {
         const realm = await newRealm();
         const createdAt = new Date("2024-02-29T23:59:59.123Z");
@@ -1353,6 +1422,37 @@ export function runRealmRepositoryConformance(name: string, open: () => Promise<
           Array.from({ length: 10 }, () => repo.consumeJti(realm, "web", jti, inOneMinute())),
         );
         assert.equal(results.filter(Boolean).length, 1);
+      });
+    });
+
+    describe("claimRevision", () => {
+      const inOneMinute = () => new Date(Date.now() + 60_000);
+      it("claimRevision then true once; another revision, key, kind or realm is independent", async () => {
+        const [a, b] = [await newRealm(), await newRealm()];
+        assert.equal(await repo.claimRevision(a, "client", "web", "e1", inOneMinute()), true);
+        assert.equal(await repo.claimRevision(a, "client", "web", "e1", inOneMinute()), false);
+        assert.equal(await repo.claimRevision(a, "client", "web", "e2", inOneMinute()), true);
+        assert.equal(await repo.claimRevision(a, "client", "api", "e1", inOneMinute()), true);
+        assert.equal(await repo.claimRevision(a, "scope", "web", "e1", inOneMinute()), true);
+        assert.equal(await repo.claimRevision(b, "client", "web", "e1", inOneMinute()), true);
+      });
+
+      it("claimRevision when the earlier claim has expired then true again", async () => {
+        const realm = await newRealm();
+        assert.equal(await repo.claimRevision(realm, "user", "u", "e", new Date(Date.now() + 100)), true);
+        await new Promise((resolve) => setTimeout(resolve, 150));
+        assert.equal(await repo.claimRevision(realm, "user", "u", "e", inOneMinute()), true);
+        assert.equal(await repo.claimRevision(realm, "user", "u", "e", inOneMinute()), false);
+      });
+
+      it("claimRevision raced on two instances then exactly one is true", async () => {
+        await withSecondInstance(async (second) => {
+          const realm = await newRealm();
+          const results = await Promise.all(
+            Array.from({ length: 10 }, (_, i) => (i % 2 ? second : repo).claimRevision(realm, "realm", realm, "etag-1", inOneMinute())),
+          );
+          assert.equal(results.filter(Boolean).length, 1);
+        });
       });
     });
 

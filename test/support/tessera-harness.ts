@@ -40,6 +40,8 @@ export interface HarnessOptions {
    * defaults to this instance's own URL.
    */
   publicUrl?: string;
+  /** Configuration cache lifetime of this instance (see createTessera); 0 sees other instances' writes at once. */
+  configurationCacheTtlMs?: number;
   /** Serve HTTPS and gRPC over TLS with this certificate; `baseUrl` is then https. */
   tls?: TlsCredentials;
   /** Health, metrics and CORS options. */
@@ -63,12 +65,13 @@ export async function startTessera(options: HarnessOptions = {}): Promise<Tesser
   const port = server.address.port;
   const ownUrl = `${options.tls ? "https" : "http"}://127.0.0.1:${port}`;
   const publicUrl = options.publicUrl ?? ownUrl;
-  const tessera = createTessera({ repository, publicUrl, masterKey: options.masterKey ?? randomBytes(32), log, clock: options.clock, operations: options.operations, mutualTls: options.tls?.ca !== undefined });
+  const tessera = createTessera({ repository, publicUrl, masterKey: options.masterKey ?? randomBytes(32), log, clock: options.clock, operations: options.operations, mutualTls: options.tls?.ca !== undefined, configurationCacheTtlMs: options.configurationCacheTtlMs });
   handler = tessera.handler;
   return {
     baseUrl: ownUrl,
     port,
-    repository,
+    // Through Tessera's own view of storage, so a test's writes are seen at once as an admin's would be.
+    repository: tessera.repository,
     tessera,
     server,
     logs: () => [...lines],

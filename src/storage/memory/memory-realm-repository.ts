@@ -22,6 +22,7 @@ import {
   type RealmRepository,
   type SessionQuery,
   type TokenLineage,
+  type UserQuery,
 } from "../realm-repository.js";
 import {
   compareNewestFirst,
@@ -31,6 +32,8 @@ import {
   pageSizeOf,
   eventPageShape,
   sessionPageShape,
+  pageByKey,
+  userPageShape,
   type PageCursor,
 } from "../paging.js";
 
@@ -83,6 +86,8 @@ const byKey = <T>(key: (t: T) => string) => (a: T, b: T) => (key(a) < key(b) ? -
 export class MemoryRealmRepository implements RealmRepository {
   readonly #realms = new Map<string, RealmData>();
   readonly #records = new Map<string, RealmRecords>();
+  /** Claimed revisions: JSON [realm, kind, key, revision] -> when the claim may go. */
+  readonly #revisionClaims = new Map<string, number>();
 
   /** The records of a realm, created on first write. */
   #recordsOf(realm: string): RealmRecords {
@@ -233,6 +238,24 @@ export class MemoryRealmRepository implements RealmRepository {
     data.users.set(user.id, copy(user));
   }
 
+  async listUsers(realm: string, query: UserQuery): Promise<Page<User>> {
+    const { usernamePrefix, email, enabled } = query;
+    const users = [...(this.#data(realm)?.users.values() ?? [])].sort(byKey((u) => u.username));
+    const page = pageByKey(users, query, userPageShape(realm, query), (u) => u.username, (u) =>
+      (usernamePrefix === undefined || u.username.startsWith(usernamePrefix)) &&
+      (email === undefined || u.email === email) &&
+      (enabled === undefined || u.enabled === enabled),
+    );
+    return { ...page, items: page.items.map(copy) };
+  }
+
+  async deleteUser(realm: string, id: string): Promise<boolean> {
+    const data = this.#data(realm);
+    if (!data?.users.delete(id)) return false;
+    for (const link of [...(data.linksOfUsers.get(id)?.values() ?? [])]) removeLink(data, link);
+    return true;
+  }
+
   async createIdentityProvider(realm: string, provider: IdentityProvider): Promise<void> {
     putUnique(this.#required(realm).identityProviders, provider.alias, provider, "identity provider");
   }
@@ -324,6 +347,15 @@ export class MemoryRealmRepository implements RealmRepository {
     // Newest first by createdAt (keys may be added out of order, e.g. on restore); ties: last added first.
     const keys = structuredClone(this.#data(realm)?.keys ?? []);
     return keys.sort((a, b) => b.createdAt.getTime() - a.createdAt.getTime());
+  }
+
+  async updateSigningKeyState(realm: string, kid: string, state: SigningKey["state"], retireAt?: Date): Promise<boolean> {
+    const key = this.#data(realm)?.keys.find((k) => k.kid === kid);
+    if (!key) return false;
+    key.state = state;
+    if (retireAt === undefined) delete key.retireAt;
+    else key.retireAt = new Date(retireAt);
+    return true;
   }
 
   async createSession(realm: string, session: Session): Promise<void> {
@@ -489,6 +521,15 @@ export class MemoryRealmRepository implements RealmRepository {
     const key = JSON.stringify([clientId, jti]);
     if (used.has(key)) return false;
     used.set(key, expiresAt.getTime());
+    return true;
+  }
+
+  async claimRevision(realm: string, kind: string, key: string, revision: string, expiresAt: Date): Promise<boolean> {
+    const now = Date.now();
+    for (const [claim, expiry] of this.#revisionClaims) if (expiry <= now) this.#revisionClaims.delete(claim);
+    const claim = JSON.stringify([realm, kind, key, revision]);
+    if (this.#revisionClaims.has(claim)) return false;
+    this.#revisionClaims.set(claim, expiresAt.getTime());
     return true;
   }
 

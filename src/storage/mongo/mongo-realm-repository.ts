@@ -40,8 +40,19 @@ import {
   type RealmRepository,
   type SessionQuery,
   type TokenLineage,
+  type UserQuery,
 } from "../realm-repository.js";
-import { decodePageToken, pageOf, pageSizeOf, type PageCursor, eventPageShape, sessionPageShape } from "../paging.js";
+import {
+  decodeKeyPageToken,
+  decodePageToken,
+  encodeKeyPageToken,
+  pageOf,
+  pageSizeOf,
+  type PageCursor,
+  eventPageShape,
+  sessionPageShape,
+  userPageShape,
+} from "../paging.js";
 
 /**
  * A realm document is hidden from readers while `_state` is set: during {@link MongoRealmRepository.importRealm}
@@ -73,6 +84,8 @@ type IdentityProviderDoc = Scoped<
  */
 type LinkDoc = Scoped<IdentityProviderLink>;
 type UsedJtiDoc = { realm: string; clientId: string; jti: string; expiresAt: Date };
+/** A claimed revision of an object; unique per (realm, kind, key, revision): the first insert wins. */
+type RevisionClaimDoc = { realm: string; kind: string; key: string; revision: string; expiresAt: Date };
 
 /*
  * FerretDB 1.24 does not apply an update atomically with its filter: N concurrent `updateOne`s (or
@@ -132,6 +145,7 @@ const REALM_OBJECT_COLLECTIONS = [
   "token_lineage",
   "revoked_tokens",
   "audit_events",
+  "revision_claims",
 ] as const;
 /** Sessions that ended or expired longer ago than this are purged. */
 const SESSION_RETENTION_MS = 24 * 60 * 60 * 1000;
@@ -165,6 +179,7 @@ export class MongoRealmRepository implements RealmRepository {
   readonly #lineage: Collection<LineageDoc>;
   readonly #revocations: Collection<RevocationDoc>;
   readonly #events: Collection<AuditEvent>;
+  readonly #revisionClaims: Collection<RevisionClaimDoc>;
   #nextJtiSweep = 0;
   #jtiSweep: Promise<void> = Promise.resolve();
 
@@ -187,6 +202,7 @@ export class MongoRealmRepository implements RealmRepository {
     this.#lineage = db.collection("token_lineage");
     this.#revocations = db.collection("revoked_tokens");
     this.#events = db.collection("audit_events");
+    this.#revisionClaims = db.collection("revision_claims");
   }
 
   /**
@@ -248,6 +264,8 @@ export class MongoRealmRepository implements RealmRepository {
       this.#revocations.createIndex({ expiresAt: 1 }),
       this.#events.createIndex({ realm: 1, time: 1, id: 1 }),
       this.#events.createIndex({ time: 1 }),
+      this.#revisionClaims.createIndex({ realm: 1, kind: 1, key: 1, revision: 1 }, { unique: true }),
+      this.#revisionClaims.createIndex({ expiresAt: 1 }),
     ]);
   }
 
@@ -434,6 +452,40 @@ export class MongoRealmRepository implements RealmRepository {
     if (result.matchedCount === 0) throw new StorageNotFoundError(`user ${user.id} not found in realm ${realm}`);
   }
 
+  /**
+   * Sorted by the unique (realm, username) index; the prefix is a range on it (no regular
+   * expression), the page token's username a strict lower bound.
+   */
+  async listUsers(realm: string, query: UserQuery): Promise<Page<User>> {
+    const { usernamePrefix, email, enabled } = query;
+    const shape = userPageShape(realm, query);
+    const after = decodeKeyPageToken(shape, query.pageToken);
+    const size = pageSizeOf(query);
+    const range: Record<string, string> = {};
+    if (usernamePrefix) Object.assign(range, { $gte: usernamePrefix, $lt: `${usernamePrefix}\u{10FFFF}` });
+    if (after !== undefined) range.$gt = after;
+    const filter: Filter<UserDoc> = { realm };
+    if (Object.keys(range).length > 0) filter.username = range;
+    if (email !== undefined) filter.email = email;
+    if (enabled !== undefined) filter.enabled = enabled;
+    const docs = await this.#call(() =>
+      this.#users.find<Omit<UserDoc, "realm">>(filter, { projection: HIDDEN_FIELDS }).sort({ username: 1 }).limit(size + 1).toArray(),
+    );
+    const users = docs.map(fromUserDoc);
+    if (users.length <= size) return { items: users };
+    const page = users.slice(0, size);
+    return { items: page, nextPageToken: encodeKeyPageToken(shape, page[page.length - 1].username) };
+  }
+
+  /** Deletes the user, then its links (a link made meanwhile for a user that is gone is harmless: it names no user). */
+  async deleteUser(realm: string, id: string): Promise<boolean> {
+    return this.#call(async () => {
+      const deleted = await this.#users.deleteOne({ realm, id });
+      await this.#links.deleteMany({ realm, userId: id });
+      return deleted.deletedCount === 1;
+    });
+  }
+
   async createIdentityProvider(realm: string, provider: IdentityProvider): Promise<void> {
     await this.#requireRealm(realm);
     await this.#call(
@@ -566,6 +618,13 @@ export class MongoRealmRepository implements RealmRepository {
         .sort({ createdAt: -1, _id: -1 })
         .toArray(),
     );
+  }
+
+  async updateSigningKeyState(realm: string, kid: string, state: SigningKey["state"], retireAt?: Date): Promise<boolean> {
+    const update: UpdateFilter<Scoped<SigningKey>> =
+      retireAt === undefined ? { $set: { state }, $unset: { retireAt: "" } } : { $set: { state, retireAt } };
+    const result = await this.#call(() => this.#keys.updateOne({ realm, kid }, update));
+    return result.matchedCount === 1;
   }
 
   /**
@@ -773,6 +832,7 @@ export class MongoRealmRepository implements RealmRepository {
         this.#lineage.deleteMany(past),
         this.#refreshTokens.deleteMany(past),
         this.#events.deleteMany({ time: { $lt: eventsBefore } }),
+        this.#revisionClaims.deleteMany(past),
       ]);
       await this.#refreshTokenUses.deleteMany(past);
       const sessions = await this.#purgeSessions(new Date(now.getTime() - SESSION_RETENTION_MS));
@@ -827,6 +887,15 @@ export class MongoRealmRepository implements RealmRepository {
     this.#sweepExpiredJtis(now);
     await this.#call(() => this.#usedJtis.deleteOne({ realm, clientId, jti, expiresAt: { $lte: now } }));
     return this.#insertFirst(() => this.#usedJtis.insertOne({ realm, clientId, jti, expiresAt }));
+  }
+
+  /**
+   * Deletes an expired claim of the same revision, then inserts into the unique (realm, kind, key,
+   * revision) index: of concurrent callers exactly one gets its insert in (as {@link consumeJti}).
+   */
+  async claimRevision(realm: string, kind: string, key: string, revision: string, expiresAt: Date): Promise<boolean> {
+    await this.#call(() => this.#revisionClaims.deleteOne({ realm, kind, key, revision, expiresAt: { $lte: new Date() } }));
+    return this.#insertFirst(() => this.#revisionClaims.insertOne({ realm, kind, key, revision, expiresAt }));
   }
 
   async close(): Promise<void> {

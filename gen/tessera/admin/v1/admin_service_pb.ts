@@ -4,8 +4,8 @@
 
 import type { GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegenv2";
 import { fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
-import type { Timestamp } from "@bufbuild/protobuf/wkt";
-import { file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
+import type { FieldMask, Timestamp } from "@bufbuild/protobuf/wkt";
+import { file_google_protobuf_field_mask, file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
 import type { Client } from "./client_pb.js";
 import { file_tessera_admin_v1_client } from "./client_pb.js";
 import type { Event } from "./event_pb.js";
@@ -18,13 +18,17 @@ import type { Scope } from "./scope_pb.js";
 import { file_tessera_admin_v1_scope } from "./scope_pb.js";
 import type { Session } from "./session_pb.js";
 import { file_tessera_admin_v1_session } from "./session_pb.js";
+import type { SigningKey } from "./signing_key_pb.js";
+import { file_tessera_admin_v1_signing_key } from "./signing_key_pb.js";
+import type { User, UserLink } from "./user_pb.js";
+import { file_tessera_admin_v1_user } from "./user_pb.js";
 import type { Message } from "@bufbuild/protobuf";
 
 /**
  * Describes the file tessera/admin/v1/admin_service.proto.
  */
 export const file_tessera_admin_v1_admin_service: GenFile = /*@__PURE__*/
-  fileDesc("CiR0ZXNzZXJhL2FkbWluL3YxL2FkbWluX3NlcnZpY2UucHJvdG8SEHRlc3NlcmEuYWRtaW4udjEiPAoSQ3JlYXRlUmVhbG1SZXF1ZXN0EiYKBXJlYWxtGAEgASgLMhcudGVzc2VyYS5hZG1pbi52MS5SZWFsbSI9ChNDcmVhdGVSZWFsbVJlc3BvbnNlEiYKBXJlYWxtGAEgASgLMhcudGVzc2VyYS5hZG1pbi52MS5SZWFsbSIfCg9HZXRSZWFsbVJlcXVlc3QSDAoEbmFtZRgBIAEoCSI6ChBHZXRSZWFsbVJlc3BvbnNlEiYKBXJlYWxtGAEgASgLMhcudGVzc2VyYS5hZG1pbi52MS5SZWFsbSITChFMaXN0UmVhbG1zUmVxdWVzdCI9ChJMaXN0UmVhbG1zUmVzcG9uc2USJwoGcmVhbG1zGAEgAygLMhcudGVzc2VyYS5hZG1pbi52MS5SZWFsbSI8ChJVcGRhdGVSZWFsbVJlcXVlc3QSJgoFcmVhbG0YASABKAsyFy50ZXNzZXJhLmFkbWluLnYxLlJlYWxtIj0KE1VwZGF0ZVJlYWxtUmVzcG9uc2USJgoFcmVhbG0YASABKAsyFy50ZXNzZXJhLmFkbWluLnYxLlJlYWxtIiIKEkRlbGV0ZVJlYWxtUmVxdWVzdBIMCgRuYW1lGAEgASgJIhUKE0RlbGV0ZVJlYWxtUmVzcG9uc2UiTgoTQ3JlYXRlQ2xpZW50UmVxdWVzdBINCgVyZWFsbRgBIAEoCRIoCgZjbGllbnQYAiABKAsyGC50ZXNzZXJhLmFkbWluLnYxLkNsaWVudCJAChRDcmVhdGVDbGllbnRSZXNwb25zZRIoCgZjbGllbnQYASABKAsyGC50ZXNzZXJhLmFkbWluLnYxLkNsaWVudCI0ChBHZXRDbGllbnRSZXF1ZXN0Eg0KBXJlYWxtGAEgASgJEhEKCWNsaWVudF9pZBgCIAEoCSI9ChFHZXRDbGllbnRSZXNwb25zZRIoCgZjbGllbnQYASABKAsyGC50ZXNzZXJhLmFkbWluLnYxLkNsaWVudCIjChJMaXN0Q2xpZW50c1JlcXVlc3QSDQoFcmVhbG0YASABKAkiQAoTTGlzdENsaWVudHNSZXNwb25zZRIpCgdjbGllbnRzGAEgAygLMhgudGVzc2VyYS5hZG1pbi52MS5DbGllbnQiTgoTVXBkYXRlQ2xpZW50UmVxdWVzdBINCgVyZWFsbRgBIAEoCRIoCgZjbGllbnQYAiABKAsyGC50ZXNzZXJhLmFkbWluLnYxLkNsaWVudCJAChRVcGRhdGVDbGllbnRSZXNwb25zZRIoCgZjbGllbnQYASABKAsyGC50ZXNzZXJhLmFkbWluLnYxLkNsaWVudCI3ChNEZWxldGVDbGllbnRSZXF1ZXN0Eg0KBXJlYWxtGAEgASgJEhEKCWNsaWVudF9pZBgCIAEoCSIWChREZWxldGVDbGllbnRSZXNwb25zZSJLChJDcmVhdGVTY29wZVJlcXVlc3QSDQoFcmVhbG0YASABKAkSJgoFc2NvcGUYAiABKAsyFy50ZXNzZXJhLmFkbWluLnYxLlNjb3BlIj0KE0NyZWF0ZVNjb3BlUmVzcG9uc2USJgoFc2NvcGUYASABKAsyFy50ZXNzZXJhLmFkbWluLnYxLlNjb3BlIi4KD0dldFNjb3BlUmVxdWVzdBINCgVyZWFsbRgBIAEoCRIMCgRuYW1lGAIgASgJIjoKEEdldFNjb3BlUmVzcG9uc2USJgoFc2NvcGUYASABKAsyFy50ZXNzZXJhLmFkbWluLnYxLlNjb3BlIiIKEUxpc3RTY29wZXNSZXF1ZXN0Eg0KBXJlYWxtGAEgASgJIj0KEkxpc3RTY29wZXNSZXNwb25zZRInCgZzY29wZXMYASADKAsyFy50ZXNzZXJhLmFkbWluLnYxLlNjb3BlIksKElVwZGF0ZVNjb3BlUmVxdWVzdBINCgVyZWFsbRgBIAEoCRImCgVzY29wZRgCIAEoCzIXLnRlc3NlcmEuYWRtaW4udjEuU2NvcGUiPQoTVXBkYXRlU2NvcGVSZXNwb25zZRImCgVzY29wZRgBIAEoCzIXLnRlc3NlcmEuYWRtaW4udjEuU2NvcGUiMQoSRGVsZXRlU2NvcGVSZXF1ZXN0Eg0KBXJlYWxtGAEgASgJEgwKBG5hbWUYAiABKAkiFQoTRGVsZXRlU2NvcGVSZXNwb25zZSJxChNMaXN0U2Vzc2lvbnNSZXF1ZXN0Eg0KBXJlYWxtGAEgASgJEg8KB3VzZXJfaWQYAiABKAkSEwoLYWN0aXZlX29ubHkYAyABKAgSEQoJcGFnZV9zaXplGAQgASgFEhIKCnBhZ2VfdG9rZW4YBSABKAkiXAoUTGlzdFNlc3Npb25zUmVzcG9uc2USKwoIc2Vzc2lvbnMYASADKAsyGS50ZXNzZXJhLmFkbWluLnYxLlNlc3Npb24SFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJIjYKEUVuZFNlc3Npb25SZXF1ZXN0Eg0KBXJlYWxtGAEgASgJEhIKCnNlc3Npb25faWQYAiABKAkiFAoSRW5kU2Vzc2lvblJlc3BvbnNlIuEBChFMaXN0RXZlbnRzUmVxdWVzdBINCgVyZWFsbRgBIAEoCRIMCgRraW5kGAIgASgJEhEKCWNsaWVudF9pZBgDIAEoCRIPCgdzdWJqZWN0GAQgASgJEg4KBnJlc3VsdBgFIAEoCRIpCgVzaW5jZRgGIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASKQoFdW50aWwYByABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhEKCXBhZ2Vfc2l6ZRgIIAEoBRISCgpwYWdlX3Rva2VuGAkgASgJIlYKEkxpc3RFdmVudHNSZXNwb25zZRInCgZldmVudHMYASADKAsyFy50ZXNzZXJhLmFkbWluLnYxLkV2ZW50EhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSJtCh1DcmVhdGVJZGVudGl0eVByb3ZpZGVyUmVxdWVzdBINCgVyZWFsbRgBIAEoCRI9ChFpZGVudGl0eV9wcm92aWRlchgCIAEoCzIiLnRlc3NlcmEuYWRtaW4udjEuSWRlbnRpdHlQcm92aWRlciJfCh5DcmVhdGVJZGVudGl0eVByb3ZpZGVyUmVzcG9uc2USPQoRaWRlbnRpdHlfcHJvdmlkZXIYASABKAsyIi50ZXNzZXJhLmFkbWluLnYxLklkZW50aXR5UHJvdmlkZXIiOgoaR2V0SWRlbnRpdHlQcm92aWRlclJlcXVlc3QSDQoFcmVhbG0YASABKAkSDQoFYWxpYXMYAiABKAkiXAobR2V0SWRlbnRpdHlQcm92aWRlclJlc3BvbnNlEj0KEWlkZW50aXR5X3Byb3ZpZGVyGAEgASgLMiIudGVzc2VyYS5hZG1pbi52MS5JZGVudGl0eVByb3ZpZGVyIi0KHExpc3RJZGVudGl0eVByb3ZpZGVyc1JlcXVlc3QSDQoFcmVhbG0YASABKAkiXwodTGlzdElkZW50aXR5UHJvdmlkZXJzUmVzcG9uc2USPgoSaWRlbnRpdHlfcHJvdmlkZXJzGAEgAygLMiIudGVzc2VyYS5hZG1pbi52MS5JZGVudGl0eVByb3ZpZGVyIm0KHVVwZGF0ZUlkZW50aXR5UHJvdmlkZXJSZXF1ZXN0Eg0KBXJlYWxtGAEgASgJEj0KEWlkZW50aXR5X3Byb3ZpZGVyGAIgASgLMiIudGVzc2VyYS5hZG1pbi52MS5JZGVudGl0eVByb3ZpZGVyIl8KHlVwZGF0ZUlkZW50aXR5UHJvdmlkZXJSZXNwb25zZRI9ChFpZGVudGl0eV9wcm92aWRlchgBIAEoCzIiLnRlc3NlcmEuYWRtaW4udjEuSWRlbnRpdHlQcm92aWRlciI9Ch1EZWxldGVJZGVudGl0eVByb3ZpZGVyUmVxdWVzdBINCgVyZWFsbRgBIAEoCRINCgVhbGlhcxgCIAEoCSIgCh5EZWxldGVJZGVudGl0eVByb3ZpZGVyUmVzcG9uc2UyhRIKDEFkbWluU2VydmljZRJaCgtDcmVhdGVSZWFsbRIkLnRlc3NlcmEuYWRtaW4udjEuQ3JlYXRlUmVhbG1SZXF1ZXN0GiUudGVzc2VyYS5hZG1pbi52MS5DcmVhdGVSZWFsbVJlc3BvbnNlElYKCEdldFJlYWxtEiEudGVzc2VyYS5hZG1pbi52MS5HZXRSZWFsbVJlcXVlc3QaIi50ZXNzZXJhLmFkbWluLnYxLkdldFJlYWxtUmVzcG9uc2UiA5ACARJcCgpMaXN0UmVhbG1zEiMudGVzc2VyYS5hZG1pbi52MS5MaXN0UmVhbG1zUmVxdWVzdBokLnRlc3NlcmEuYWRtaW4udjEuTGlzdFJlYWxtc1Jlc3BvbnNlIgOQAgESWgoLVXBkYXRlUmVhbG0SJC50ZXNzZXJhLmFkbWluLnYxLlVwZGF0ZVJlYWxtUmVxdWVzdBolLnRlc3NlcmEuYWRtaW4udjEuVXBkYXRlUmVhbG1SZXNwb25zZRJaCgtEZWxldGVSZWFsbRIkLnRlc3NlcmEuYWRtaW4udjEuRGVsZXRlUmVhbG1SZXF1ZXN0GiUudGVzc2VyYS5hZG1pbi52MS5EZWxldGVSZWFsbVJlc3BvbnNlEl0KDENyZWF0ZUNsaWVudBIlLnRlc3NlcmEuYWRtaW4udjEuQ3JlYXRlQ2xpZW50UmVxdWVzdBomLnRlc3NlcmEuYWRtaW4udjEuQ3JlYXRlQ2xpZW50UmVzcG9uc2USWQoJR2V0Q2xpZW50EiIudGVzc2VyYS5hZG1pbi52MS5HZXRDbGllbnRSZXF1ZXN0GiMudGVzc2VyYS5hZG1pbi52MS5HZXRDbGllbnRSZXNwb25zZSIDkAIBEl8KC0xpc3RDbGllbnRzEiQudGVzc2VyYS5hZG1pbi52MS5MaXN0Q2xpZW50c1JlcXVlc3QaJS50ZXNzZXJhLmFkbWluLnYxLkxpc3RDbGllbnRzUmVzcG9uc2UiA5ACARJdCgxVcGRhdGVDbGllbnQSJS50ZXNzZXJhLmFkbWluLnYxLlVwZGF0ZUNsaWVudFJlcXVlc3QaJi50ZXNzZXJhLmFkbWluLnYxLlVwZGF0ZUNsaWVudFJlc3BvbnNlEl0KDERlbGV0ZUNsaWVudBIlLnRlc3NlcmEuYWRtaW4udjEuRGVsZXRlQ2xpZW50UmVxdWVzdBomLnRlc3NlcmEuYWRtaW4udjEuRGVsZXRlQ2xpZW50UmVzcG9uc2USWgoLQ3JlYXRlU2NvcGUSJC50ZXNzZXJhLmFkbWluLnYxLkNyZWF0ZVNjb3BlUmVxdWVzdBolLnRlc3NlcmEuYWRtaW4udjEuQ3JlYXRlU2NvcGVSZXNwb25zZRJWCghHZXRTY29wZRIhLnRlc3NlcmEuYWRtaW4udjEuR2V0U2NvcGVSZXF1ZXN0GiIudGVzc2VyYS5hZG1pbi52MS5HZXRTY29wZVJlc3BvbnNlIgOQAgESXAoKTGlzdFNjb3BlcxIjLnRlc3NlcmEuYWRtaW4udjEuTGlzdFNjb3Blc1JlcXVlc3QaJC50ZXNzZXJhLmFkbWluLnYxLkxpc3RTY29wZXNSZXNwb25zZSIDkAIBEloKC1VwZGF0ZVNjb3BlEiQudGVzc2VyYS5hZG1pbi52MS5VcGRhdGVTY29wZVJlcXVlc3QaJS50ZXNzZXJhLmFkbWluLnYxLlVwZGF0ZVNjb3BlUmVzcG9uc2USWgoLRGVsZXRlU2NvcGUSJC50ZXNzZXJhLmFkbWluLnYxLkRlbGV0ZVNjb3BlUmVxdWVzdBolLnRlc3NlcmEuYWRtaW4udjEuRGVsZXRlU2NvcGVSZXNwb25zZRJ7ChZDcmVhdGVJZGVudGl0eVByb3ZpZGVyEi8udGVzc2VyYS5hZG1pbi52MS5DcmVhdGVJZGVudGl0eVByb3ZpZGVyUmVxdWVzdBowLnRlc3NlcmEuYWRtaW4udjEuQ3JlYXRlSWRlbnRpdHlQcm92aWRlclJlc3BvbnNlEncKE0dldElkZW50aXR5UHJvdmlkZXISLC50ZXNzZXJhLmFkbWluLnYxLkdldElkZW50aXR5UHJvdmlkZXJSZXF1ZXN0Gi0udGVzc2VyYS5hZG1pbi52MS5HZXRJZGVudGl0eVByb3ZpZGVyUmVzcG9uc2UiA5ACARJ9ChVMaXN0SWRlbnRpdHlQcm92aWRlcnMSLi50ZXNzZXJhLmFkbWluLnYxLkxpc3RJZGVudGl0eVByb3ZpZGVyc1JlcXVlc3QaLy50ZXNzZXJhLmFkbWluLnYxLkxpc3RJZGVudGl0eVByb3ZpZGVyc1Jlc3BvbnNlIgOQAgESewoWVXBkYXRlSWRlbnRpdHlQcm92aWRlchIvLnRlc3NlcmEuYWRtaW4udjEuVXBkYXRlSWRlbnRpdHlQcm92aWRlclJlcXVlc3QaMC50ZXNzZXJhLmFkbWluLnYxLlVwZGF0ZUlkZW50aXR5UHJvdmlkZXJSZXNwb25zZRJ7ChZEZWxldGVJZGVudGl0eVByb3ZpZGVyEi8udGVzc2VyYS5hZG1pbi52MS5EZWxldGVJZGVudGl0eVByb3ZpZGVyUmVxdWVzdBowLnRlc3NlcmEuYWRtaW4udjEuRGVsZXRlSWRlbnRpdHlQcm92aWRlclJlc3BvbnNlEmIKDExpc3RTZXNzaW9ucxIlLnRlc3NlcmEuYWRtaW4udjEuTGlzdFNlc3Npb25zUmVxdWVzdBomLnRlc3NlcmEuYWRtaW4udjEuTGlzdFNlc3Npb25zUmVzcG9uc2UiA5ACARJXCgpFbmRTZXNzaW9uEiMudGVzc2VyYS5hZG1pbi52MS5FbmRTZXNzaW9uUmVxdWVzdBokLnRlc3NlcmEuYWRtaW4udjEuRW5kU2Vzc2lvblJlc3BvbnNlElwKCkxpc3RFdmVudHMSIy50ZXNzZXJhLmFkbWluLnYxLkxpc3RFdmVudHNSZXF1ZXN0GiQudGVzc2VyYS5hZG1pbi52MS5MaXN0RXZlbnRzUmVzcG9uc2UiA5ACAWIGcHJvdG8z", [file_google_protobuf_timestamp, file_tessera_admin_v1_client, file_tessera_admin_v1_event, file_tessera_admin_v1_identity_provider, file_tessera_admin_v1_realm, file_tessera_admin_v1_scope, file_tessera_admin_v1_session]);
+  fileDesc("CiR0ZXNzZXJhL2FkbWluL3YxL2FkbWluX3NlcnZpY2UucHJvdG8SEHRlc3NlcmEuYWRtaW4udjEiPAoSQ3JlYXRlUmVhbG1SZXF1ZXN0EiYKBXJlYWxtGAEgASgLMhcudGVzc2VyYS5hZG1pbi52MS5SZWFsbSI9ChNDcmVhdGVSZWFsbVJlc3BvbnNlEiYKBXJlYWxtGAEgASgLMhcudGVzc2VyYS5hZG1pbi52MS5SZWFsbSIfCg9HZXRSZWFsbVJlcXVlc3QSDAoEbmFtZRgBIAEoCSI6ChBHZXRSZWFsbVJlc3BvbnNlEiYKBXJlYWxtGAEgASgLMhcudGVzc2VyYS5hZG1pbi52MS5SZWFsbSJPChFMaXN0UmVhbG1zUmVxdWVzdBIRCglwYWdlX3NpemUYASABKAUSEgoKcGFnZV90b2tlbhgCIAEoCRITCgtuYW1lX3ByZWZpeBgDIAEoCSJWChJMaXN0UmVhbG1zUmVzcG9uc2USJwoGcmVhbG1zGAEgAygLMhcudGVzc2VyYS5hZG1pbi52MS5SZWFsbRIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkibQoSVXBkYXRlUmVhbG1SZXF1ZXN0EiYKBXJlYWxtGAEgASgLMhcudGVzc2VyYS5hZG1pbi52MS5SZWFsbRIvCgt1cGRhdGVfbWFzaxgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5GaWVsZE1hc2siPQoTVXBkYXRlUmVhbG1SZXNwb25zZRImCgVyZWFsbRgBIAEoCzIXLnRlc3NlcmEuYWRtaW4udjEuUmVhbG0iIgoSRGVsZXRlUmVhbG1SZXF1ZXN0EgwKBG5hbWUYASABKAkiFQoTRGVsZXRlUmVhbG1SZXNwb25zZSJOChNDcmVhdGVDbGllbnRSZXF1ZXN0Eg0KBXJlYWxtGAEgASgJEigKBmNsaWVudBgCIAEoCzIYLnRlc3NlcmEuYWRtaW4udjEuQ2xpZW50IkAKFENyZWF0ZUNsaWVudFJlc3BvbnNlEigKBmNsaWVudBgBIAEoCzIYLnRlc3NlcmEuYWRtaW4udjEuQ2xpZW50IjQKEEdldENsaWVudFJlcXVlc3QSDQoFcmVhbG0YASABKAkSEQoJY2xpZW50X2lkGAIgASgJIj0KEUdldENsaWVudFJlc3BvbnNlEigKBmNsaWVudBgBIAEoCzIYLnRlc3NlcmEuYWRtaW4udjEuQ2xpZW50IrgBChJMaXN0Q2xpZW50c1JlcXVlc3QSDQoFcmVhbG0YASABKAkSEQoJcGFnZV9zaXplGAIgASgFEhIKCnBhZ2VfdG9rZW4YAyABKAkSGAoQY2xpZW50X2lkX3ByZWZpeBgEIAEoCRIUCgdlbmFibGVkGAUgASgISACIAQESHAoPc2VydmljZV9hY2NvdW50GAYgASgISAGIAQFCCgoIX2VuYWJsZWRCEgoQX3NlcnZpY2VfYWNjb3VudCJZChNMaXN0Q2xpZW50c1Jlc3BvbnNlEikKB2NsaWVudHMYASADKAsyGC50ZXNzZXJhLmFkbWluLnYxLkNsaWVudBIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkifwoTVXBkYXRlQ2xpZW50UmVxdWVzdBINCgVyZWFsbRgBIAEoCRIoCgZjbGllbnQYAiABKAsyGC50ZXNzZXJhLmFkbWluLnYxLkNsaWVudBIvCgt1cGRhdGVfbWFzaxgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5GaWVsZE1hc2siQAoUVXBkYXRlQ2xpZW50UmVzcG9uc2USKAoGY2xpZW50GAEgASgLMhgudGVzc2VyYS5hZG1pbi52MS5DbGllbnQiNwoTRGVsZXRlQ2xpZW50UmVxdWVzdBINCgVyZWFsbRgBIAEoCRIRCgljbGllbnRfaWQYAiABKAkiFgoURGVsZXRlQ2xpZW50UmVzcG9uc2UiPQoZUm90YXRlQ2xpZW50U2VjcmV0UmVxdWVzdBINCgVyZWFsbRgBIAEoCRIRCgljbGllbnRfaWQYAiABKAkiVgoaUm90YXRlQ2xpZW50U2VjcmV0UmVzcG9uc2USDgoGc2VjcmV0GAEgASgJEigKBmNsaWVudBgCIAEoCzIYLnRlc3NlcmEuYWRtaW4udjEuQ2xpZW50IksKEkNyZWF0ZVNjb3BlUmVxdWVzdBINCgVyZWFsbRgBIAEoCRImCgVzY29wZRgCIAEoCzIXLnRlc3NlcmEuYWRtaW4udjEuU2NvcGUiPQoTQ3JlYXRlU2NvcGVSZXNwb25zZRImCgVzY29wZRgBIAEoCzIXLnRlc3NlcmEuYWRtaW4udjEuU2NvcGUiLgoPR2V0U2NvcGVSZXF1ZXN0Eg0KBXJlYWxtGAEgASgJEgwKBG5hbWUYAiABKAkiOgoQR2V0U2NvcGVSZXNwb25zZRImCgVzY29wZRgBIAEoCzIXLnRlc3NlcmEuYWRtaW4udjEuU2NvcGUiXgoRTGlzdFNjb3Blc1JlcXVlc3QSDQoFcmVhbG0YASABKAkSEQoJcGFnZV9zaXplGAIgASgFEhIKCnBhZ2VfdG9rZW4YAyABKAkSEwoLbmFtZV9wcmVmaXgYBCABKAkiVgoSTGlzdFNjb3Blc1Jlc3BvbnNlEicKBnNjb3BlcxgBIAMoCzIXLnRlc3NlcmEuYWRtaW4udjEuU2NvcGUSFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJInwKElVwZGF0ZVNjb3BlUmVxdWVzdBINCgVyZWFsbRgBIAEoCRImCgVzY29wZRgCIAEoCzIXLnRlc3NlcmEuYWRtaW4udjEuU2NvcGUSLwoLdXBkYXRlX21hc2sYAyABKAsyGi5nb29nbGUucHJvdG9idWYuRmllbGRNYXNrIj0KE1VwZGF0ZVNjb3BlUmVzcG9uc2USJgoFc2NvcGUYASABKAsyFy50ZXNzZXJhLmFkbWluLnYxLlNjb3BlIjEKEkRlbGV0ZVNjb3BlUmVxdWVzdBINCgVyZWFsbRgBIAEoCRIMCgRuYW1lGAIgASgJIhUKE0RlbGV0ZVNjb3BlUmVzcG9uc2UicQoTTGlzdFNlc3Npb25zUmVxdWVzdBINCgVyZWFsbRgBIAEoCRIPCgd1c2VyX2lkGAIgASgJEhMKC2FjdGl2ZV9vbmx5GAMgASgIEhEKCXBhZ2Vfc2l6ZRgEIAEoBRISCgpwYWdlX3Rva2VuGAUgASgJIlwKFExpc3RTZXNzaW9uc1Jlc3BvbnNlEisKCHNlc3Npb25zGAEgAygLMhkudGVzc2VyYS5hZG1pbi52MS5TZXNzaW9uEhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSI2ChFFbmRTZXNzaW9uUmVxdWVzdBINCgVyZWFsbRgBIAEoCRISCgpzZXNzaW9uX2lkGAIgASgJIhQKEkVuZFNlc3Npb25SZXNwb25zZSLhAQoRTGlzdEV2ZW50c1JlcXVlc3QSDQoFcmVhbG0YASABKAkSDAoEa2luZBgCIAEoCRIRCgljbGllbnRfaWQYAyABKAkSDwoHc3ViamVjdBgEIAEoCRIOCgZyZXN1bHQYBSABKAkSKQoFc2luY2UYBiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEikKBXVudGlsGAcgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIRCglwYWdlX3NpemUYCCABKAUSEgoKcGFnZV90b2tlbhgJIAEoCSJWChJMaXN0RXZlbnRzUmVzcG9uc2USJwoGZXZlbnRzGAEgAygLMhcudGVzc2VyYS5hZG1pbi52MS5FdmVudBIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkibQodQ3JlYXRlSWRlbnRpdHlQcm92aWRlclJlcXVlc3QSDQoFcmVhbG0YASABKAkSPQoRaWRlbnRpdHlfcHJvdmlkZXIYAiABKAsyIi50ZXNzZXJhLmFkbWluLnYxLklkZW50aXR5UHJvdmlkZXIiXwoeQ3JlYXRlSWRlbnRpdHlQcm92aWRlclJlc3BvbnNlEj0KEWlkZW50aXR5X3Byb3ZpZGVyGAEgASgLMiIudGVzc2VyYS5hZG1pbi52MS5JZGVudGl0eVByb3ZpZGVyIjoKGkdldElkZW50aXR5UHJvdmlkZXJSZXF1ZXN0Eg0KBXJlYWxtGAEgASgJEg0KBWFsaWFzGAIgASgJIlwKG0dldElkZW50aXR5UHJvdmlkZXJSZXNwb25zZRI9ChFpZGVudGl0eV9wcm92aWRlchgBIAEoCzIiLnRlc3NlcmEuYWRtaW4udjEuSWRlbnRpdHlQcm92aWRlciKMAQocTGlzdElkZW50aXR5UHJvdmlkZXJzUmVxdWVzdBINCgVyZWFsbRgBIAEoCRIRCglwYWdlX3NpemUYAiABKAUSEgoKcGFnZV90b2tlbhgDIAEoCRIUCgxhbGlhc19wcmVmaXgYBCABKAkSFAoHZW5hYmxlZBgFIAEoCEgAiAEBQgoKCF9lbmFibGVkIngKHUxpc3RJZGVudGl0eVByb3ZpZGVyc1Jlc3BvbnNlEj4KEmlkZW50aXR5X3Byb3ZpZGVycxgBIAMoCzIiLnRlc3NlcmEuYWRtaW4udjEuSWRlbnRpdHlQcm92aWRlchIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkingEKHVVwZGF0ZUlkZW50aXR5UHJvdmlkZXJSZXF1ZXN0Eg0KBXJlYWxtGAEgASgJEj0KEWlkZW50aXR5X3Byb3ZpZGVyGAIgASgLMiIudGVzc2VyYS5hZG1pbi52MS5JZGVudGl0eVByb3ZpZGVyEi8KC3VwZGF0ZV9tYXNrGAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLkZpZWxkTWFzayJfCh5VcGRhdGVJZGVudGl0eVByb3ZpZGVyUmVzcG9uc2USPQoRaWRlbnRpdHlfcHJvdmlkZXIYASABKAsyIi50ZXNzZXJhLmFkbWluLnYxLklkZW50aXR5UHJvdmlkZXIiPQodRGVsZXRlSWRlbnRpdHlQcm92aWRlclJlcXVlc3QSDQoFcmVhbG0YASABKAkSDQoFYWxpYXMYAiABKAkiIAoeRGVsZXRlSWRlbnRpdHlQcm92aWRlclJlc3BvbnNlIkgKEUNyZWF0ZVVzZXJSZXF1ZXN0Eg0KBXJlYWxtGAEgASgJEiQKBHVzZXIYAiABKAsyFi50ZXNzZXJhLmFkbWluLnYxLlVzZXIiOgoSQ3JlYXRlVXNlclJlc3BvbnNlEiQKBHVzZXIYASABKAsyFi50ZXNzZXJhLmFkbWluLnYxLlVzZXIiQgoOR2V0VXNlclJlcXVlc3QSDQoFcmVhbG0YASABKAkSDwoHdXNlcl9pZBgCIAEoCRIQCgh1c2VybmFtZRgDIAEoCSI3Cg9HZXRVc2VyUmVzcG9uc2USJAoEdXNlchgBIAEoCzIWLnRlc3NlcmEuYWRtaW4udjEuVXNlciKSAQoQTGlzdFVzZXJzUmVxdWVzdBINCgVyZWFsbRgBIAEoCRIRCglwYWdlX3NpemUYAiABKAUSEgoKcGFnZV90b2tlbhgDIAEoCRIXCg91c2VybmFtZV9wcmVmaXgYBCABKAkSDQoFZW1haWwYBSABKAkSFAoHZW5hYmxlZBgGIAEoCEgAiAEBQgoKCF9lbmFibGVkIlMKEUxpc3RVc2Vyc1Jlc3BvbnNlEiUKBXVzZXJzGAEgAygLMhYudGVzc2VyYS5hZG1pbi52MS5Vc2VyEhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSJ5ChFVcGRhdGVVc2VyUmVxdWVzdBINCgVyZWFsbRgBIAEoCRIkCgR1c2VyGAIgASgLMhYudGVzc2VyYS5hZG1pbi52MS5Vc2VyEi8KC3VwZGF0ZV9tYXNrGAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLkZpZWxkTWFzayI6ChJVcGRhdGVVc2VyUmVzcG9uc2USJAoEdXNlchgBIAEoCzIWLnRlc3NlcmEuYWRtaW4udjEuVXNlciIzChFEZWxldGVVc2VyUmVxdWVzdBINCgVyZWFsbRgBIAEoCRIPCgd1c2VyX2lkGAIgASgJIhQKEkRlbGV0ZVVzZXJSZXNwb25zZSI2ChRMaXN0VXNlckxpbmtzUmVxdWVzdBINCgVyZWFsbRgBIAEoCRIPCgd1c2VyX2lkGAIgASgJIkIKFUxpc3RVc2VyTGlua3NSZXNwb25zZRIpCgVsaW5rcxgBIAMoCzIaLnRlc3NlcmEuYWRtaW4udjEuVXNlckxpbmsiJwoWTGlzdFNpZ25pbmdLZXlzUmVxdWVzdBINCgVyZWFsbRgBIAEoCSJFChdMaXN0U2lnbmluZ0tleXNSZXNwb25zZRIqCgRrZXlzGAEgAygLMhwudGVzc2VyYS5hZG1pbi52MS5TaWduaW5nS2V5IlEKF1JvdGF0ZVNpZ25pbmdLZXlSZXF1ZXN0Eg0KBXJlYWxtGAEgASgJEhEKCWFsZ29yaXRobRgCIAEoCRIUCgxhY3RpdmF0ZV9raWQYAyABKAkidAoYUm90YXRlU2lnbmluZ0tleVJlc3BvbnNlEiwKBmFjdGl2ZRgBIAEoCzIcLnRlc3NlcmEuYWRtaW4udjEuU2lnbmluZ0tleRIqCgRrZXlzGAIgAygLMhwudGVzc2VyYS5hZG1pbi52MS5TaWduaW5nS2V5IlQKF0ltcG9ydFNpZ25pbmdLZXlSZXF1ZXN0Eg0KBXJlYWxtGAEgASgJEhgKEHByaXZhdGVfandrX2pzb24YAiABKAkSEAoIYWN0aXZhdGUYAyABKAgiRQoYSW1wb3J0U2lnbmluZ0tleVJlc3BvbnNlEikKA2tleRgBIAEoCzIcLnRlc3NlcmEuYWRtaW4udjEuU2lnbmluZ0tleSIzChJFeHBvcnRSZWFsbVJlcXVlc3QSDQoFcmVhbG0YASABKAkSDgoGZm9ybWF0GAIgASgJIikKE0V4cG9ydFJlYWxtUmVzcG9uc2USEgoKcmVhbG1fZmlsZRgBIAEoCSJXChJJbXBvcnRSZWFsbVJlcXVlc3QSDQoFcmVhbG0YASABKAkSEgoKcmVhbG1fZmlsZRgCIAEoCRIPCgdkcnlfcnVuGAMgASgIEg0KBXBydW5lGAQgASgIIm0KE0ltcG9ydFJlYWxtUmVzcG9uc2USDwoHZHJ5X3J1bhgBIAEoCBIVCg1yZWFsbV9jcmVhdGVkGAIgASgIEi4KB2NoYW5nZXMYAyADKAsyHS50ZXNzZXJhLmFkbWluLnYxLlJlYWxtQ2hhbmdlIkgKC1JlYWxtQ2hhbmdlEgwKBGtpbmQYASABKAkSCwoDa2V5GAIgASgJEg4KBmFjdGlvbhgDIAEoCRIOCgZmaWVsZHMYBCADKAkymBsKDEFkbWluU2VydmljZRJaCgtDcmVhdGVSZWFsbRIkLnRlc3NlcmEuYWRtaW4udjEuQ3JlYXRlUmVhbG1SZXF1ZXN0GiUudGVzc2VyYS5hZG1pbi52MS5DcmVhdGVSZWFsbVJlc3BvbnNlElYKCEdldFJlYWxtEiEudGVzc2VyYS5hZG1pbi52MS5HZXRSZWFsbVJlcXVlc3QaIi50ZXNzZXJhLmFkbWluLnYxLkdldFJlYWxtUmVzcG9uc2UiA5ACARJcCgpMaXN0UmVhbG1zEiMudGVzc2VyYS5hZG1pbi52MS5MaXN0UmVhbG1zUmVxdWVzdBokLnRlc3NlcmEuYWRtaW4udjEuTGlzdFJlYWxtc1Jlc3BvbnNlIgOQAgESWgoLVXBkYXRlUmVhbG0SJC50ZXNzZXJhLmFkbWluLnYxLlVwZGF0ZVJlYWxtUmVxdWVzdBolLnRlc3NlcmEuYWRtaW4udjEuVXBkYXRlUmVhbG1SZXNwb25zZRJaCgtEZWxldGVSZWFsbRIkLnRlc3NlcmEuYWRtaW4udjEuRGVsZXRlUmVhbG1SZXF1ZXN0GiUudGVzc2VyYS5hZG1pbi52MS5EZWxldGVSZWFsbVJlc3BvbnNlEl8KC0V4cG9ydFJlYWxtEiQudGVzc2VyYS5hZG1pbi52MS5FeHBvcnRSZWFsbVJlcXVlc3QaJS50ZXNzZXJhLmFkbWluLnYxLkV4cG9ydFJlYWxtUmVzcG9uc2UiA5ACARJaCgtJbXBvcnRSZWFsbRIkLnRlc3NlcmEuYWRtaW4udjEuSW1wb3J0UmVhbG1SZXF1ZXN0GiUudGVzc2VyYS5hZG1pbi52MS5JbXBvcnRSZWFsbVJlc3BvbnNlEl0KDENyZWF0ZUNsaWVudBIlLnRlc3NlcmEuYWRtaW4udjEuQ3JlYXRlQ2xpZW50UmVxdWVzdBomLnRlc3NlcmEuYWRtaW4udjEuQ3JlYXRlQ2xpZW50UmVzcG9uc2USWQoJR2V0Q2xpZW50EiIudGVzc2VyYS5hZG1pbi52MS5HZXRDbGllbnRSZXF1ZXN0GiMudGVzc2VyYS5hZG1pbi52MS5HZXRDbGllbnRSZXNwb25zZSIDkAIBEl8KC0xpc3RDbGllbnRzEiQudGVzc2VyYS5hZG1pbi52MS5MaXN0Q2xpZW50c1JlcXVlc3QaJS50ZXNzZXJhLmFkbWluLnYxLkxpc3RDbGllbnRzUmVzcG9uc2UiA5ACARJdCgxVcGRhdGVDbGllbnQSJS50ZXNzZXJhLmFkbWluLnYxLlVwZGF0ZUNsaWVudFJlcXVlc3QaJi50ZXNzZXJhLmFkbWluLnYxLlVwZGF0ZUNsaWVudFJlc3BvbnNlEl0KDERlbGV0ZUNsaWVudBIlLnRlc3NlcmEuYWRtaW4udjEuRGVsZXRlQ2xpZW50UmVxdWVzdBomLnRlc3NlcmEuYWRtaW4udjEuRGVsZXRlQ2xpZW50UmVzcG9uc2USbwoSUm90YXRlQ2xpZW50U2VjcmV0EisudGVzc2VyYS5hZG1pbi52MS5Sb3RhdGVDbGllbnRTZWNyZXRSZXF1ZXN0GiwudGVzc2VyYS5hZG1pbi52MS5Sb3RhdGVDbGllbnRTZWNyZXRSZXNwb25zZRJaCgtDcmVhdGVTY29wZRIkLnRlc3NlcmEuYWRtaW4udjEuQ3JlYXRlU2NvcGVSZXF1ZXN0GiUudGVzc2VyYS5hZG1pbi52MS5DcmVhdGVTY29wZVJlc3BvbnNlElYKCEdldFNjb3BlEiEudGVzc2VyYS5hZG1pbi52MS5HZXRTY29wZVJlcXVlc3QaIi50ZXNzZXJhLmFkbWluLnYxLkdldFNjb3BlUmVzcG9uc2UiA5ACARJcCgpMaXN0U2NvcGVzEiMudGVzc2VyYS5hZG1pbi52MS5MaXN0U2NvcGVzUmVxdWVzdBokLnRlc3NlcmEuYWRtaW4udjEuTGlzdFNjb3Blc1Jlc3BvbnNlIgOQAgESWgoLVXBkYXRlU2NvcGUSJC50ZXNzZXJhLmFkbWluLnYxLlVwZGF0ZVNjb3BlUmVxdWVzdBolLnRlc3NlcmEuYWRtaW4udjEuVXBkYXRlU2NvcGVSZXNwb25zZRJaCgtEZWxldGVTY29wZRIkLnRlc3NlcmEuYWRtaW4udjEuRGVsZXRlU2NvcGVSZXF1ZXN0GiUudGVzc2VyYS5hZG1pbi52MS5EZWxldGVTY29wZVJlc3BvbnNlEnsKFkNyZWF0ZUlkZW50aXR5UHJvdmlkZXISLy50ZXNzZXJhLmFkbWluLnYxLkNyZWF0ZUlkZW50aXR5UHJvdmlkZXJSZXF1ZXN0GjAudGVzc2VyYS5hZG1pbi52MS5DcmVhdGVJZGVudGl0eVByb3ZpZGVyUmVzcG9uc2USdwoTR2V0SWRlbnRpdHlQcm92aWRlchIsLnRlc3NlcmEuYWRtaW4udjEuR2V0SWRlbnRpdHlQcm92aWRlclJlcXVlc3QaLS50ZXNzZXJhLmFkbWluLnYxLkdldElkZW50aXR5UHJvdmlkZXJSZXNwb25zZSIDkAIBEn0KFUxpc3RJZGVudGl0eVByb3ZpZGVycxIuLnRlc3NlcmEuYWRtaW4udjEuTGlzdElkZW50aXR5UHJvdmlkZXJzUmVxdWVzdBovLnRlc3NlcmEuYWRtaW4udjEuTGlzdElkZW50aXR5UHJvdmlkZXJzUmVzcG9uc2UiA5ACARJ7ChZVcGRhdGVJZGVudGl0eVByb3ZpZGVyEi8udGVzc2VyYS5hZG1pbi52MS5VcGRhdGVJZGVudGl0eVByb3ZpZGVyUmVxdWVzdBowLnRlc3NlcmEuYWRtaW4udjEuVXBkYXRlSWRlbnRpdHlQcm92aWRlclJlc3BvbnNlEnsKFkRlbGV0ZUlkZW50aXR5UHJvdmlkZXISLy50ZXNzZXJhLmFkbWluLnYxLkRlbGV0ZUlkZW50aXR5UHJvdmlkZXJSZXF1ZXN0GjAudGVzc2VyYS5hZG1pbi52MS5EZWxldGVJZGVudGl0eVByb3ZpZGVyUmVzcG9uc2USVwoKQ3JlYXRlVXNlchIjLnRlc3NlcmEuYWRtaW4udjEuQ3JlYXRlVXNlclJlcXVlc3QaJC50ZXNzZXJhLmFkbWluLnYxLkNyZWF0ZVVzZXJSZXNwb25zZRJTCgdHZXRVc2VyEiAudGVzc2VyYS5hZG1pbi52MS5HZXRVc2VyUmVxdWVzdBohLnRlc3NlcmEuYWRtaW4udjEuR2V0VXNlclJlc3BvbnNlIgOQAgESWQoJTGlzdFVzZXJzEiIudGVzc2VyYS5hZG1pbi52MS5MaXN0VXNlcnNSZXF1ZXN0GiMudGVzc2VyYS5hZG1pbi52MS5MaXN0VXNlcnNSZXNwb25zZSIDkAIBElcKClVwZGF0ZVVzZXISIy50ZXNzZXJhLmFkbWluLnYxLlVwZGF0ZVVzZXJSZXF1ZXN0GiQudGVzc2VyYS5hZG1pbi52MS5VcGRhdGVVc2VyUmVzcG9uc2USVwoKRGVsZXRlVXNlchIjLnRlc3NlcmEuYWRtaW4udjEuRGVsZXRlVXNlclJlcXVlc3QaJC50ZXNzZXJhLmFkbWluLnYxLkRlbGV0ZVVzZXJSZXNwb25zZRJlCg1MaXN0VXNlckxpbmtzEiYudGVzc2VyYS5hZG1pbi52MS5MaXN0VXNlckxpbmtzUmVxdWVzdBonLnRlc3NlcmEuYWRtaW4udjEuTGlzdFVzZXJMaW5rc1Jlc3BvbnNlIgOQAgESawoPTGlzdFNpZ25pbmdLZXlzEigudGVzc2VyYS5hZG1pbi52MS5MaXN0U2lnbmluZ0tleXNSZXF1ZXN0GikudGVzc2VyYS5hZG1pbi52MS5MaXN0U2lnbmluZ0tleXNSZXNwb25zZSIDkAIBEmkKEFJvdGF0ZVNpZ25pbmdLZXkSKS50ZXNzZXJhLmFkbWluLnYxLlJvdGF0ZVNpZ25pbmdLZXlSZXF1ZXN0GioudGVzc2VyYS5hZG1pbi52MS5Sb3RhdGVTaWduaW5nS2V5UmVzcG9uc2USaQoQSW1wb3J0U2lnbmluZ0tleRIpLnRlc3NlcmEuYWRtaW4udjEuSW1wb3J0U2lnbmluZ0tleVJlcXVlc3QaKi50ZXNzZXJhLmFkbWluLnYxLkltcG9ydFNpZ25pbmdLZXlSZXNwb25zZRJiCgxMaXN0U2Vzc2lvbnMSJS50ZXNzZXJhLmFkbWluLnYxLkxpc3RTZXNzaW9uc1JlcXVlc3QaJi50ZXNzZXJhLmFkbWluLnYxLkxpc3RTZXNzaW9uc1Jlc3BvbnNlIgOQAgESVwoKRW5kU2Vzc2lvbhIjLnRlc3NlcmEuYWRtaW4udjEuRW5kU2Vzc2lvblJlcXVlc3QaJC50ZXNzZXJhLmFkbWluLnYxLkVuZFNlc3Npb25SZXNwb25zZRJcCgpMaXN0RXZlbnRzEiMudGVzc2VyYS5hZG1pbi52MS5MaXN0RXZlbnRzUmVxdWVzdBokLnRlc3NlcmEuYWRtaW4udjEuTGlzdEV2ZW50c1Jlc3BvbnNlIgOQAgFiBnByb3RvMw", [file_google_protobuf_field_mask, file_google_protobuf_timestamp, file_tessera_admin_v1_client, file_tessera_admin_v1_event, file_tessera_admin_v1_identity_provider, file_tessera_admin_v1_realm, file_tessera_admin_v1_scope, file_tessera_admin_v1_session, file_tessera_admin_v1_signing_key, file_tessera_admin_v1_user]);
 
 /**
  * CreateRealmRequest carries the realm to create.
@@ -111,11 +115,31 @@ export const GetRealmResponseSchema: GenMessage<GetRealmResponse> = /*@__PURE__*
   messageDesc(file_tessera_admin_v1_admin_service, 3);
 
 /**
- * ListRealmsRequest lists realms.
+ * ListRealmsRequest filters and pages realms.
  *
  * @generated from message tessera.admin.v1.ListRealmsRequest
  */
 export type ListRealmsRequest = Message<"tessera.admin.v1.ListRealmsRequest"> & {
+  /**
+   * At most this many (default 100, at most 1000).
+   *
+   * @generated from field: int32 page_size = 1;
+   */
+  pageSize: number;
+
+  /**
+   * From a previous response's next_page_token.
+   *
+   * @generated from field: string page_token = 2;
+   */
+  pageToken: string;
+
+  /**
+   * Only realms whose name starts with this.
+   *
+   * @generated from field: string name_prefix = 3;
+   */
+  namePrefix: string;
 };
 
 /**
@@ -126,17 +150,24 @@ export const ListRealmsRequestSchema: GenMessage<ListRealmsRequest> = /*@__PURE_
   messageDesc(file_tessera_admin_v1_admin_service, 4);
 
 /**
- * ListRealmsResponse returns the realms.
+ * ListRealmsResponse returns one page of realms.
  *
  * @generated from message tessera.admin.v1.ListRealmsResponse
  */
 export type ListRealmsResponse = Message<"tessera.admin.v1.ListRealmsResponse"> & {
   /**
-   * Every realm, by name.
+   * The realms the caller may read, by name.
    *
    * @generated from field: repeated tessera.admin.v1.Realm realms = 1;
    */
   realms: Realm[];
+
+  /**
+   * Token of the next page; empty on the last.
+   *
+   * @generated from field: string next_page_token = 2;
+   */
+  nextPageToken: string;
 };
 
 /**
@@ -153,11 +184,19 @@ export const ListRealmsResponseSchema: GenMessage<ListRealmsResponse> = /*@__PUR
  */
 export type UpdateRealmRequest = Message<"tessera.admin.v1.UpdateRealmRequest"> & {
   /**
-   * The realm, named by its name.
+   * The realm, named by its name; a non-empty etag must be current.
    *
    * @generated from field: tessera.admin.v1.Realm realm = 1;
    */
   realm?: Realm;
+
+  /**
+   * Fields to change, by their proto names (`token_exchange.scope_policy`); the others are kept. Absent:
+   * the fields the request sets (non-default values). `*`: every field (a full replacement).
+   *
+   * @generated from field: google.protobuf.FieldMask update_mask = 2;
+   */
+  updateMask?: FieldMask;
 };
 
 /**
@@ -323,7 +362,7 @@ export const GetClientResponseSchema: GenMessage<GetClientResponse> = /*@__PURE_
   messageDesc(file_tessera_admin_v1_admin_service, 13);
 
 /**
- * ListClientsRequest lists a realm's clients.
+ * ListClientsRequest filters and pages a realm's clients.
  *
  * @generated from message tessera.admin.v1.ListClientsRequest
  */
@@ -334,6 +373,41 @@ export type ListClientsRequest = Message<"tessera.admin.v1.ListClientsRequest"> 
    * @generated from field: string realm = 1;
    */
   realm: string;
+
+  /**
+   * At most this many (default 100, at most 1000).
+   *
+   * @generated from field: int32 page_size = 2;
+   */
+  pageSize: number;
+
+  /**
+   * From a previous response's next_page_token.
+   *
+   * @generated from field: string page_token = 3;
+   */
+  pageToken: string;
+
+  /**
+   * Only clients whose client_id starts with this.
+   *
+   * @generated from field: string client_id_prefix = 4;
+   */
+  clientIdPrefix: string;
+
+  /**
+   * Only enabled (true) or disabled (false) clients.
+   *
+   * @generated from field: optional bool enabled = 5;
+   */
+  enabled?: boolean;
+
+  /**
+   * Only clients with (true) or without (false) a service account.
+   *
+   * @generated from field: optional bool service_account = 6;
+   */
+  serviceAccount?: boolean;
 };
 
 /**
@@ -344,7 +418,7 @@ export const ListClientsRequestSchema: GenMessage<ListClientsRequest> = /*@__PUR
   messageDesc(file_tessera_admin_v1_admin_service, 14);
 
 /**
- * ListClientsResponse returns the clients.
+ * ListClientsResponse returns one page of clients.
  *
  * @generated from message tessera.admin.v1.ListClientsResponse
  */
@@ -355,6 +429,13 @@ export type ListClientsResponse = Message<"tessera.admin.v1.ListClientsResponse"
    * @generated from field: repeated tessera.admin.v1.Client clients = 1;
    */
   clients: Client[];
+
+  /**
+   * Token of the next page; empty on the last.
+   *
+   * @generated from field: string next_page_token = 2;
+   */
+  nextPageToken: string;
 };
 
 /**
@@ -378,11 +459,19 @@ export type UpdateClientRequest = Message<"tessera.admin.v1.UpdateClientRequest"
   realm: string;
 
   /**
-   * The client, named by its client_id.
+   * The client, named by its client_id; a non-empty etag must be current.
    *
    * @generated from field: tessera.admin.v1.Client client = 2;
    */
   client?: Client;
+
+  /**
+   * Fields to change, by their proto names (`token_exchange.scope_policy`); the others are kept. Absent:
+   * the fields the request sets (non-default values). `*`: every field (a full replacement).
+   *
+   * @generated from field: google.protobuf.FieldMask update_mask = 3;
+   */
+  updateMask?: FieldMask;
 };
 
 /**
@@ -457,6 +546,62 @@ export const DeleteClientResponseSchema: GenMessage<DeleteClientResponse> = /*@_
   messageDesc(file_tessera_admin_v1_admin_service, 19);
 
 /**
+ * RotateClientSecretRequest names the client.
+ *
+ * @generated from message tessera.admin.v1.RotateClientSecretRequest
+ */
+export type RotateClientSecretRequest = Message<"tessera.admin.v1.RotateClientSecretRequest"> & {
+  /**
+   * Realm name.
+   *
+   * @generated from field: string realm = 1;
+   */
+  realm: string;
+
+  /**
+   * client_id.
+   *
+   * @generated from field: string client_id = 2;
+   */
+  clientId: string;
+};
+
+/**
+ * Describes the message tessera.admin.v1.RotateClientSecretRequest.
+ * Use `create(RotateClientSecretRequestSchema)` to create a new message.
+ */
+export const RotateClientSecretRequestSchema: GenMessage<RotateClientSecretRequest> = /*@__PURE__*/
+  messageDesc(file_tessera_admin_v1_admin_service, 20);
+
+/**
+ * RotateClientSecretResponse returns the new secret, this once.
+ *
+ * @generated from message tessera.admin.v1.RotateClientSecretResponse
+ */
+export type RotateClientSecretResponse = Message<"tessera.admin.v1.RotateClientSecretResponse"> & {
+  /**
+   * The new secret: 32 random bytes, base64url. Not retrievable later.
+   *
+   * @generated from field: string secret = 1;
+   */
+  secret: string;
+
+  /**
+   * The client, secret omitted.
+   *
+   * @generated from field: tessera.admin.v1.Client client = 2;
+   */
+  client?: Client;
+};
+
+/**
+ * Describes the message tessera.admin.v1.RotateClientSecretResponse.
+ * Use `create(RotateClientSecretResponseSchema)` to create a new message.
+ */
+export const RotateClientSecretResponseSchema: GenMessage<RotateClientSecretResponse> = /*@__PURE__*/
+  messageDesc(file_tessera_admin_v1_admin_service, 21);
+
+/**
  * CreateScopeRequest carries the scope to create.
  *
  * @generated from message tessera.admin.v1.CreateScopeRequest
@@ -482,7 +627,7 @@ export type CreateScopeRequest = Message<"tessera.admin.v1.CreateScopeRequest"> 
  * Use `create(CreateScopeRequestSchema)` to create a new message.
  */
 export const CreateScopeRequestSchema: GenMessage<CreateScopeRequest> = /*@__PURE__*/
-  messageDesc(file_tessera_admin_v1_admin_service, 20);
+  messageDesc(file_tessera_admin_v1_admin_service, 22);
 
 /**
  * CreateScopeResponse returns the created scope.
@@ -503,7 +648,7 @@ export type CreateScopeResponse = Message<"tessera.admin.v1.CreateScopeResponse"
  * Use `create(CreateScopeResponseSchema)` to create a new message.
  */
 export const CreateScopeResponseSchema: GenMessage<CreateScopeResponse> = /*@__PURE__*/
-  messageDesc(file_tessera_admin_v1_admin_service, 21);
+  messageDesc(file_tessera_admin_v1_admin_service, 23);
 
 /**
  * GetScopeRequest names a scope.
@@ -531,7 +676,7 @@ export type GetScopeRequest = Message<"tessera.admin.v1.GetScopeRequest"> & {
  * Use `create(GetScopeRequestSchema)` to create a new message.
  */
 export const GetScopeRequestSchema: GenMessage<GetScopeRequest> = /*@__PURE__*/
-  messageDesc(file_tessera_admin_v1_admin_service, 22);
+  messageDesc(file_tessera_admin_v1_admin_service, 24);
 
 /**
  * GetScopeResponse returns a scope.
@@ -552,10 +697,10 @@ export type GetScopeResponse = Message<"tessera.admin.v1.GetScopeResponse"> & {
  * Use `create(GetScopeResponseSchema)` to create a new message.
  */
 export const GetScopeResponseSchema: GenMessage<GetScopeResponse> = /*@__PURE__*/
-  messageDesc(file_tessera_admin_v1_admin_service, 23);
+  messageDesc(file_tessera_admin_v1_admin_service, 25);
 
 /**
- * ListScopesRequest lists a realm's scopes.
+ * ListScopesRequest filters and pages a realm's scopes.
  *
  * @generated from message tessera.admin.v1.ListScopesRequest
  */
@@ -566,6 +711,27 @@ export type ListScopesRequest = Message<"tessera.admin.v1.ListScopesRequest"> & 
    * @generated from field: string realm = 1;
    */
   realm: string;
+
+  /**
+   * At most this many (default 100, at most 1000).
+   *
+   * @generated from field: int32 page_size = 2;
+   */
+  pageSize: number;
+
+  /**
+   * From a previous response's next_page_token.
+   *
+   * @generated from field: string page_token = 3;
+   */
+  pageToken: string;
+
+  /**
+   * Only scopes whose name starts with this.
+   *
+   * @generated from field: string name_prefix = 4;
+   */
+  namePrefix: string;
 };
 
 /**
@@ -573,10 +739,10 @@ export type ListScopesRequest = Message<"tessera.admin.v1.ListScopesRequest"> & 
  * Use `create(ListScopesRequestSchema)` to create a new message.
  */
 export const ListScopesRequestSchema: GenMessage<ListScopesRequest> = /*@__PURE__*/
-  messageDesc(file_tessera_admin_v1_admin_service, 24);
+  messageDesc(file_tessera_admin_v1_admin_service, 26);
 
 /**
- * ListScopesResponse returns the scopes.
+ * ListScopesResponse returns one page of scopes.
  *
  * @generated from message tessera.admin.v1.ListScopesResponse
  */
@@ -587,6 +753,13 @@ export type ListScopesResponse = Message<"tessera.admin.v1.ListScopesResponse"> 
    * @generated from field: repeated tessera.admin.v1.Scope scopes = 1;
    */
   scopes: Scope[];
+
+  /**
+   * Token of the next page; empty on the last.
+   *
+   * @generated from field: string next_page_token = 2;
+   */
+  nextPageToken: string;
 };
 
 /**
@@ -594,7 +767,7 @@ export type ListScopesResponse = Message<"tessera.admin.v1.ListScopesResponse"> 
  * Use `create(ListScopesResponseSchema)` to create a new message.
  */
 export const ListScopesResponseSchema: GenMessage<ListScopesResponse> = /*@__PURE__*/
-  messageDesc(file_tessera_admin_v1_admin_service, 25);
+  messageDesc(file_tessera_admin_v1_admin_service, 27);
 
 /**
  * UpdateScopeRequest carries the new scope.
@@ -610,11 +783,19 @@ export type UpdateScopeRequest = Message<"tessera.admin.v1.UpdateScopeRequest"> 
   realm: string;
 
   /**
-   * The scope, named by its name.
+   * The scope, named by its name; a non-empty etag must be current.
    *
    * @generated from field: tessera.admin.v1.Scope scope = 2;
    */
   scope?: Scope;
+
+  /**
+   * Fields to change, by their proto names (`token_exchange.scope_policy`); the others are kept. Absent:
+   * the fields the request sets (non-default values). `*`: every field (a full replacement).
+   *
+   * @generated from field: google.protobuf.FieldMask update_mask = 3;
+   */
+  updateMask?: FieldMask;
 };
 
 /**
@@ -622,7 +803,7 @@ export type UpdateScopeRequest = Message<"tessera.admin.v1.UpdateScopeRequest"> 
  * Use `create(UpdateScopeRequestSchema)` to create a new message.
  */
 export const UpdateScopeRequestSchema: GenMessage<UpdateScopeRequest> = /*@__PURE__*/
-  messageDesc(file_tessera_admin_v1_admin_service, 26);
+  messageDesc(file_tessera_admin_v1_admin_service, 28);
 
 /**
  * UpdateScopeResponse returns the updated scope.
@@ -643,7 +824,7 @@ export type UpdateScopeResponse = Message<"tessera.admin.v1.UpdateScopeResponse"
  * Use `create(UpdateScopeResponseSchema)` to create a new message.
  */
 export const UpdateScopeResponseSchema: GenMessage<UpdateScopeResponse> = /*@__PURE__*/
-  messageDesc(file_tessera_admin_v1_admin_service, 27);
+  messageDesc(file_tessera_admin_v1_admin_service, 29);
 
 /**
  * DeleteScopeRequest names the scope to delete.
@@ -671,7 +852,7 @@ export type DeleteScopeRequest = Message<"tessera.admin.v1.DeleteScopeRequest"> 
  * Use `create(DeleteScopeRequestSchema)` to create a new message.
  */
 export const DeleteScopeRequestSchema: GenMessage<DeleteScopeRequest> = /*@__PURE__*/
-  messageDesc(file_tessera_admin_v1_admin_service, 28);
+  messageDesc(file_tessera_admin_v1_admin_service, 30);
 
 /**
  * DeleteScopeResponse is empty.
@@ -686,7 +867,7 @@ export type DeleteScopeResponse = Message<"tessera.admin.v1.DeleteScopeResponse"
  * Use `create(DeleteScopeResponseSchema)` to create a new message.
  */
 export const DeleteScopeResponseSchema: GenMessage<DeleteScopeResponse> = /*@__PURE__*/
-  messageDesc(file_tessera_admin_v1_admin_service, 29);
+  messageDesc(file_tessera_admin_v1_admin_service, 31);
 
 /**
  * ListSessionsRequest filters and pages sessions.
@@ -735,7 +916,7 @@ export type ListSessionsRequest = Message<"tessera.admin.v1.ListSessionsRequest"
  * Use `create(ListSessionsRequestSchema)` to create a new message.
  */
 export const ListSessionsRequestSchema: GenMessage<ListSessionsRequest> = /*@__PURE__*/
-  messageDesc(file_tessera_admin_v1_admin_service, 30);
+  messageDesc(file_tessera_admin_v1_admin_service, 32);
 
 /**
  * ListSessionsResponse returns one page of sessions.
@@ -763,7 +944,7 @@ export type ListSessionsResponse = Message<"tessera.admin.v1.ListSessionsRespons
  * Use `create(ListSessionsResponseSchema)` to create a new message.
  */
 export const ListSessionsResponseSchema: GenMessage<ListSessionsResponse> = /*@__PURE__*/
-  messageDesc(file_tessera_admin_v1_admin_service, 31);
+  messageDesc(file_tessera_admin_v1_admin_service, 33);
 
 /**
  * EndSessionRequest names the session to end.
@@ -791,7 +972,7 @@ export type EndSessionRequest = Message<"tessera.admin.v1.EndSessionRequest"> & 
  * Use `create(EndSessionRequestSchema)` to create a new message.
  */
 export const EndSessionRequestSchema: GenMessage<EndSessionRequest> = /*@__PURE__*/
-  messageDesc(file_tessera_admin_v1_admin_service, 32);
+  messageDesc(file_tessera_admin_v1_admin_service, 34);
 
 /**
  * EndSessionResponse is empty.
@@ -806,7 +987,7 @@ export type EndSessionResponse = Message<"tessera.admin.v1.EndSessionResponse"> 
  * Use `create(EndSessionResponseSchema)` to create a new message.
  */
 export const EndSessionResponseSchema: GenMessage<EndSessionResponse> = /*@__PURE__*/
-  messageDesc(file_tessera_admin_v1_admin_service, 33);
+  messageDesc(file_tessera_admin_v1_admin_service, 35);
 
 /**
  * ListEventsRequest filters and pages audit events.
@@ -883,7 +1064,7 @@ export type ListEventsRequest = Message<"tessera.admin.v1.ListEventsRequest"> & 
  * Use `create(ListEventsRequestSchema)` to create a new message.
  */
 export const ListEventsRequestSchema: GenMessage<ListEventsRequest> = /*@__PURE__*/
-  messageDesc(file_tessera_admin_v1_admin_service, 34);
+  messageDesc(file_tessera_admin_v1_admin_service, 36);
 
 /**
  * ListEventsResponse returns one page of events.
@@ -911,7 +1092,7 @@ export type ListEventsResponse = Message<"tessera.admin.v1.ListEventsResponse"> 
  * Use `create(ListEventsResponseSchema)` to create a new message.
  */
 export const ListEventsResponseSchema: GenMessage<ListEventsResponse> = /*@__PURE__*/
-  messageDesc(file_tessera_admin_v1_admin_service, 35);
+  messageDesc(file_tessera_admin_v1_admin_service, 37);
 
 /**
  * CreateIdentityProviderRequest carries the provider to register.
@@ -939,7 +1120,7 @@ export type CreateIdentityProviderRequest = Message<"tessera.admin.v1.CreateIden
  * Use `create(CreateIdentityProviderRequestSchema)` to create a new message.
  */
 export const CreateIdentityProviderRequestSchema: GenMessage<CreateIdentityProviderRequest> = /*@__PURE__*/
-  messageDesc(file_tessera_admin_v1_admin_service, 36);
+  messageDesc(file_tessera_admin_v1_admin_service, 38);
 
 /**
  * CreateIdentityProviderResponse returns the registered provider.
@@ -960,7 +1141,7 @@ export type CreateIdentityProviderResponse = Message<"tessera.admin.v1.CreateIde
  * Use `create(CreateIdentityProviderResponseSchema)` to create a new message.
  */
 export const CreateIdentityProviderResponseSchema: GenMessage<CreateIdentityProviderResponse> = /*@__PURE__*/
-  messageDesc(file_tessera_admin_v1_admin_service, 37);
+  messageDesc(file_tessera_admin_v1_admin_service, 39);
 
 /**
  * GetIdentityProviderRequest names a provider.
@@ -988,7 +1169,7 @@ export type GetIdentityProviderRequest = Message<"tessera.admin.v1.GetIdentityPr
  * Use `create(GetIdentityProviderRequestSchema)` to create a new message.
  */
 export const GetIdentityProviderRequestSchema: GenMessage<GetIdentityProviderRequest> = /*@__PURE__*/
-  messageDesc(file_tessera_admin_v1_admin_service, 38);
+  messageDesc(file_tessera_admin_v1_admin_service, 40);
 
 /**
  * GetIdentityProviderResponse returns a provider.
@@ -1009,10 +1190,10 @@ export type GetIdentityProviderResponse = Message<"tessera.admin.v1.GetIdentityP
  * Use `create(GetIdentityProviderResponseSchema)` to create a new message.
  */
 export const GetIdentityProviderResponseSchema: GenMessage<GetIdentityProviderResponse> = /*@__PURE__*/
-  messageDesc(file_tessera_admin_v1_admin_service, 39);
+  messageDesc(file_tessera_admin_v1_admin_service, 41);
 
 /**
- * ListIdentityProvidersRequest lists a realm's providers.
+ * ListIdentityProvidersRequest filters and pages a realm's providers.
  *
  * @generated from message tessera.admin.v1.ListIdentityProvidersRequest
  */
@@ -1023,6 +1204,34 @@ export type ListIdentityProvidersRequest = Message<"tessera.admin.v1.ListIdentit
    * @generated from field: string realm = 1;
    */
   realm: string;
+
+  /**
+   * At most this many (default 100, at most 1000).
+   *
+   * @generated from field: int32 page_size = 2;
+   */
+  pageSize: number;
+
+  /**
+   * From a previous response's next_page_token.
+   *
+   * @generated from field: string page_token = 3;
+   */
+  pageToken: string;
+
+  /**
+   * Only providers whose alias starts with this.
+   *
+   * @generated from field: string alias_prefix = 4;
+   */
+  aliasPrefix: string;
+
+  /**
+   * Only enabled (true) or disabled (false) providers.
+   *
+   * @generated from field: optional bool enabled = 5;
+   */
+  enabled?: boolean;
 };
 
 /**
@@ -1030,10 +1239,10 @@ export type ListIdentityProvidersRequest = Message<"tessera.admin.v1.ListIdentit
  * Use `create(ListIdentityProvidersRequestSchema)` to create a new message.
  */
 export const ListIdentityProvidersRequestSchema: GenMessage<ListIdentityProvidersRequest> = /*@__PURE__*/
-  messageDesc(file_tessera_admin_v1_admin_service, 40);
+  messageDesc(file_tessera_admin_v1_admin_service, 42);
 
 /**
- * ListIdentityProvidersResponse returns the providers.
+ * ListIdentityProvidersResponse returns one page of providers.
  *
  * @generated from message tessera.admin.v1.ListIdentityProvidersResponse
  */
@@ -1044,6 +1253,13 @@ export type ListIdentityProvidersResponse = Message<"tessera.admin.v1.ListIdenti
    * @generated from field: repeated tessera.admin.v1.IdentityProvider identity_providers = 1;
    */
   identityProviders: IdentityProvider[];
+
+  /**
+   * Token of the next page; empty on the last.
+   *
+   * @generated from field: string next_page_token = 2;
+   */
+  nextPageToken: string;
 };
 
 /**
@@ -1051,7 +1267,7 @@ export type ListIdentityProvidersResponse = Message<"tessera.admin.v1.ListIdenti
  * Use `create(ListIdentityProvidersResponseSchema)` to create a new message.
  */
 export const ListIdentityProvidersResponseSchema: GenMessage<ListIdentityProvidersResponse> = /*@__PURE__*/
-  messageDesc(file_tessera_admin_v1_admin_service, 41);
+  messageDesc(file_tessera_admin_v1_admin_service, 43);
 
 /**
  * UpdateIdentityProviderRequest carries the new provider settings.
@@ -1067,11 +1283,19 @@ export type UpdateIdentityProviderRequest = Message<"tessera.admin.v1.UpdateIden
   realm: string;
 
   /**
-   * The provider, named by its alias.
+   * The provider, named by its alias; a non-empty etag must be current.
    *
    * @generated from field: tessera.admin.v1.IdentityProvider identity_provider = 2;
    */
   identityProvider?: IdentityProvider;
+
+  /**
+   * Fields to change, by their proto names (`token_exchange.scope_policy`); the others are kept. Absent:
+   * the fields the request sets (non-default values). `*`: every field (a full replacement).
+   *
+   * @generated from field: google.protobuf.FieldMask update_mask = 3;
+   */
+  updateMask?: FieldMask;
 };
 
 /**
@@ -1079,7 +1303,7 @@ export type UpdateIdentityProviderRequest = Message<"tessera.admin.v1.UpdateIden
  * Use `create(UpdateIdentityProviderRequestSchema)` to create a new message.
  */
 export const UpdateIdentityProviderRequestSchema: GenMessage<UpdateIdentityProviderRequest> = /*@__PURE__*/
-  messageDesc(file_tessera_admin_v1_admin_service, 42);
+  messageDesc(file_tessera_admin_v1_admin_service, 44);
 
 /**
  * UpdateIdentityProviderResponse returns the updated provider.
@@ -1100,7 +1324,7 @@ export type UpdateIdentityProviderResponse = Message<"tessera.admin.v1.UpdateIde
  * Use `create(UpdateIdentityProviderResponseSchema)` to create a new message.
  */
 export const UpdateIdentityProviderResponseSchema: GenMessage<UpdateIdentityProviderResponse> = /*@__PURE__*/
-  messageDesc(file_tessera_admin_v1_admin_service, 43);
+  messageDesc(file_tessera_admin_v1_admin_service, 45);
 
 /**
  * DeleteIdentityProviderRequest names the provider to delete.
@@ -1128,7 +1352,7 @@ export type DeleteIdentityProviderRequest = Message<"tessera.admin.v1.DeleteIden
  * Use `create(DeleteIdentityProviderRequestSchema)` to create a new message.
  */
 export const DeleteIdentityProviderRequestSchema: GenMessage<DeleteIdentityProviderRequest> = /*@__PURE__*/
-  messageDesc(file_tessera_admin_v1_admin_service, 44);
+  messageDesc(file_tessera_admin_v1_admin_service, 46);
 
 /**
  * DeleteIdentityProviderResponse is empty.
@@ -1143,11 +1367,680 @@ export type DeleteIdentityProviderResponse = Message<"tessera.admin.v1.DeleteIde
  * Use `create(DeleteIdentityProviderResponseSchema)` to create a new message.
  */
 export const DeleteIdentityProviderResponseSchema: GenMessage<DeleteIdentityProviderResponse> = /*@__PURE__*/
-  messageDesc(file_tessera_admin_v1_admin_service, 45);
+  messageDesc(file_tessera_admin_v1_admin_service, 47);
+
+/**
+ * CreateUserRequest carries the user to create.
+ *
+ * @generated from message tessera.admin.v1.CreateUserRequest
+ */
+export type CreateUserRequest = Message<"tessera.admin.v1.CreateUserRequest"> & {
+  /**
+   * Realm name.
+   *
+   * @generated from field: string realm = 1;
+   */
+  realm: string;
+
+  /**
+   * The user; an empty id gets a new UUID.
+   *
+   * @generated from field: tessera.admin.v1.User user = 2;
+   */
+  user?: User;
+};
+
+/**
+ * Describes the message tessera.admin.v1.CreateUserRequest.
+ * Use `create(CreateUserRequestSchema)` to create a new message.
+ */
+export const CreateUserRequestSchema: GenMessage<CreateUserRequest> = /*@__PURE__*/
+  messageDesc(file_tessera_admin_v1_admin_service, 48);
+
+/**
+ * CreateUserResponse returns the created user.
+ *
+ * @generated from message tessera.admin.v1.CreateUserResponse
+ */
+export type CreateUserResponse = Message<"tessera.admin.v1.CreateUserResponse"> & {
+  /**
+   * The user.
+   *
+   * @generated from field: tessera.admin.v1.User user = 1;
+   */
+  user?: User;
+};
+
+/**
+ * Describes the message tessera.admin.v1.CreateUserResponse.
+ * Use `create(CreateUserResponseSchema)` to create a new message.
+ */
+export const CreateUserResponseSchema: GenMessage<CreateUserResponse> = /*@__PURE__*/
+  messageDesc(file_tessera_admin_v1_admin_service, 49);
+
+/**
+ * GetUserRequest names a user by id or by username (exactly one).
+ *
+ * @generated from message tessera.admin.v1.GetUserRequest
+ */
+export type GetUserRequest = Message<"tessera.admin.v1.GetUserRequest"> & {
+  /**
+   * Realm name.
+   *
+   * @generated from field: string realm = 1;
+   */
+  realm: string;
+
+  /**
+   * User id.
+   *
+   * @generated from field: string user_id = 2;
+   */
+  userId: string;
+
+  /**
+   * Username.
+   *
+   * @generated from field: string username = 3;
+   */
+  username: string;
+};
+
+/**
+ * Describes the message tessera.admin.v1.GetUserRequest.
+ * Use `create(GetUserRequestSchema)` to create a new message.
+ */
+export const GetUserRequestSchema: GenMessage<GetUserRequest> = /*@__PURE__*/
+  messageDesc(file_tessera_admin_v1_admin_service, 50);
+
+/**
+ * GetUserResponse returns a user.
+ *
+ * @generated from message tessera.admin.v1.GetUserResponse
+ */
+export type GetUserResponse = Message<"tessera.admin.v1.GetUserResponse"> & {
+  /**
+   * The user.
+   *
+   * @generated from field: tessera.admin.v1.User user = 1;
+   */
+  user?: User;
+};
+
+/**
+ * Describes the message tessera.admin.v1.GetUserResponse.
+ * Use `create(GetUserResponseSchema)` to create a new message.
+ */
+export const GetUserResponseSchema: GenMessage<GetUserResponse> = /*@__PURE__*/
+  messageDesc(file_tessera_admin_v1_admin_service, 51);
+
+/**
+ * ListUsersRequest filters and pages a realm's users.
+ *
+ * @generated from message tessera.admin.v1.ListUsersRequest
+ */
+export type ListUsersRequest = Message<"tessera.admin.v1.ListUsersRequest"> & {
+  /**
+   * Realm name.
+   *
+   * @generated from field: string realm = 1;
+   */
+  realm: string;
+
+  /**
+   * At most this many (default 100, at most 1000).
+   *
+   * @generated from field: int32 page_size = 2;
+   */
+  pageSize: number;
+
+  /**
+   * From a previous response's next_page_token.
+   *
+   * @generated from field: string page_token = 3;
+   */
+  pageToken: string;
+
+  /**
+   * Only users whose username starts with this.
+   *
+   * @generated from field: string username_prefix = 4;
+   */
+  usernamePrefix: string;
+
+  /**
+   * Only users with this email.
+   *
+   * @generated from field: string email = 5;
+   */
+  email: string;
+
+  /**
+   * Only enabled (true) or disabled (false) users.
+   *
+   * @generated from field: optional bool enabled = 6;
+   */
+  enabled?: boolean;
+};
+
+/**
+ * Describes the message tessera.admin.v1.ListUsersRequest.
+ * Use `create(ListUsersRequestSchema)` to create a new message.
+ */
+export const ListUsersRequestSchema: GenMessage<ListUsersRequest> = /*@__PURE__*/
+  messageDesc(file_tessera_admin_v1_admin_service, 52);
+
+/**
+ * ListUsersResponse returns one page of users.
+ *
+ * @generated from message tessera.admin.v1.ListUsersResponse
+ */
+export type ListUsersResponse = Message<"tessera.admin.v1.ListUsersResponse"> & {
+  /**
+   * The users, by username.
+   *
+   * @generated from field: repeated tessera.admin.v1.User users = 1;
+   */
+  users: User[];
+
+  /**
+   * Token of the next page; empty on the last.
+   *
+   * @generated from field: string next_page_token = 2;
+   */
+  nextPageToken: string;
+};
+
+/**
+ * Describes the message tessera.admin.v1.ListUsersResponse.
+ * Use `create(ListUsersResponseSchema)` to create a new message.
+ */
+export const ListUsersResponseSchema: GenMessage<ListUsersResponse> = /*@__PURE__*/
+  messageDesc(file_tessera_admin_v1_admin_service, 53);
+
+/**
+ * UpdateUserRequest carries the new user settings.
+ *
+ * @generated from message tessera.admin.v1.UpdateUserRequest
+ */
+export type UpdateUserRequest = Message<"tessera.admin.v1.UpdateUserRequest"> & {
+  /**
+   * Realm name.
+   *
+   * @generated from field: string realm = 1;
+   */
+  realm: string;
+
+  /**
+   * The user, named by its id; a non-empty etag must be current.
+   *
+   * @generated from field: tessera.admin.v1.User user = 2;
+   */
+  user?: User;
+
+  /**
+   * Fields to change, by their proto names (`token_exchange.scope_policy`); the others are kept. Absent:
+   * the fields the request sets (non-default values). `*`: every field (a full replacement).
+   *
+   * @generated from field: google.protobuf.FieldMask update_mask = 3;
+   */
+  updateMask?: FieldMask;
+};
+
+/**
+ * Describes the message tessera.admin.v1.UpdateUserRequest.
+ * Use `create(UpdateUserRequestSchema)` to create a new message.
+ */
+export const UpdateUserRequestSchema: GenMessage<UpdateUserRequest> = /*@__PURE__*/
+  messageDesc(file_tessera_admin_v1_admin_service, 54);
+
+/**
+ * UpdateUserResponse returns the updated user.
+ *
+ * @generated from message tessera.admin.v1.UpdateUserResponse
+ */
+export type UpdateUserResponse = Message<"tessera.admin.v1.UpdateUserResponse"> & {
+  /**
+   * The user.
+   *
+   * @generated from field: tessera.admin.v1.User user = 1;
+   */
+  user?: User;
+};
+
+/**
+ * Describes the message tessera.admin.v1.UpdateUserResponse.
+ * Use `create(UpdateUserResponseSchema)` to create a new message.
+ */
+export const UpdateUserResponseSchema: GenMessage<UpdateUserResponse> = /*@__PURE__*/
+  messageDesc(file_tessera_admin_v1_admin_service, 55);
+
+/**
+ * DeleteUserRequest names the user to delete.
+ *
+ * @generated from message tessera.admin.v1.DeleteUserRequest
+ */
+export type DeleteUserRequest = Message<"tessera.admin.v1.DeleteUserRequest"> & {
+  /**
+   * Realm name.
+   *
+   * @generated from field: string realm = 1;
+   */
+  realm: string;
+
+  /**
+   * User id.
+   *
+   * @generated from field: string user_id = 2;
+   */
+  userId: string;
+};
+
+/**
+ * Describes the message tessera.admin.v1.DeleteUserRequest.
+ * Use `create(DeleteUserRequestSchema)` to create a new message.
+ */
+export const DeleteUserRequestSchema: GenMessage<DeleteUserRequest> = /*@__PURE__*/
+  messageDesc(file_tessera_admin_v1_admin_service, 56);
+
+/**
+ * DeleteUserResponse is empty.
+ *
+ * @generated from message tessera.admin.v1.DeleteUserResponse
+ */
+export type DeleteUserResponse = Message<"tessera.admin.v1.DeleteUserResponse"> & {
+};
+
+/**
+ * Describes the message tessera.admin.v1.DeleteUserResponse.
+ * Use `create(DeleteUserResponseSchema)` to create a new message.
+ */
+export const DeleteUserResponseSchema: GenMessage<DeleteUserResponse> = /*@__PURE__*/
+  messageDesc(file_tessera_admin_v1_admin_service, 57);
+
+/**
+ * ListUserLinksRequest names a user.
+ *
+ * @generated from message tessera.admin.v1.ListUserLinksRequest
+ */
+export type ListUserLinksRequest = Message<"tessera.admin.v1.ListUserLinksRequest"> & {
+  /**
+   * Realm name.
+   *
+   * @generated from field: string realm = 1;
+   */
+  realm: string;
+
+  /**
+   * User id.
+   *
+   * @generated from field: string user_id = 2;
+   */
+  userId: string;
+};
+
+/**
+ * Describes the message tessera.admin.v1.ListUserLinksRequest.
+ * Use `create(ListUserLinksRequestSchema)` to create a new message.
+ */
+export const ListUserLinksRequestSchema: GenMessage<ListUserLinksRequest> = /*@__PURE__*/
+  messageDesc(file_tessera_admin_v1_admin_service, 58);
+
+/**
+ * ListUserLinksResponse returns the user's links.
+ *
+ * @generated from message tessera.admin.v1.ListUserLinksResponse
+ */
+export type ListUserLinksResponse = Message<"tessera.admin.v1.ListUserLinksResponse"> & {
+  /**
+   * The links, by alias; stored tokens are never returned.
+   *
+   * @generated from field: repeated tessera.admin.v1.UserLink links = 1;
+   */
+  links: UserLink[];
+};
+
+/**
+ * Describes the message tessera.admin.v1.ListUserLinksResponse.
+ * Use `create(ListUserLinksResponseSchema)` to create a new message.
+ */
+export const ListUserLinksResponseSchema: GenMessage<ListUserLinksResponse> = /*@__PURE__*/
+  messageDesc(file_tessera_admin_v1_admin_service, 59);
+
+/**
+ * ListSigningKeysRequest names the realm.
+ *
+ * @generated from message tessera.admin.v1.ListSigningKeysRequest
+ */
+export type ListSigningKeysRequest = Message<"tessera.admin.v1.ListSigningKeysRequest"> & {
+  /**
+   * Realm name.
+   *
+   * @generated from field: string realm = 1;
+   */
+  realm: string;
+};
+
+/**
+ * Describes the message tessera.admin.v1.ListSigningKeysRequest.
+ * Use `create(ListSigningKeysRequestSchema)` to create a new message.
+ */
+export const ListSigningKeysRequestSchema: GenMessage<ListSigningKeysRequest> = /*@__PURE__*/
+  messageDesc(file_tessera_admin_v1_admin_service, 60);
+
+/**
+ * ListSigningKeysResponse returns the realm's keys.
+ *
+ * @generated from message tessera.admin.v1.ListSigningKeysResponse
+ */
+export type ListSigningKeysResponse = Message<"tessera.admin.v1.ListSigningKeysResponse"> & {
+  /**
+   * Newest first.
+   *
+   * @generated from field: repeated tessera.admin.v1.SigningKey keys = 1;
+   */
+  keys: SigningKey[];
+};
+
+/**
+ * Describes the message tessera.admin.v1.ListSigningKeysResponse.
+ * Use `create(ListSigningKeysResponseSchema)` to create a new message.
+ */
+export const ListSigningKeysResponseSchema: GenMessage<ListSigningKeysResponse> = /*@__PURE__*/
+  messageDesc(file_tessera_admin_v1_admin_service, 61);
+
+/**
+ * RotateSigningKeyRequest says how to rotate.
+ *
+ * @generated from message tessera.admin.v1.RotateSigningKeyRequest
+ */
+export type RotateSigningKeyRequest = Message<"tessera.admin.v1.RotateSigningKeyRequest"> & {
+  /**
+   * Realm name.
+   *
+   * @generated from field: string realm = 1;
+   */
+  realm: string;
+
+  /**
+   * Algorithm of the new key; empty: the realm's. Another one changes the realm's signing algorithm.
+   *
+   * @generated from field: string algorithm = 2;
+   */
+  algorithm: string;
+
+  /**
+   * Activate this passive key (e.g. an imported one) instead of generating a new one.
+   *
+   * @generated from field: string activate_kid = 3;
+   */
+  activateKid: string;
+};
+
+/**
+ * Describes the message tessera.admin.v1.RotateSigningKeyRequest.
+ * Use `create(RotateSigningKeyRequestSchema)` to create a new message.
+ */
+export const RotateSigningKeyRequestSchema: GenMessage<RotateSigningKeyRequest> = /*@__PURE__*/
+  messageDesc(file_tessera_admin_v1_admin_service, 62);
+
+/**
+ * RotateSigningKeyResponse returns the new active key and every key.
+ *
+ * @generated from message tessera.admin.v1.RotateSigningKeyResponse
+ */
+export type RotateSigningKeyResponse = Message<"tessera.admin.v1.RotateSigningKeyResponse"> & {
+  /**
+   * The key that signs from now on.
+   *
+   * @generated from field: tessera.admin.v1.SigningKey active = 1;
+   */
+  active?: SigningKey;
+
+  /**
+   * Every key of the realm, newest first.
+   *
+   * @generated from field: repeated tessera.admin.v1.SigningKey keys = 2;
+   */
+  keys: SigningKey[];
+};
+
+/**
+ * Describes the message tessera.admin.v1.RotateSigningKeyResponse.
+ * Use `create(RotateSigningKeyResponseSchema)` to create a new message.
+ */
+export const RotateSigningKeyResponseSchema: GenMessage<RotateSigningKeyResponse> = /*@__PURE__*/
+  messageDesc(file_tessera_admin_v1_admin_service, 63);
+
+/**
+ * ImportSigningKeyRequest carries an external key.
+ *
+ * @generated from message tessera.admin.v1.ImportSigningKeyRequest
+ */
+export type ImportSigningKeyRequest = Message<"tessera.admin.v1.ImportSigningKeyRequest"> & {
+  /**
+   * Realm name.
+   *
+   * @generated from field: string realm = 1;
+   */
+  realm: string;
+
+  /**
+   * The private key as a JWK (JSON) with `alg` (ES256, RS256, PS256 or EdDSA); its `kid` is kept if it has one.
+   * Encrypted at rest; never returned.
+   *
+   * @generated from field: string private_jwk_json = 2;
+   */
+  privateJwkJson: string;
+
+  /**
+   * Sign with it from now on (the realm's algorithm becomes the key's); otherwise it is published as passive.
+   *
+   * @generated from field: bool activate = 3;
+   */
+  activate: boolean;
+};
+
+/**
+ * Describes the message tessera.admin.v1.ImportSigningKeyRequest.
+ * Use `create(ImportSigningKeyRequestSchema)` to create a new message.
+ */
+export const ImportSigningKeyRequestSchema: GenMessage<ImportSigningKeyRequest> = /*@__PURE__*/
+  messageDesc(file_tessera_admin_v1_admin_service, 64);
+
+/**
+ * ImportSigningKeyResponse returns the imported key.
+ *
+ * @generated from message tessera.admin.v1.ImportSigningKeyResponse
+ */
+export type ImportSigningKeyResponse = Message<"tessera.admin.v1.ImportSigningKeyResponse"> & {
+  /**
+   * The key, public half only.
+   *
+   * @generated from field: tessera.admin.v1.SigningKey key = 1;
+   */
+  key?: SigningKey;
+};
+
+/**
+ * Describes the message tessera.admin.v1.ImportSigningKeyResponse.
+ * Use `create(ImportSigningKeyResponseSchema)` to create a new message.
+ */
+export const ImportSigningKeyResponseSchema: GenMessage<ImportSigningKeyResponse> = /*@__PURE__*/
+  messageDesc(file_tessera_admin_v1_admin_service, 65);
+
+/**
+ * ExportRealmRequest names the realm to export.
+ *
+ * @generated from message tessera.admin.v1.ExportRealmRequest
+ */
+export type ExportRealmRequest = Message<"tessera.admin.v1.ExportRealmRequest"> & {
+  /**
+   * Realm name.
+   *
+   * @generated from field: string realm = 1;
+   */
+  realm: string;
+
+  /**
+   * yaml (default) or json.
+   *
+   * @generated from field: string format = 2;
+   */
+  format: string;
+};
+
+/**
+ * Describes the message tessera.admin.v1.ExportRealmRequest.
+ * Use `create(ExportRealmRequestSchema)` to create a new message.
+ */
+export const ExportRealmRequestSchema: GenMessage<ExportRealmRequest> = /*@__PURE__*/
+  messageDesc(file_tessera_admin_v1_admin_service, 66);
+
+/**
+ * ExportRealmResponse carries the realm file.
+ *
+ * @generated from message tessera.admin.v1.ExportRealmResponse
+ */
+export type ExportRealmResponse = Message<"tessera.admin.v1.ExportRealmResponse"> & {
+  /**
+   * The realm file's text: client secrets, introspection client secrets and signing keys left out.
+   *
+   * @generated from field: string realm_file = 1;
+   */
+  realmFile: string;
+};
+
+/**
+ * Describes the message tessera.admin.v1.ExportRealmResponse.
+ * Use `create(ExportRealmResponseSchema)` to create a new message.
+ */
+export const ExportRealmResponseSchema: GenMessage<ExportRealmResponse> = /*@__PURE__*/
+  messageDesc(file_tessera_admin_v1_admin_service, 67);
+
+/**
+ * ImportRealmRequest carries a realm file to import.
+ *
+ * @generated from message tessera.admin.v1.ImportRealmRequest
+ */
+export type ImportRealmRequest = Message<"tessera.admin.v1.ImportRealmRequest"> & {
+  /**
+   * Realm name; must be the file's `realm`.
+   *
+   * @generated from field: string realm = 1;
+   */
+  realm: string;
+
+  /**
+   * The realm file (YAML or JSON). Secrets it leaves out are kept from the stored realm.
+   *
+   * @generated from field: string realm_file = 2;
+   */
+  realmFile: string;
+
+  /**
+   * Only check and report what would change; write nothing.
+   *
+   * @generated from field: bool dry_run = 3;
+   */
+  dryRun: boolean;
+
+  /**
+   * Also delete stored clients, scopes, users and identity providers the file does not hold.
+   *
+   * @generated from field: bool prune = 4;
+   */
+  prune: boolean;
+};
+
+/**
+ * Describes the message tessera.admin.v1.ImportRealmRequest.
+ * Use `create(ImportRealmRequestSchema)` to create a new message.
+ */
+export const ImportRealmRequestSchema: GenMessage<ImportRealmRequest> = /*@__PURE__*/
+  messageDesc(file_tessera_admin_v1_admin_service, 68);
+
+/**
+ * ImportRealmResponse says what the import changed (or, in a dry run, would change).
+ *
+ * @generated from message tessera.admin.v1.ImportRealmResponse
+ */
+export type ImportRealmResponse = Message<"tessera.admin.v1.ImportRealmResponse"> & {
+  /**
+   * Whether nothing was written.
+   *
+   * @generated from field: bool dry_run = 1;
+   */
+  dryRun: boolean;
+
+  /**
+   * Whether the realm did not exist and is (or would be) created.
+   *
+   * @generated from field: bool realm_created = 2;
+   */
+  realmCreated: boolean;
+
+  /**
+   * Every change, in the order applied.
+   *
+   * @generated from field: repeated tessera.admin.v1.RealmChange changes = 3;
+   */
+  changes: RealmChange[];
+};
+
+/**
+ * Describes the message tessera.admin.v1.ImportRealmResponse.
+ * Use `create(ImportRealmResponseSchema)` to create a new message.
+ */
+export const ImportRealmResponseSchema: GenMessage<ImportRealmResponse> = /*@__PURE__*/
+  messageDesc(file_tessera_admin_v1_admin_service, 69);
+
+/**
+ * RealmChange is one change of an import.
+ *
+ * @generated from message tessera.admin.v1.RealmChange
+ */
+export type RealmChange = Message<"tessera.admin.v1.RealmChange"> & {
+  /**
+   * realm, client, scope, user or identity_provider.
+   *
+   * @generated from field: string kind = 1;
+   */
+  kind: string;
+
+  /**
+   * Realm name, client id, scope name, username or alias.
+   *
+   * @generated from field: string key = 2;
+   */
+  key: string;
+
+  /**
+   * create, update or delete.
+   *
+   * @generated from field: string action = 3;
+   */
+  action: string;
+
+  /**
+   * For updates: the fields that change (realm-file names).
+   *
+   * @generated from field: repeated string fields = 4;
+   */
+  fields: string[];
+};
+
+/**
+ * Describes the message tessera.admin.v1.RealmChange.
+ * Use `create(RealmChangeSchema)` to create a new message.
+ */
+export const RealmChangeSchema: GenMessage<RealmChange> = /*@__PURE__*/
+  messageDesc(file_tessera_admin_v1_admin_service, 70);
 
 /**
  * AdminService manages realms, clients and scopes.
- * Not yet protected: it listens wherever the server does.
+ * Every call needs `authorization: Bearer <access token>` of the `master` realm carrying an admin scope:
+ * `admin`, `admin:{realm}`, `admin.read` or `admin.read:{realm}` (see the README).
  *
  * @generated from service tessera.admin.v1.AdminService
  */
@@ -1173,7 +2066,7 @@ export const AdminService: GenService<{
     output: typeof GetRealmResponseSchema;
   },
   /**
-   * ListRealms lists every realm.
+   * ListRealms lists the realms the caller may read, by name, a page at a time.
    *
    * @generated from rpc tessera.admin.v1.AdminService.ListRealms
    */
@@ -1183,7 +2076,7 @@ export const AdminService: GenService<{
     output: typeof ListRealmsResponseSchema;
   },
   /**
-   * UpdateRealm replaces a realm's settings.
+   * UpdateRealm changes a realm's settings (those of update_mask).
    *
    * @generated from rpc tessera.admin.v1.AdminService.UpdateRealm
    */
@@ -1201,6 +2094,27 @@ export const AdminService: GenService<{
     methodKind: "unary";
     input: typeof DeleteRealmRequestSchema;
     output: typeof DeleteRealmResponseSchema;
+  },
+  /**
+   * ExportRealm writes a realm in the realm file format (YAML or JSON), secrets and private keys left out.
+   *
+   * @generated from rpc tessera.admin.v1.AdminService.ExportRealm
+   */
+  exportRealm: {
+    methodKind: "unary";
+    input: typeof ExportRealmRequestSchema;
+    output: typeof ExportRealmResponseSchema;
+  },
+  /**
+   * ImportRealm creates or updates a realm from a realm file, all or nothing: the whole file is checked
+   * against the stored realm before anything is written. A dry run reports what would change.
+   *
+   * @generated from rpc tessera.admin.v1.AdminService.ImportRealm
+   */
+  importRealm: {
+    methodKind: "unary";
+    input: typeof ImportRealmRequestSchema;
+    output: typeof ImportRealmResponseSchema;
   },
   /**
    * CreateClient registers a client.
@@ -1223,7 +2137,7 @@ export const AdminService: GenService<{
     output: typeof GetClientResponseSchema;
   },
   /**
-   * ListClients lists a realm's clients.
+   * ListClients lists a realm's clients by client_id, a page at a time.
    *
    * @generated from rpc tessera.admin.v1.AdminService.ListClients
    */
@@ -1233,7 +2147,7 @@ export const AdminService: GenService<{
     output: typeof ListClientsResponseSchema;
   },
   /**
-   * UpdateClient replaces a client's settings; an empty secret keeps the current one.
+   * UpdateClient changes a client's settings (those of update_mask); an empty secret keeps the current one.
    *
    * @generated from rpc tessera.admin.v1.AdminService.UpdateClient
    */
@@ -1251,6 +2165,17 @@ export const AdminService: GenService<{
     methodKind: "unary";
     input: typeof DeleteClientRequestSchema;
     output: typeof DeleteClientResponseSchema;
+  },
+  /**
+   * RotateClientSecret sets a new random secret on a confidential client and returns it, once: it is
+   * stored only as a hash and can never be read back. The old secret stops working at once.
+   *
+   * @generated from rpc tessera.admin.v1.AdminService.RotateClientSecret
+   */
+  rotateClientSecret: {
+    methodKind: "unary";
+    input: typeof RotateClientSecretRequestSchema;
+    output: typeof RotateClientSecretResponseSchema;
   },
   /**
    * CreateScope creates a scope.
@@ -1273,7 +2198,7 @@ export const AdminService: GenService<{
     output: typeof GetScopeResponseSchema;
   },
   /**
-   * ListScopes lists a realm's scopes.
+   * ListScopes lists a realm's scopes by name, a page at a time.
    *
    * @generated from rpc tessera.admin.v1.AdminService.ListScopes
    */
@@ -1283,7 +2208,7 @@ export const AdminService: GenService<{
     output: typeof ListScopesResponseSchema;
   },
   /**
-   * UpdateScope replaces a scope.
+   * UpdateScope changes a scope (the fields of update_mask).
    *
    * @generated from rpc tessera.admin.v1.AdminService.UpdateScope
    */
@@ -1323,7 +2248,7 @@ export const AdminService: GenService<{
     output: typeof GetIdentityProviderResponseSchema;
   },
   /**
-   * ListIdentityProviders lists a realm's providers.
+   * ListIdentityProviders lists a realm's providers by alias, a page at a time.
    *
    * @generated from rpc tessera.admin.v1.AdminService.ListIdentityProviders
    */
@@ -1333,7 +2258,8 @@ export const AdminService: GenService<{
     output: typeof ListIdentityProvidersResponseSchema;
   },
   /**
-   * UpdateIdentityProvider replaces a provider; an empty introspection secret keeps the current one.
+   * UpdateIdentityProvider changes a provider (the fields of update_mask); an empty introspection secret keeps
+   * the current one.
    *
    * @generated from rpc tessera.admin.v1.AdminService.UpdateIdentityProvider
    */
@@ -1351,6 +2277,97 @@ export const AdminService: GenService<{
     methodKind: "unary";
     input: typeof DeleteIdentityProviderRequestSchema;
     output: typeof DeleteIdentityProviderResponseSchema;
+  },
+  /**
+   * CreateUser creates a user.
+   *
+   * @generated from rpc tessera.admin.v1.AdminService.CreateUser
+   */
+  createUser: {
+    methodKind: "unary";
+    input: typeof CreateUserRequestSchema;
+    output: typeof CreateUserResponseSchema;
+  },
+  /**
+   * GetUser reads one user, by id or username.
+   *
+   * @generated from rpc tessera.admin.v1.AdminService.GetUser
+   */
+  getUser: {
+    methodKind: "unary";
+    input: typeof GetUserRequestSchema;
+    output: typeof GetUserResponseSchema;
+  },
+  /**
+   * ListUsers lists a realm's users by username, a page at a time.
+   *
+   * @generated from rpc tessera.admin.v1.AdminService.ListUsers
+   */
+  listUsers: {
+    methodKind: "unary";
+    input: typeof ListUsersRequestSchema;
+    output: typeof ListUsersResponseSchema;
+  },
+  /**
+   * UpdateUser changes a user (the fields of update_mask; its id stays).
+   *
+   * @generated from rpc tessera.admin.v1.AdminService.UpdateUser
+   */
+  updateUser: {
+    methodKind: "unary";
+    input: typeof UpdateUserRequestSchema;
+    output: typeof UpdateUserResponseSchema;
+  },
+  /**
+   * DeleteUser deletes a user and its identity-provider links, and ends its sessions.
+   *
+   * @generated from rpc tessera.admin.v1.AdminService.DeleteUser
+   */
+  deleteUser: {
+    methodKind: "unary";
+    input: typeof DeleteUserRequestSchema;
+    output: typeof DeleteUserResponseSchema;
+  },
+  /**
+   * ListUserLinks lists a user's identity-provider links, by alias.
+   *
+   * @generated from rpc tessera.admin.v1.AdminService.ListUserLinks
+   */
+  listUserLinks: {
+    methodKind: "unary";
+    input: typeof ListUserLinksRequestSchema;
+    output: typeof ListUserLinksResponseSchema;
+  },
+  /**
+   * ListSigningKeys lists a realm's signing keys, newest first, private halves never included.
+   *
+   * @generated from rpc tessera.admin.v1.AdminService.ListSigningKeys
+   */
+  listSigningKeys: {
+    methodKind: "unary";
+    input: typeof ListSigningKeysRequestSchema;
+    output: typeof ListSigningKeysResponseSchema;
+  },
+  /**
+   * RotateSigningKey makes a new active key (or activates a passive one); the old active key turns
+   * passive and stays in the JWKS until every token it signed has expired, then is retired.
+   *
+   * @generated from rpc tessera.admin.v1.AdminService.RotateSigningKey
+   */
+  rotateSigningKey: {
+    methodKind: "unary";
+    input: typeof RotateSigningKeyRequestSchema;
+    output: typeof RotateSigningKeyResponseSchema;
+  },
+  /**
+   * ImportSigningKey adds an external private key (a JWK), as passive (published, not signing) or active.
+   *
+   * @generated from rpc tessera.admin.v1.AdminService.ImportSigningKey
+   */
+  importSigningKey: {
+    methodKind: "unary";
+    input: typeof ImportSigningKeyRequestSchema;
+    output: typeof ImportSigningKeyResponseSchema;
   },
   /**
    * ListSessions lists a realm's sessions, newest first.

@@ -12,7 +12,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file tessera/admin/v1/event.proto.
  */
 export const file_tessera_admin_v1_event: GenFile = /*@__PURE__*/
-  fileDesc("Chx0ZXNzZXJhL2FkbWluL3YxL2V2ZW50LnByb3RvEhB0ZXNzZXJhLmFkbWluLnYxIuEBCgVFdmVudBIKCgJpZBgBIAEoCRIoCgR0aW1lGAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIMCgRraW5kGAMgASgJEg4KBnJlc3VsdBgEIAEoCRINCgVlcnJvchgFIAEoCRIRCgljbGllbnRfaWQYBiABKAkSDwoHc3ViamVjdBgHIAEoCRINCgVhY3RvchgIIAEoCRIQCghhdWRpZW5jZRgJIAMoCRIOCgZzY29wZXMYCiADKAkSEgoKc2Vzc2lvbl9pZBgLIAEoCRIMCgRqdGlzGAwgAygJYgZwcm90bzM", [file_google_protobuf_timestamp]);
+  fileDesc("Chx0ZXNzZXJhL2FkbWluL3YxL2V2ZW50LnByb3RvEhB0ZXNzZXJhLmFkbWluLnYxIrMCCgVFdmVudBIKCgJpZBgBIAEoCRIoCgR0aW1lGAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIMCgRraW5kGAMgASgJEg4KBnJlc3VsdBgEIAEoCRINCgVlcnJvchgFIAEoCRIRCgljbGllbnRfaWQYBiABKAkSDwoHc3ViamVjdBgHIAEoCRINCgVhY3RvchgIIAEoCRIQCghhdWRpZW5jZRgJIAMoCRIOCgZzY29wZXMYCiADKAkSEgoKc2Vzc2lvbl9pZBgLIAEoCRIMCgRqdGlzGAwgAygJEhEKCW9wZXJhdGlvbhgNIAEoCRIQCghyZXNvdXJjZRgOIAEoCRIVCg1iZWZvcmVfZGlnZXN0GA8gASgJEhQKDGFmdGVyX2RpZ2VzdBgQIAEoCWIGcHJvdG8z", [file_google_protobuf_timestamp]);
 
 /**
  * Event is one audited operation. It never carries a token or a secret, only token ids.
@@ -35,7 +35,7 @@ export type Event = Message<"tessera.admin.v1.Event"> & {
   time?: Timestamp;
 
   /**
-   * token_exchange, client_credentials, refresh_token, introspection, revocation, logout or session_end.
+   * token_exchange, client_credentials, refresh_token, introspection, revocation, logout, session_end or admin.
    *
    * @generated from field: string kind = 3;
    */
@@ -103,6 +103,34 @@ export type Event = Message<"tessera.admin.v1.Event"> & {
    * @generated from field: repeated string jtis = 12;
    */
   jtis: string[];
+
+  /**
+   * admin events: the AdminService method, e.g. UpdateClient.
+   *
+   * @generated from field: string operation = 13;
+   */
+  operation: string;
+
+  /**
+   * admin events: what changed, e.g. clients/gateway.
+   *
+   * @generated from field: string resource = 14;
+   */
+  resource: string;
+
+  /**
+   * admin events: SHA-256 (base64url) of the object before the change; empty when created.
+   *
+   * @generated from field: string before_digest = 15;
+   */
+  beforeDigest: string;
+
+  /**
+   * admin events: SHA-256 (base64url) of the object after the change; empty when deleted.
+   *
+   * @generated from field: string after_digest = 16;
+   */
+  afterDigest: string;
 };
 
 /**

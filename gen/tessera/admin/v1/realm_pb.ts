@@ -10,7 +10,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file tessera/admin/v1/realm.proto.
  */
 export const file_tessera_admin_v1_realm: GenFile = /*@__PURE__*/
-  fileDesc("Chx0ZXNzZXJhL2FkbWluL3YxL3JlYWxtLnByb3RvEhB0ZXNzZXJhLmFkbWluLnYxIusBCgVSZWFsbRIMCgRuYW1lGAEgASgJEhQKB2VuYWJsZWQYAiABKAhIAIgBARIdChVhY2Nlc3NfdG9rZW5fbGlmZXNwYW4YAyABKAMSHgoWcmVmcmVzaF90b2tlbl9saWZlc3BhbhgEIAEoAxIZChFzaWduaW5nX2FsZ29yaXRobRgFIAEoCRIcChRzZXNzaW9uX2lkbGVfdGltZW91dBgGIAEoAxIcChRzZXNzaW9uX21heF9saWZlc3BhbhgHIAEoAxIcChRtYXhfZGVsZWdhdGlvbl9kZXB0aBgIIAEoBUIKCghfZW5hYmxlZGIGcHJvdG8z");
+  fileDesc("Chx0ZXNzZXJhL2FkbWluL3YxL3JlYWxtLnByb3RvEhB0ZXNzZXJhLmFkbWluLnYxIvkBCgVSZWFsbRIMCgRuYW1lGAEgASgJEhQKB2VuYWJsZWQYAiABKAhIAIgBARIdChVhY2Nlc3NfdG9rZW5fbGlmZXNwYW4YAyABKAMSHgoWcmVmcmVzaF90b2tlbl9saWZlc3BhbhgEIAEoAxIZChFzaWduaW5nX2FsZ29yaXRobRgFIAEoCRIcChRzZXNzaW9uX2lkbGVfdGltZW91dBgGIAEoAxIcChRzZXNzaW9uX21heF9saWZlc3BhbhgHIAEoAxIcChRtYXhfZGVsZWdhdGlvbl9kZXB0aBgIIAEoBRIMCgRldGFnGAkgASgJQgoKCF9lbmFibGVkYgZwcm90bzM");
 
 /**
  * Realm is an isolated tenant with its own issuer, keys, clients, scopes and users.
@@ -73,6 +73,14 @@ export type Realm = Message<"tessera.admin.v1.Realm"> & {
    * @generated from field: int32 max_delegation_depth = 8;
    */
   maxDelegationDepth: number;
+
+  /**
+   * Version of the stored realm; changes with every admin write. An update that names one is refused
+   * (ABORTED) unless it is still current.
+   *
+   * @generated from field: string etag = 9;
+   */
+  etag: string;
 };
 
 /**

@@ -10,7 +10,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file tessera/admin/v1/scope.proto.
  */
 export const file_tessera_admin_v1_scope: GenFile = /*@__PURE__*/
-  fileDesc("Chx0ZXNzZXJhL2FkbWluL3YxL3Njb3BlLnByb3RvEhB0ZXNzZXJhLmFkbWluLnYxIj0KBVNjb3BlEgwKBG5hbWUYASABKAkSEQoJYXVkaWVuY2VzGAIgAygJEhMKC2Rlc2NyaXB0aW9uGAMgASgJYgZwcm90bzM");
+  fileDesc("Chx0ZXNzZXJhL2FkbWluL3YxL3Njb3BlLnByb3RvEhB0ZXNzZXJhLmFkbWluLnYxIksKBVNjb3BlEgwKBG5hbWUYASABKAkSEQoJYXVkaWVuY2VzGAIgAygJEhMKC2Rlc2NyaXB0aW9uGAMgASgJEgwKBGV0YWcYBCABKAliBnByb3RvMw");
 
 /**
  * Scope is an OAuth scope of a realm.
@@ -38,6 +38,14 @@ export type Scope = Message<"tessera.admin.v1.Scope"> & {
    * @generated from field: string description = 3;
    */
   description: string;
+
+  /**
+   * Version of the stored scope; changes with every admin write. An update that names one is refused
+   * (ABORTED) unless it is still current.
+   *
+   * @generated from field: string etag = 4;
+   */
+  etag: string;
 };
 
 /**
