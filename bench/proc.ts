@@ -52,6 +52,11 @@ function statusMiB(pid: number, key: "VmHWM" | "VmRSS"): number {
   return line ? Number(line.split(/\s+/)[1]) / 1024 : Number.NaN;
 }
 
+/** Resident set size of a process now (VmRSS), MiB. */
+export function rssMiB(pid: number): number {
+  return statusMiB(pid, "VmRSS");
+}
+
 /** Peak resident set size of a process (VmHWM), MiB. */
 export function peakRssMiB(pid: number): number {
   return statusMiB(pid, "VmHWM");

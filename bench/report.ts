@@ -35,6 +35,8 @@ export interface Measurement {
   serverMainThreadCpuUs: number;
   /** FerretDB's CPU per request, microseconds (MongoDB storage only). */
   storageCpuUs?: number;
+  /** Resident set size right after the window (VmRSS), MiB. */
+  rssAfterMiB?: number;
   /** Storage calls per request in the window, from Tessera's `/metrics` (Tessera only, when it serves them). */
   storageCalls?: StorageCalls[];
   /** Peak RSS of the server process during the window (VmHWM after a reset), MiB. */
@@ -278,9 +280,9 @@ export function markdownReport(result: BenchResult): string {
     const operations = [...new Set(perExchange.flatMap((x) => x?.storageCalls?.map((c) => c.operation) ?? []))];
     const cell = (x: Measurement | undefined, operation: string) => {
       const c = x?.storageCalls?.find((s) => s.operation === operation);
-      return c ? `${c.perRequest.toFixed(2)} | ${c.meanMs.toFixed(2)}` : "– | –";
+      return c ? `${c.perRequest.toFixed(3)} | ${c.meanMs.toFixed(2)}` : "– | –";
     };
-    const total = (x: Measurement | undefined) => (x?.storageCalls ? x.storageCalls.reduce((n, c) => n + c.perRequest, 0).toFixed(2) : "–");
+    const total = (x: Measurement | undefined) => (x?.storageCalls ? x.storageCalls.reduce((n, c) => n + c.perRequest, 0).toFixed(3) : "–");
     push(
       "### Storage calls per exchange",
       "",
@@ -325,13 +327,13 @@ export function markdownReport(result: BenchResult): string {
       "",
       `${scenario}, after at least ${num(served)} calls served by that server (memory storage keeps every audit event and token lineage record).`,
       "",
-      "| window | req/s | p50 ms | p99 ms | server CPU µs/req | main thread µs/req | peak RSS MiB |",
-      "|---|--:|--:|--:|--:|--:|--:|",
+      "| window | req/s | p50 ms | p99 ms | server CPU µs/req | main thread µs/req | RSS after MiB | other cores |",
+      "|---|--:|--:|--:|--:|--:|--:|--:|",
       ...[["first", first], ["last", last]].map(([label, x]) => {
         const m = x as Measurement;
-        return `| ${label as string} | ${num(m.requestsPerSecond)} | ${ms(m.p50Ms)} | ${ms(m.p99Ms)} | ${num(m.serverCpuUs)} | ${num(m.serverMainThreadCpuUs)} | ${num(m.peakRssMiB)} |`;
+        return `| ${label as string} | ${num(m.requestsPerSecond)} | ${ms(m.p50Ms)} | ${ms(m.p99Ms)} | ${num(m.serverCpuUs)} | ${num(m.serverMainThreadCpuUs)} | ${num(m.rssAfterMiB)} | ${m.otherCores.toFixed(2)} |`;
       }),
-      `| last ÷ first | ${ratio(last.requestsPerSecond / first.requestsPerSecond)} | ${ratio(last.p50Ms / first.p50Ms)} | ${ratio(last.p99Ms / first.p99Ms)} | ${ratio(last.serverCpuUs / first.serverCpuUs)} | ${ratio(last.serverMainThreadCpuUs / first.serverMainThreadCpuUs)} | ${ratio(last.peakRssMiB / first.peakRssMiB)} |`,
+      `| last ÷ first | ${ratio(last.requestsPerSecond / first.requestsPerSecond)} | ${ratio(last.p50Ms / first.p50Ms)} | ${ratio(last.p99Ms / first.p99Ms)} | ${ratio(last.serverCpuUs / first.serverCpuUs)} | ${ratio(last.serverMainThreadCpuUs / first.serverMainThreadCpuUs)} | ${ratio((last.rssAfterMiB ?? Number.NaN) / (first.rssAfterMiB ?? Number.NaN))} | |`,
       "",
     );
   }

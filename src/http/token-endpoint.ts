@@ -13,6 +13,17 @@ import type { FormParameters } from "./form.js";
 import { transportOf } from "./client-certificate.js";
 import { sendJson } from "./responses.js";
 
+/** An RPC's token answer as RFC 6749 §5.1 JSON (empty scope and refresh token left out). */
+function tokenJson(issued: { accessToken: string; tokenType: string; expiresIn: bigint; scope: string; refreshToken?: string; refreshExpiresIn?: bigint }) {
+  return {
+    access_token: issued.accessToken,
+    token_type: issued.tokenType,
+    expires_in: Number(issued.expiresIn),
+    ...(issued.scope && { scope: issued.scope }),
+    ...(issued.refreshToken && { refresh_token: issued.refreshToken, refresh_expires_in: Number(issued.refreshExpiresIn ?? 0n) }),
+  };
+}
+
 /** The client authentication parameters of the form body, for every OAuth endpoint (RFC 6749 §2.3.1, RFC 7523 §2.2). */
 export function clientOf(form: FormParameters) {
   return create(ClientAuthenticationSchema, {
@@ -56,14 +67,7 @@ export async function handleTokenRequest(
       }),
       transport,
     );
-    sendJson(res, 200, {
-      access_token: issued.accessToken,
-      issued_token_type: issued.issuedTokenType,
-      token_type: issued.tokenType,
-      expires_in: Number(issued.expiresIn),
-      ...(issued.scope && { scope: issued.scope }),
-      ...(issued.refreshToken && { refresh_token: issued.refreshToken, refresh_expires_in: Number(issued.refreshExpiresIn) }),
-    });
+    sendJson(res, 200, { ...tokenJson(issued), issued_token_type: issued.issuedTokenType });
     return;
   }
   if (grantType === GrantType.clientCredentials) {
@@ -71,12 +75,7 @@ export async function handleTokenRequest(
       create(ClientCredentialsRequestSchema, { realm, client: clientOf(form), scope: form.get("scope") ?? "" }),
       transport,
     );
-    sendJson(res, 200, {
-      access_token: issued.accessToken,
-      token_type: issued.tokenType,
-      expires_in: Number(issued.expiresIn),
-      ...(issued.scope && { scope: issued.scope }),
-    });
+    sendJson(res, 200, tokenJson(issued));
     return;
   }
   if (grantType === GrantType.refreshToken) {
@@ -89,14 +88,7 @@ export async function handleTokenRequest(
       }),
       transport,
     );
-    sendJson(res, 200, {
-      access_token: issued.accessToken,
-      token_type: issued.tokenType,
-      expires_in: Number(issued.expiresIn),
-      ...(issued.scope && { scope: issued.scope }),
-      refresh_token: issued.refreshToken,
-      refresh_expires_in: Number(issued.refreshExpiresIn),
-    });
+    sendJson(res, 200, tokenJson(issued));
     return;
   }
   // RFC 6749 §5.2: a missing grant_type is invalid_request, an unknown one unsupported_grant_type.

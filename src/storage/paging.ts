@@ -54,6 +54,20 @@ export function encodePageToken(shape: PageShape, last: PageCursor): string {
   return Buffer.from(JSON.stringify(token), "utf8").toString("base64url");
 }
 
+/** The JSON object inside a page token; throws {@link InvalidPageTokenError} for anything else. */
+function tokenPayload(token: string): Record<string, unknown> {
+  const invalid = new InvalidPageTokenError("invalid page token");
+  if (!/^[A-Za-z0-9_-]+$/.test(token)) throw invalid;
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(Buffer.from(token, "base64url").toString("utf8"));
+  } catch {
+    throw invalid;
+  }
+  if (typeof parsed !== "object" || parsed === null) throw invalid;
+  return parsed as Record<string, unknown>;
+}
+
 /**
  * The cursor a page token names, or `undefined` for the first page (no token, or an empty one as proto3
  * sends). Throws {@link InvalidPageTokenError} when the token is malformed or belongs to another listing
@@ -62,15 +76,8 @@ export function encodePageToken(shape: PageShape, last: PageCursor): string {
 export function decodePageToken(shape: PageShape, token: string | undefined): PageCursor | undefined {
   if (token === undefined || token === "") return undefined;
   const invalid = () => new InvalidPageTokenError("invalid page token");
-  if (!/^[A-Za-z0-9_-]+$/.test(token)) throw invalid();
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(Buffer.from(token, "base64url").toString("utf8"));
-  } catch {
-    throw invalid();
-  }
-  if (typeof parsed !== "object" || parsed === null) throw invalid();
-  const { s, t, i } = parsed as Record<string, unknown>;
+  const parsed = tokenPayload(token);
+  const { s, t, i } = parsed;
   if (typeof s !== "string" || typeof i !== "string" || typeof t !== "number" || !Number.isSafeInteger(t)) {
     throw invalid();
   }
@@ -123,15 +130,8 @@ export function encodeKeyPageToken(shape: PageShape, lastKey: string): string {
 export function decodeKeyPageToken(shape: PageShape, token: string | undefined): string | undefined {
   if (token === undefined || token === "") return undefined;
   const invalid = () => new InvalidPageTokenError("invalid page token");
-  if (!/^[A-Za-z0-9_-]+$/.test(token)) throw invalid();
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(Buffer.from(token, "base64url").toString("utf8"));
-  } catch {
-    throw invalid();
-  }
-  if (typeof parsed !== "object" || parsed === null) throw invalid();
-  const { s, k } = parsed as Record<string, unknown>;
+  const parsed = tokenPayload(token);
+  const { s, k } = parsed;
   if (typeof s !== "string" || typeof k !== "string") throw invalid();
   if (s !== fingerprint(shape)) throw new InvalidPageTokenError("the page token belongs to another listing or other filters");
   return k;
