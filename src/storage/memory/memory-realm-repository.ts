@@ -69,7 +69,7 @@ interface RealmRecords {
   lineage: Map<string, TokenLineage[]>;
   /** Revoked jti -> when the record may go. */
   revocations: Map<string, Date>;
-  /** In listing order, newest first: appends insert in place, listings read from the cursor on. */
+  /** Oldest first (appends are the common case); listings walk it backwards from the newest. */
   events: AuditEvent[];
 }
 
@@ -446,8 +446,12 @@ export class MemoryRealmRepository implements RealmRepository {
 
   async appendEvents(events: AuditEvent[]): Promise<void> {
     for (const event of events) {
+      // Oldest first, so the usual case (a newer event) is an append, not a shift of the whole array.
       const stored = this.#recordsOf(event.realm).events;
-      stored.splice(firstAfter(stored, eventKey(event), eventKey), 0, copy(event));
+      const key = eventKey(event);
+      const last = stored.at(-1);
+      if (last === undefined || compareNewestFirst(eventKey(last), key) > 0) stored.push(copy(event));
+      else stored.splice(firstNewerOrSame(stored, key), 0, copy(event));
     }
   }
 
@@ -458,7 +462,8 @@ export class MemoryRealmRepository implements RealmRepository {
     const size = pageSizeOf(query);
     const stored = this.#records.get(realm)?.events ?? [];
     const matching: AuditEvent[] = [];
-    for (let i = cursor ? firstAfter(stored, cursor, eventKey) : 0; i < stored.length && matching.length <= size; i++) {
+    // Stored oldest first: walk from the newest (or from just older than the cursor) backwards.
+    for (let i = (cursor ? firstNewerOrSame(stored, cursor) : stored.length) - 1; i >= 0 && matching.length <= size; i--) {
       const e = stored[i];
       if (since !== undefined && e.time < since) break; // the rest is older still
       if (
@@ -582,13 +587,14 @@ function removeLink(data: RealmData, link: IdentityProviderLink): void {
   if (ofUser?.size === 0) data.linksOfUsers.delete(link.userId);
 }
 
-/** The index of the first of `items` (sorted newest first) that sorts after `key`. */
-function firstAfter<T>(items: T[], key: PageCursor, keyOf: (item: T) => PageCursor): number {
+
+/** In a list stored oldest first, the index of the first event as new as `key` or newer. */
+function firstNewerOrSame(items: AuditEvent[], key: PageCursor): number {
   let low = 0;
   let high = items.length;
   while (low < high) {
     const mid = (low + high) >>> 1;
-    if (compareNewestFirst(keyOf(items[mid]), key) > 0) high = mid;
+    if (compareNewestFirst(eventKey(items[mid]), key) <= 0) high = mid;
     else low = mid + 1;
   }
   return low;
