@@ -234,7 +234,9 @@ export function markdownReport(result: BenchResult): string {
   push("| server | surface (generator), concurrency | req/s | p50 ms | p99 ms | server CPU µs/req | main thread µs/req | peak RSS MiB | client cores | other cores |", "|---|---|--:|--:|--:|--:|--:|--:|--:|--:|");
   const serverName = (x: Measurement) =>
     x.target === "noop-connect" ? "no-op, Tessera's stack" : x.target === "noop-grpc-js" ? "no-op, plain grpc-js" : `Tessera (${x.storage})`;
-  for (const x of result.measurements.filter((x) => x.target !== "tessera")) push(`| ${serverName(x)} | ${scenarioLabel(x)} | ${row(x)} |`);
+  const baselines = result.measurements.filter((x) => x.target !== "tessera");
+  baselines.sort((a, b) => a.target.localeCompare(b.target) || a.concurrency - b.concurrency); // stable: surfaces stay in run order
+  for (const x of baselines) push(`| ${serverName(x)} | ${scenarioLabel(x)} | ${row(x)} |`);
   push("");
 
   const tessera = result.measurements.filter((x) => x.target === "tessera");
@@ -304,7 +306,7 @@ export function markdownReport(result: BenchResult): string {
     push(
       "## Scale: the same exchange with a small and a large realm",
       "",
-      "Windows alternate small, large, small, large…; medians.",
+      `Windows alternate small, large (${result.settings.scaleRounds} rounds); medians. Both sides are freshly started servers.`,
       "",
       "| storage | seed | start-up s | RSS after start MiB | exchanges/s (median) | CPU µs/exchange per window | median | large ÷ small |",
       "|---|---|--:|--:|--:|---|--:|--:|",

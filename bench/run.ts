@@ -126,7 +126,7 @@ function parseSettings(argv: string[]): Settings {
     shape,
     concurrency,
     scaleClients: number(values["scale-clients"], quick ? 10_000 : 100_000, "scale-clients"),
-    scaleRounds: quick ? 1 : 2,
+    scaleRounds: quick ? 1 : 3,
     extraRealms: 99,
     profileSeconds: quick ? 5 : 10,
     mongo: !values["no-mongo"],
@@ -385,21 +385,23 @@ async function main(): Promise<void> {
     );
     log(`crypto floor: ${cryptoFloor.verifyPlusSignCpuUs.toFixed(0)} CPU-µs per verify + sign`);
 
-    // 2. Transport floors: no-op on Tessera's stack (every surface) and on a plain grpc-js server.
+    // 2. Transport floors (no-op on Tessera's stack, every surface; no-op on a plain grpc-js server)
+    // and Tessera with memory storage, each scenario right after its baselines: a ratio's two
+    // windows share the machine's conditions.
     const surfaces: [Protocol, GeneratorName][] = [...grpcGenerators.map((g): [Protocol, GeneratorName] => ["grpc", g]), ["connect", http], ["form", http]];
     const noopTarget: Target = { kind: "noop-connect", server: noopConnect };
     const grpcJsTarget: Target = { kind: "noop-grpc-js", server: noopGrpcJs };
     for (const c of settings.concurrency) {
-      for (const [protocol, generator] of surfaces) measurements.push(await measure(noopTarget, "exchange", protocol, generator, c, shape));
-      for (const generator of grpcGenerators) measurements.push(await measure(grpcJsTarget, "exchange", "grpc", generator, c, shape));
+      for (const [protocol, generator] of surfaces) {
+        measurements.push(await measure(noopTarget, "exchange", protocol, generator, c, shape));
+        if (protocol === "grpc") measurements.push(await measure(grpcJsTarget, "exchange", "grpc", generator, c, shape));
+        measurements.push(await measure(memoryTarget, "exchange", protocol, generator, c, shape));
+      }
     }
 
-    // 3. Tessera, memory storage: the exchange on every surface, client credentials, the health check.
+    // 3. Tessera, memory storage: client credentials, the health check.
     const c16 = settings.concurrency.includes(16) ? 16 : settings.concurrency[0];
     const primary: GeneratorName = settings.h2load ? "h2load" : "grpc-js";
-    for (const c of settings.concurrency) {
-      for (const [protocol, generator] of surfaces) measurements.push(await measure(memoryTarget, "exchange", protocol, generator, c, shape));
-    }
     measurements.push(await measure(memoryTarget, "client_credentials", "grpc", primary, c16, shape));
     measurements.push(await measure(memoryTarget, "client_credentials", "form", http, c16, shape));
     if (settings.h2load) {
