@@ -45,6 +45,8 @@ export function clientToMessage(client: Client): ClientMessage {
     hasSecret: client.secretHash !== undefined,
     jwksJson: client.jwks ? JSON.stringify(client.jwks) : "",
     jwksUri: client.jwksUri ?? "",
+    tlsClientAuthSubjectDn: client.tlsClientAuthSubjectDn ?? "",
+    certificateBoundAccessTokens: client.certificateBoundAccessTokens ?? false,
     serviceAccount: client.serviceAccount,
     serviceAccountUserId: client.serviceAccountUserId,
     defaultScopes: client.defaultScopes,

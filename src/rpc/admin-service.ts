@@ -30,7 +30,7 @@ import {
   StorageUnavailableError,
   type RealmRepository,
 } from "../storage/realm-repository.js";
-import { clientToMessage, eventToMessage, realmToMessage, scopeToMessage, sessionToMessage } from "./admin-convert.js";
+import { clientToMessage, eventToMessage, parseJwkSet, realmToMessage, scopeToMessage, sessionToMessage } from "./admin-convert.js";
 import { timestampDate } from "@bufbuild/protobuf/wkt";
 import type { AuditLog } from "../exchange/audit-log.js";
 import type { MasterKeyCipher } from "../crypto/master-key-cipher.js";
@@ -342,11 +342,8 @@ export class AdminRpc {
     }
     let jwks: { keys: PublicJwk[] } | undefined;
     if (message.jwksJson !== "") {
-      try {
-        jwks = JSON.parse(message.jwksJson) as { keys: PublicJwk[] };
-      } catch {
-        issues.push({ path: ["jwksJson"], message: "expected a JWK Set as JSON" });
-      }
+      jwks = parseJwkSet(message.jwksJson);
+      if (!jwks) issues.push({ path: ["jwksJson"], message: 'expected a JWK Set as JSON: {"keys": [{"kty": ...}]}' });
     }
     const client: Client = {
       clientId: required(message.clientId, "client.clientId"),
@@ -356,6 +353,8 @@ export class AdminRpc {
       secretHash: message.secret !== "" ? await hashClientSecret(message.secret) : existing?.secretHash,
       jwks,
       jwksUri: message.jwksUri || undefined,
+      ...(message.tlsClientAuthSubjectDn && { tlsClientAuthSubjectDn: message.tlsClientAuthSubjectDn }),
+      ...(message.certificateBoundAccessTokens && { certificateBoundAccessTokens: true }),
       serviceAccount: message.serviceAccount,
       serviceAccountUserId: existing?.serviceAccountUserId ?? randomUUID(),
       defaultScopes: message.defaultScopes,
@@ -443,6 +442,7 @@ function notFound(what: string): ConnectError {
 /** Like realm files: secret -> the two secret methods; keys -> private_key_jwt. */
 function defaultAuthMethods(message: ClientMessage, existing: Client | undefined): ClientAuthMethod[] {
   if (message.jwksJson !== "" || message.jwksUri !== "") return ["private_key_jwt"];
+  if (message.tlsClientAuthSubjectDn !== "") return ["tls_client_auth"];
   if (message.secret !== "" || existing?.secretHash) return ["client_secret_basic", "client_secret_post"];
   return [];
 }
