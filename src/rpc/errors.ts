@@ -1,7 +1,7 @@
 import { Code, ConnectError } from "@connectrpc/connect";
 import { OAuthErrorSchema, type OAuthError as OAuthErrorDetail } from "../../gen/tessera/exchange/v1/token_exchange_service_pb.js";
 import { toOAuthError, type OAuthErrorCode } from "../exchange/errors.js";
-import type { Logger } from "../logger.js";
+import type { Logger } from "pino";
 
 /** The one table from OAuth error codes to gRPC / Connect codes (EXCHANGE.md, "Errors"). */
 const CONNECT_CODE: Record<OAuthErrorCode, Code> = {
