@@ -4,6 +4,7 @@ import { fileURLToPath } from "node:url";
 import { createTessera } from "./app.js";
 import { MasterKeyCipher } from "./crypto/master-key-cipher.js";
 import { ConfigError, SERVE_USAGE, parseServeConfig, type ServeSettings, type TlsFiles } from "./config.js";
+import { requestLogFields } from "./ops/request-context.js";
 import { createLogger, type Logger } from "./logger.js";
 import { bootstrapAdmin, type BootstrapOutcome } from "./admin/bootstrap.js";
 import { RealmFileError, parseRealmFile } from "./realm-file/index.js";
@@ -166,7 +167,7 @@ export async function runServe(argv: string[], env: NodeJS.ProcessEnv): Promise<
       return 0;
     }
     settings = config;
-    running = await serve(settings, createLogger(settings.logLevel));
+    running = await serve(settings, createLogger(settings.logLevel, undefined, requestLogFields));
   } catch (error) {
     if (error instanceof ConfigError || error instanceof RealmFileError || error instanceof StartupError) {
       process.stderr.write(`tessera: ${error.message}\n`);

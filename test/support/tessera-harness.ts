@@ -3,6 +3,7 @@ import { Writable } from "node:stream";
 import { createTessera, type Tessera } from "../../src/app.js";
 import type { Clock } from "../../src/domain/index.js";
 import { createLogger } from "../../src/logger.js";
+import { requestLogFields } from "../../src/ops/request-context.js";
 import type { OperationsOptions } from "../../src/ops/operations.js";
 import { listen, type DualHandler, type ListeningServer, type TlsCredentials } from "../../src/server.js";
 import { MemoryRealmRepository } from "../../src/storage/memory/memory-realm-repository.js";
@@ -58,7 +59,8 @@ export async function startTessera(options: HarnessOptions = {}): Promise<Tesser
       done();
     },
   });
-  const log = createLogger("info", sink);
+  // Lines written while a request is served carry its id, as in `tessera serve`.
+  const log = createLogger("info", sink, requestLogFields);
   // The issuer depends on the port: bind first, then build Tessera with the URL and route to it.
   let handler: DualHandler | undefined;
   const server = await listen((req, res) => handler?.(req, res), "127.0.0.1", 0, options.tls);
