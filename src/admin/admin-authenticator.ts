@@ -1,8 +1,8 @@
 import type { RealmUrls } from "../domain/index.js";
-import { scopesOf } from "../exchange/presented-tokens.js";
+import { checkRealmAccessToken, issuedToClient, scopesOf } from "../exchange/presented-tokens.js";
 import type { SessionManager } from "../exchange/sessions.js";
 import type { RealmRepository } from "../storage/realm-repository.js";
-import { TokenVerificationError, type RealmTokenVerifier } from "../tokens/token-verifier.js";
+import type { RealmTokenVerifier } from "../tokens/token-verifier.js";
 import { MASTER_REALM, type AdminPrincipal } from "./admin-access.js";
 
 /** Why an admin call's credentials were refused; safe to show the caller. */
@@ -40,19 +40,12 @@ export class AdminTokenAuthenticator {
     const token = BEARER.exec(authorization)?.[1];
     if (token === undefined) throw new AdminAuthenticationError("expected an authorization header: Bearer <access token>");
     const { repository, verifier, sessions, urls } = this.deps;
-    let claims;
-    try {
-      claims = await verifier.verifyAccessToken(MASTER_REALM, urls(MASTER_REALM).issuer, token);
-    } catch (error) {
-      // RFC 6750 §3.1 invalid_token: expired, revoked, malformed, or not ours.
-      if (error instanceof TokenVerificationError) throw new AdminAuthenticationError(`access token ${error.reason}`);
-      throw error;
-    }
+    const checked = await checkRealmAccessToken(verifier, sessions, MASTER_REALM, urls(MASTER_REALM).issuer, token);
+    // RFC 6750 §3.1 invalid_token: expired, malformed, not ours, or its session ended.
+    if ("rejected" in checked) throw new AdminAuthenticationError(`access token ${checked.rejected}`);
+    const { claims } = checked;
     if (await repository.isTokenRevoked(MASTER_REALM, claims.jti)) throw new AdminAuthenticationError("access token revoked");
-    if (typeof claims.sid === "string" && !(await sessions.active(MASTER_REALM, claims.sid))) {
-      throw new AdminAuthenticationError("access token session has ended");
-    }
-    const clientId = typeof claims.client_id === "string" ? claims.client_id : typeof claims.azp === "string" ? claims.azp : "";
+    const clientId = issuedToClient(claims) ?? "";
     const client = clientId === "" ? undefined : await repository.getClient(MASTER_REALM, clientId);
     // A disabled or deleted admin client loses its access at once, whatever its tokens say.
     if (!client?.enabled) throw new AdminAuthenticationError("access token of an unknown or disabled client");

@@ -4,7 +4,7 @@ import { confirmationOf, type PresentedClientCredentials } from "./client-auth.j
 import { mayActClaim } from "./delegation.js";
 import { oauthError } from "./errors.js";
 import type { GrantDeps } from "./grant-deps.js";
-import { requireRealm } from "./realm-context.js";
+import { authenticateRequest } from "./realm-context.js";
 import { grantClientScopes, parseScopeParameter } from "./scope-policy.js";
 import { availableAudiences, scopeAudiences } from "./target-policy.js";
 import type { TokenResponse } from "./token-response.js";
@@ -30,11 +30,9 @@ export class ClientCredentialsGrant {
   }
 
   async #grant(request: ClientCredentialsRequest, draft: AuditDraft): Promise<TokenResponse> {
-    const { repository, authenticator, issuer, clock } = this.deps;
-    const { realm, urls } = await requireRealm(repository, this.deps.urls, request.realm);
-    const authenticated = await authenticator.authenticate(realm, request.credentials);
-    const { client } = authenticated;
-    draft.clientId = client.clientId;
+    const { repository, issuer, clock } = this.deps;
+    const { context, authenticated, client } = await authenticateRequest(this.deps, request, draft);
+    const { realm, urls } = context;
     // RFC 6749 §4.4: the client credentials grant is for confidential clients only.
     if (client.publicClient) throw oauthError.unauthorizedClient("public clients may not use client_credentials");
     // RFC 6749 §5.2 unauthorized_client: this client has no service account.

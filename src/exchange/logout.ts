@@ -2,8 +2,8 @@ import type { AuditDraft } from "./audit-log.js";
 import type { PresentedClientCredentials } from "./client-auth.js";
 import { oauthError } from "./errors.js";
 import type { GrantDeps } from "./grant-deps.js";
-import { requireRealm } from "./realm-context.js";
-import { refreshTokenHash } from "./refresh-tokens.js";
+import { authenticateRequest } from "./realm-context.js";
+import { findRefreshTokenRecord } from "./refresh-tokens.js";
 
 /** A logout request: a refresh token of the session to end. */
 export interface LogoutRequest {
@@ -26,11 +26,9 @@ export class Logout {
   }
 
   async #logout(request: LogoutRequest, draft: AuditDraft): Promise<void> {
-    const context = await requireRealm(this.deps.repository, this.deps.urls, request.realm);
-    const { client } = await this.deps.authenticator.authenticate(context.realm, request.credentials);
-    draft.clientId = client.clientId;
+    const { context, client } = await authenticateRequest(this.deps, request, draft);
     if (!request.refreshToken) throw oauthError.invalidRequest("refresh_token is required");
-    const record = await this.deps.repository.findRefreshToken(context.realm.name, refreshTokenHash(request.refreshToken));
+    const record = await findRefreshTokenRecord(this.deps.repository, context.realm.name, request.refreshToken);
     // RFC 6749 §5.2 invalid_grant: not a refresh token of this client.
     if (!record || record.clientId !== client.clientId) throw oauthError.invalidGrant("refresh_token is invalid or not yours");
     Object.assign(draft, { subject: record.subject, sessionId: record.sessionId });

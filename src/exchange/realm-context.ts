@@ -1,6 +1,9 @@
 import { REALM_NAME_PATTERN, type Realm, type RealmUrls } from "../domain/index.js";
 import type { RealmRepository } from "../storage/realm-repository.js";
+import type { AuditDraft } from "./audit-log.js";
+import type { AuthenticatedClient, PresentedClientCredentials } from "./client-auth.js";
 import { oauthError } from "./errors.js";
+import type { GrantDeps } from "./grant-deps.js";
 
 /** A realm that exists and is enabled, with its public URLs. */
 export interface RealmContext {
@@ -18,4 +21,26 @@ export async function requireRealm(
   const realm = await repository.getRealm(name);
   if (!realm?.enabled) throw oauthError.realmNotFound(name);
   return { realm, urls: urls(name) };
+}
+
+/** A request's realm and its authenticated client. */
+export interface AuthenticatedRequest {
+  context: RealmContext;
+  authenticated: AuthenticatedClient;
+  client: AuthenticatedClient["client"];
+}
+
+/**
+ * The first steps of every token endpoint operation: the realm the request names, then its client
+ * authenticated (RFC 6749 §2.3), noted on the audit draft.
+ */
+export async function authenticateRequest(
+  deps: Pick<GrantDeps, "repository" | "urls" | "authenticator">,
+  request: { realm: string; credentials: PresentedClientCredentials },
+  draft: AuditDraft,
+): Promise<AuthenticatedRequest> {
+  const context = await requireRealm(deps.repository, deps.urls, request.realm);
+  const authenticated = await deps.authenticator.authenticate(context.realm, request.credentials);
+  draft.clientId = authenticated.client.clientId;
+  return { context, authenticated, client: authenticated.client };
 }

@@ -4,8 +4,8 @@ import type { AuditDraft } from "./audit-log.js";
 import { confirmationOf, type PresentedClientCredentials } from "./client-auth.js";
 import { oauthError } from "./errors.js";
 import type { GrantDeps } from "./grant-deps.js";
-import { requireRealm } from "./realm-context.js";
-import { refreshTokenHash } from "./refresh-tokens.js";
+import { authenticateRequest } from "./realm-context.js";
+import { findRefreshTokenRecord } from "./refresh-tokens.js";
 import { parseScopeParameter } from "./scope-policy.js";
 import type { TokenResponse } from "./token-response.js";
 
@@ -35,10 +35,8 @@ export class RefreshTokenGrant {
 
   async #refresh(request: RefreshTokenRequest, draft: AuditDraft): Promise<TokenResponse> {
     const { repository, sessions, clock } = this.deps;
-    const { realm, urls } = await requireRealm(repository, this.deps.urls, request.realm);
-    const authenticated = await this.deps.authenticator.authenticate(realm, request.credentials);
-    const { client } = authenticated;
-    draft.clientId = client.clientId;
+    const { context, authenticated, client } = await authenticateRequest(this.deps, request, draft);
+    const { realm, urls } = context;
     // RFC 6749 §6: refresh_token is REQUIRED.
     if (!request.refreshToken) throw oauthError.invalidRequest("refresh_token is required");
     const { record, session } = await this.#usable(realm, client, request.refreshToken, draft);
@@ -89,7 +87,7 @@ export class RefreshTokenGrant {
   /** The stored record of a live refresh token of this client; a used one is reuse. */
   async #usable(realm: Realm, client: Client, token: string, draft: AuditDraft): Promise<{ record: RefreshTokenRecord; session: Session }> {
     const { repository, sessions, clock } = this.deps;
-    const record = await repository.findRefreshToken(realm.name, refreshTokenHash(token));
+    const record = await findRefreshTokenRecord(repository, realm.name, token);
     // RFC 6749 §5.2 invalid_grant: unknown, expired, or issued to another client.
     if (!record || record.clientId !== client.clientId || record.expiresAt <= clock.now()) throw oauthError.invalidGrant(INVALID);
     draft.jtis.push(record.jti);

@@ -20,8 +20,13 @@ export interface RefreshTokenGrant {
 }
 
 /** SHA-256 of a refresh token, as storage keys it: a 256-bit random token needs no slow hash. */
-export function refreshTokenHash(token: string): string {
+function refreshTokenHash(token: string): string {
   return createHash("sha256").update(token).digest("base64url");
+}
+
+/** The stored record of a presented refresh token (looked up by its hash), if there is one. */
+export function findRefreshTokenRecord(repository: RealmRepository, realm: string, token: string): Promise<RefreshTokenRecord | undefined> {
+  return repository.findRefreshToken(realm, refreshTokenHash(token));
 }
 
 /** Looks like a refresh token of ours: 43 base64url characters (32 random bytes). */

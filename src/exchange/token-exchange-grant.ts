@@ -7,8 +7,8 @@ import { confirmationOf, type PresentedClientCredentials } from "./client-auth.j
 import { actClaim, actOf, checkChainDepth, mayActClaim, mayActMatches, type ActClaim } from "./delegation.js";
 import { oauthError } from "./errors.js";
 import type { GrantDeps } from "./grant-deps.js";
-import { isIssuedToOrFor, scopesOf, verifyPresentedToken } from "./presented-tokens.js";
-import { requireRealm, type RealmContext } from "./realm-context.js";
+import { isIssuedToOrFor, issuedToClient, scopesOf, verifyPresentedToken } from "./presented-tokens.js";
+import { authenticateRequest, type RealmContext } from "./realm-context.js";
 import { checkProviderPermission, storedProviderToken, subjectProvider, verifyExternalSubject } from "./identity-provider-exchange.js";
 import { grantExchangeScopes, parseScopeParameter } from "./scope-policy.js";
 import { availableAudiences, resolveAudience, scopeAudiences, scopesForTargets } from "./target-policy.js";
@@ -80,11 +80,8 @@ export class TokenExchangeGrant {
   }
 
   async #exchange(request: TokenExchangeRequest, draft: AuditDraft): Promise<TokenResponse> {
-    const context = await requireRealm(this.deps.repository, this.deps.urls, request.realm);
-    const authenticated = await this.deps.authenticator.authenticate(context.realm, request.credentials);
-    const { client } = authenticated;
+    const { context, authenticated, client } = await authenticateRequest(this.deps, request, draft);
     const confirmation = confirmationOf(authenticated);
-    draft.clientId = client.clientId;
     // RFC 6749 §5.2 unauthorized_client: token exchange is a per-client permission.
     if (!client.tokenExchange.enabled) throw oauthError.unauthorizedClient("client may not use token exchange");
     const { subjectToken, subjectTokenType } = checkParameters(request);
@@ -290,7 +287,7 @@ function subjectOf(subject: VerifiedAccessToken, actor: VerifiedAccessToken | un
   if (!actor) return { sub: subject.sub, act: actOf(subject.act), sid };
   // RFC 8693 §4.1: the actor, with any chain the actor token carries (else the subject's) nested.
   const prior = actOf(actor.act) ?? actOf(subject.act);
-  const clientId = typeof actor.client_id === "string" ? actor.client_id : typeof actor.azp === "string" ? actor.azp : undefined;
+  const clientId = issuedToClient(actor);
   return { sub: subject.sub, act: actClaim({ sub: actor.sub, iss: issuer, clientId }, prior), sid };
 }
 

@@ -1,9 +1,8 @@
-import { isSessionActive } from "../domain/index.js";
 import type { AuditDraft } from "./audit-log.js";
 import type { PresentedClientCredentials } from "./client-auth.js";
 import { oauthError } from "./errors.js";
 import type { GrantDeps } from "./grant-deps.js";
-import { requireRealm, type RealmContext } from "./realm-context.js";
+import { authenticateRequest, type RealmContext } from "./realm-context.js";
 import { findToken, type FoundToken } from "./token-lookup.js";
 
 /** An introspection request (RFC 7662 §2.1). */
@@ -48,9 +47,7 @@ export class TokenIntrospection {
   }
 
   async #introspect(request: IntrospectionRequest, draft: AuditDraft): Promise<Introspection> {
-    const context = await requireRealm(this.deps.repository, this.deps.urls, request.realm);
-    const { client } = await this.deps.authenticator.authenticate(context.realm, request.credentials);
-    draft.clientId = client.clientId;
+    const { context, client } = await authenticateRequest(this.deps, request, draft);
     // RFC 7662 §2.1: the endpoint is protected; EXCHANGE.md keeps it to confidential clients.
     if (client.publicClient) throw oauthError.unauthorizedClient("public clients may not introspect tokens");
     // RFC 7662 §2.1: token is REQUIRED.
@@ -70,7 +67,7 @@ export class TokenIntrospection {
     if (found.expiresAt <= now || (await repository.isTokenRevoked(realm, found.jti))) return INACTIVE;
     if (found.kind === "refresh_token") {
       const { record } = found;
-      if (record.usedAt !== undefined || !isSessionActive(await repository.getSession(realm, record.sessionId), now)) return INACTIVE;
+      if (record.usedAt !== undefined || !(await this.deps.sessions.active(realm, record.sessionId))) return INACTIVE;
       return {
         active: true,
         tokenType: "refresh_token",
@@ -88,7 +85,7 @@ export class TokenIntrospection {
     }
     const { claims } = found;
     const sid = typeof claims.sid === "string" ? claims.sid : undefined;
-    if (sid !== undefined && !isSessionActive(await repository.getSession(realm, sid), now)) return INACTIVE;
+    if (sid !== undefined && !(await this.deps.sessions.active(realm, sid))) return INACTIVE;
     return {
       active: true,
       tokenType: "Bearer",

@@ -2,7 +2,8 @@ import type { RefreshTokenRecord } from "../domain/index.js";
 import { TokenVerificationError, type VerifiedAccessToken } from "../tokens/token-verifier.js";
 import type { GrantDeps } from "./grant-deps.js";
 import type { RealmContext } from "./realm-context.js";
-import { isRefreshTokenShaped, refreshTokenHash } from "./refresh-tokens.js";
+import { issuedToClient } from "./presented-tokens.js";
+import { findRefreshTokenRecord, isRefreshTokenShaped } from "./refresh-tokens.js";
 
 /** A token of the realm, found by introspection or revocation. */
 export type FoundToken =
@@ -16,13 +17,12 @@ export type FoundToken =
  */
 export async function findToken(deps: Pick<GrantDeps, "verifier" | "repository">, context: RealmContext, token: string): Promise<FoundToken | undefined> {
   if (isRefreshTokenShaped(token)) {
-    const record = await deps.repository.findRefreshToken(context.realm.name, refreshTokenHash(token));
+    const record = await findRefreshTokenRecord(deps.repository, context.realm.name, token);
     return record && { kind: "refresh_token", record, jti: record.jti, clientId: record.clientId, expiresAt: record.expiresAt };
   }
   try {
     const claims = await deps.verifier.verifyAccessToken(context.realm.name, context.urls.issuer, token);
-    const clientId = typeof claims.client_id === "string" ? claims.client_id : typeof claims.azp === "string" ? claims.azp : undefined;
-    return { kind: "access_token", claims, jti: claims.jti, clientId, expiresAt: new Date(claims.exp * 1000) };
+    return { kind: "access_token", claims, jti: claims.jti, clientId: issuedToClient(claims), expiresAt: new Date(claims.exp * 1000) };
   } catch (error) {
     if (error instanceof TokenVerificationError) return undefined;
     throw error;

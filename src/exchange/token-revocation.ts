@@ -2,7 +2,7 @@ import type { AuditDraft } from "./audit-log.js";
 import type { PresentedClientCredentials } from "./client-auth.js";
 import { oauthError } from "./errors.js";
 import type { GrantDeps } from "./grant-deps.js";
-import { requireRealm } from "./realm-context.js";
+import { authenticateRequest } from "./realm-context.js";
 import { findToken } from "./token-lookup.js";
 
 /** A revocation request (RFC 7009 §2.1). */
@@ -27,9 +27,7 @@ export class TokenRevocation {
   }
 
   async #revoke(request: RevocationRequest, draft: AuditDraft): Promise<void> {
-    const context = await requireRealm(this.deps.repository, this.deps.urls, request.realm);
-    const { client } = await this.deps.authenticator.authenticate(context.realm, request.credentials);
-    draft.clientId = client.clientId;
+    const { context, client } = await authenticateRequest(this.deps, request, draft);
     // RFC 7009 §2.1: token is REQUIRED.
     if (!request.token) throw oauthError.invalidRequest("token is required");
     const found = await findToken(this.deps, context, request.token);
