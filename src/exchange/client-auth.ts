@@ -61,6 +61,11 @@ export function confirmationOf(authenticated: AuthenticatedClient): { cnf: { "x5
   return authenticated.client.certificateBoundAccessTokens && thumbprint ? { cnf: { "x5t#S256": thumbprint } } : undefined;
 }
 
+/** An enabled confidential client registered for `method` (RFC 6749 §2.3: a client uses the methods it registered). */
+function acceptsMethod(client: Client | undefined, method: ClientAuthMethod): client is Client {
+  return client !== undefined && client.enabled && !client.publicClient && client.authMethods.includes(method);
+}
+
 /** A distinguished name compared as RFC 4517 distinguishedNameMatch roughly does: attribute types case-insensitive, order and spacing ignored. */
 function normalizeDn(dn: string): string {
   return dn
@@ -143,8 +148,7 @@ export class ClientAuthenticator {
     basicChallenge: boolean,
   ): Promise<AuthenticatedClient> {
     const client = await this.deps.repository.getClient(realm.name, clientId);
-    const usable = client?.enabled && !client.publicClient && client.authMethods.includes(method);
-    const storedHash = usable ? client.secretHash : undefined;
+    const storedHash = acceptsMethod(client, method) ? client.secretHash : undefined;
     const ok = await this.deps.secrets.verify(`${realm.name}\u0000${clientId}`, storedHash, secret);
     if (!ok || !client) throw oauthError.invalidClient(basicChallenge);
     return { client, method };
@@ -156,7 +160,7 @@ export class ClientAuthenticator {
     // A public client may come over mutual TLS too: it still authenticates by client_id alone.
     if (client?.enabled && client.publicClient) return { client, method: "none" };
     const expected = client?.tlsClientAuthSubjectDn;
-    const usable = client?.enabled && client.authMethods.includes("tls_client_auth") && expected !== undefined;
+    const usable = acceptsMethod(client, "tls_client_auth") && expected !== undefined;
     // RFC 8705 §2.1: the certificate must chain to a trusted CA and match the registered subject.
     if (!usable || !certificate.authorized || normalizeDn(certificate.subjectDn) !== normalizeDn(expected)) {
       throw oauthError.invalidClient(false);
@@ -187,9 +191,7 @@ export class ClientAuthenticator {
       throw oauthError.invalidClient(false);
     }
     const client = await this.deps.repository.getClient(realm.name, clientId);
-    if (!client?.enabled || client.publicClient || !client.authMethods.includes("private_key_jwt")) {
-      throw oauthError.invalidClient(false);
-    }
+    if (!acceptsMethod(client, "private_key_jwt")) throw oauthError.invalidClient(false);
     const urls = this.deps.urls(realm.name);
     const now = this.deps.clock.now();
     let payload;

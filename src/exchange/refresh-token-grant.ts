@@ -2,7 +2,7 @@ import { randomUUID } from "node:crypto";
 import { epochSeconds, type Client, type Realm, type RefreshTokenRecord, type Session } from "../domain/index.js";
 import type { AuditDraft } from "./audit-log.js";
 import { confirmationOf, type PresentedClientCredentials } from "./client-auth.js";
-import { oauthError } from "./errors.js";
+import { oauthError, type OAuthError } from "./errors.js";
 import type { GrantDeps } from "./grant-deps.js";
 import { authenticateRequest } from "./realm-context.js";
 import { findRefreshTokenRecord } from "./refresh-tokens.js";
@@ -34,7 +34,7 @@ export class RefreshTokenGrant {
   }
 
   async #refresh(request: RefreshTokenRequest, draft: AuditDraft): Promise<TokenResponse> {
-    const { repository, sessions, clock } = this.deps;
+    const { repository, clock } = this.deps;
     const { context, authenticated, client } = await authenticateRequest(this.deps, request, draft);
     const { realm, urls } = context;
     // RFC 6749 §6: refresh_token is REQUIRED.
@@ -45,8 +45,7 @@ export class RefreshTokenGrant {
     const tokenHash = record.tokenHash;
     // RFC 9700 §4.14.2: rotation; of concurrent uses exactly one wins, the rest are reuse.
     if (!(await repository.markRefreshTokenUsed(realm.name, tokenHash, clock.now()))) {
-      await sessions.end(realm.name, record.sessionId, "refresh_token_reuse", client.clientId);
-      throw oauthError.invalidGrant("refresh_token was already used; its session has ended");
+      throw await this.#reused(realm.name, record, client.clientId);
     }
     await repository.touchSession(realm.name, session.id, clock.now());
     const next = await this.deps.refreshTokens.mint(realm, session, { ...grantOf(record), scopes });
@@ -84,6 +83,12 @@ export class RefreshTokenGrant {
     };
   }
 
+  /** RFC 9700 §4.14.2: a rotated refresh token presented again ends its session; the refusal to throw. */
+  async #reused(realm: string, record: RefreshTokenRecord, clientId: string): Promise<OAuthError> {
+    await this.deps.sessions.end(realm, record.sessionId, "refresh_token_reuse", clientId);
+    return oauthError.invalidGrant("refresh_token was already used; its session has ended");
+  }
+
   /** The stored record of a live refresh token of this client; a used one is reuse. */
   async #usable(realm: Realm, client: Client, token: string, draft: AuditDraft): Promise<{ record: RefreshTokenRecord; session: Session }> {
     const { repository, sessions, clock } = this.deps;
@@ -92,11 +97,7 @@ export class RefreshTokenGrant {
     if (!record || record.clientId !== client.clientId || record.expiresAt <= clock.now()) throw oauthError.invalidGrant(INVALID);
     draft.jtis.push(record.jti);
     Object.assign(draft, { subject: record.subject, sessionId: record.sessionId });
-    if (record.usedAt !== undefined) {
-      // RFC 9700 §4.14.2: a rotated refresh token presented again ends the session.
-      await sessions.end(realm.name, record.sessionId, "refresh_token_reuse", client.clientId);
-      throw oauthError.invalidGrant("refresh_token was already used; its session has ended");
-    }
+    if (record.usedAt !== undefined) throw await this.#reused(realm.name, record, client.clientId);
     if (await repository.isTokenRevoked(realm.name, record.jti)) throw oauthError.invalidGrant(INVALID);
     const session = await sessions.active(realm.name, record.sessionId);
     if (!session) throw oauthError.invalidGrant(INVALID);

@@ -27,10 +27,10 @@ import {
   InvalidPageTokenError,
   StorageConflictError,
   StorageNotFoundError,
-  StorageUnavailableError,
   type RealmRepository,
 } from "../storage/realm-repository.js";
 import { clientToMessage, eventToMessage, parseJwkSet, realmToMessage, scopeToMessage, sessionToMessage } from "./admin-convert.js";
+import { toConnectError } from "./errors.js";
 import { timestampDate } from "@bufbuild/protobuf/wkt";
 import type { AuditLog } from "../exchange/audit-log.js";
 import type { MasterKeyCipher } from "../crypto/master-key-cipher.js";
@@ -428,10 +428,8 @@ export class AdminRpc {
     if (error instanceof StorageConflictError) return new ConnectError(error.message, Code.AlreadyExists);
     if (error instanceof StorageNotFoundError) return new ConnectError(error.message, Code.NotFound);
     if (error instanceof InvalidPageTokenError) return new ConnectError("page_token: invalid", Code.InvalidArgument);
-    if (error instanceof StorageUnavailableError) return new ConnectError("storage is temporarily unavailable", Code.Unavailable);
-    const errorId = randomUUID();
-    this.log.error({ errorId, err: error }, "unexpected admin failure");
-    return new ConnectError(`internal error, reference ${errorId}`, Code.Internal);
+    // Unreachable storage and unexpected failures: as the token service answers them (logged with an id).
+    return toConnectError(error, this.log);
   }
 }
 
