@@ -8,6 +8,7 @@ import { parse as parseYaml } from "yaml";
 import { AdminService } from "../../gen/tessera/admin/v1/admin_service_pb.js";
 import type { SigningKey } from "../../gen/tessera/admin/v1/signing_key_pb.js";
 import { AdminCliError, EXIT, describeFailure, renderRows, type OutputFormat } from "./output.js";
+import { basicAuthorization } from "../domain/index.js";
 
 /** The help of `tessera admin`. */
 export const ADMIN_USAGE = `Usage: tessera admin [options] <command> [arguments]
@@ -118,7 +119,7 @@ async function login(values: Values, env: NodeJS.ProcessEnv): Promise<Client<typ
     response = await fetch(`${baseUrl}/realms/master/protocol/openid-connect/token`, {
       method: "POST",
       headers: {
-        authorization: `Basic ${Buffer.from(`${encodeURIComponent(clientId)}:${encodeURIComponent(secret)}`).toString("base64")}`,
+        authorization: basicAuthorization(clientId, secret),
         "content-type": "application/x-www-form-urlencoded",
       },
       body: "grant_type=client_credentials",

@@ -10,3 +10,4 @@ export * from "./session.js";
 export * from "./refresh-token.js";
 export * from "./audit-event.js";
 export * from "./identity-provider.js";
+export * from "./basic-authorization.js";

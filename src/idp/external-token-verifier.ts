@@ -1,5 +1,5 @@
 import { decodeProtectedHeader, errors, jwtVerify, type JWTPayload } from "jose";
-import { introspectionSecretBinding, type Clock, type IdentityProvider } from "../domain/index.js";
+import { basicAuthorization, introspectionSecretBinding, type Clock, type IdentityProvider } from "../domain/index.js";
 import type { MasterKeyCipher } from "../crypto/master-key-cipher.js";
 import { fetchProviderJson, ProviderUnavailableError } from "./provider-fetch.js";
 import type { ProviderKeyCache } from "./provider-keys.js";
@@ -65,10 +65,9 @@ export class ExternalTokenVerifier {
     const config = provider.introspection;
     if (!config) throw new ExternalTokenError("malformed");
     const secret = await this.cipher.open(config.encryptedClientSecret, introspectionSecretBinding(realm, provider.alias));
-    const credentials = Buffer.from(`${encodeURIComponent(config.clientId)}:${encodeURIComponent(secret)}`).toString("base64");
     const answer = (await fetchProviderJson(config.endpoint, {
       method: "POST",
-      headers: { authorization: `Basic ${credentials}`, "content-type": "application/x-www-form-urlencoded", accept: "application/json" },
+      headers: { authorization: basicAuthorization(config.clientId, secret), "content-type": "application/x-www-form-urlencoded", accept: "application/json" },
       body: new URLSearchParams({ token }).toString(),
     })) as JWTPayload & { active?: unknown };
     if (typeof answer !== "object" || answer === null) throw new ProviderUnavailableError("introspection answer is not an object");
