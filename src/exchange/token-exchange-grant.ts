@@ -273,11 +273,12 @@ export class TokenExchangeGrant {
 
   /** Records the new token as a child of the presented ones; a parent revoked meanwhile refuses the exchange. */
   async #recordLineage(realm: string, parents: ParentToken[], childJti: string, exp: number): Promise<void> {
-    for (const parent of parents) {
-      const live = await this.deps.repository.recordLineage(realm, { parentJti: parent.jti, childJti, expiresAt: new Date(exp * 1000) });
-      // RFC 7009 §2.1: a revoked token is no longer usable, not even for an exchange.
-      if (!live) throw oauthError.invalidRequest(`${parent.parameter} revoked`);
-    }
+    const expiresAt = new Date(exp * 1000);
+    // Recorded together: storage may send them in one batch.
+    const live = await Promise.all(parents.map(({ jti }) => this.deps.repository.recordLineage(realm, { parentJti: jti, childJti, expiresAt })));
+    const revoked = parents.find((_, index) => !live[index]);
+    // RFC 7009 §2.1: a revoked token is no longer usable, not even for an exchange.
+    if (revoked) throw oauthError.invalidRequest(`${revoked.parameter} revoked`);
   }
 }
 

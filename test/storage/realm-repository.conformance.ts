@@ -1772,6 +1772,24 @@ export function runRealmRepositoryConformance(name: string, open: () => Promise<
         assert.deepEqual(await repo.listChildTokens(realm, parentJti, T0), [lineage]);
       });
 
+      it("recordLineage called concurrently in two realms then each call answers for its own realm's parent and every child is recorded", async () => {
+        const [revokedIn, liveIn] = [await newRealm(), await newRealm()];
+        const parentJti = randomUUID();
+        await repo.revokeToken(revokedIn, parentJti, plus(T0, HOUR));
+        const calls = Array.from({ length: 40 }, (_, i) => {
+          const realm = i % 2 === 0 ? revokedIn : liveIn;
+          return { realm, lineage: { parentJti: i % 4 < 2 ? parentJti : randomUUID(), childJti: randomUUID(), expiresAt: plus(T0, HOUR) } };
+        });
+        const live = await Promise.all(calls.map(({ realm, lineage }) => repo.recordLineage(realm, lineage)));
+        const expected = calls.map(({ realm, lineage }) => !(realm === revokedIn && lineage.parentJti === parentJti));
+        assert.deepEqual(live, expected);
+        const byChild = (a: { childJti: string }, b: { childJti: string }) => a.childJti.localeCompare(b.childJti);
+        for (const realm of [revokedIn, liveIn]) {
+          const recorded = calls.filter((call) => call.realm === realm && call.lineage.parentJti === parentJti).map((call) => call.lineage);
+          assert.deepEqual((await repo.listChildTokens(realm, parentJti, T0)).sort(byChild), recorded.sort(byChild));
+        }
+      });
+
       it("listChildTokens returns every child of the parent that has not expired at now", async () => {
         const realm = await newRealm();
         const parentJti = randomUUID();

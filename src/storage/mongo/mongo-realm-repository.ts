@@ -53,6 +53,7 @@ import {
   sessionPageShape,
   userPageShape,
 } from "../paging.js";
+import { GroupCommit } from "../group-commit.js";
 
 /**
  * A realm document is hidden from readers while `_state` is set: during {@link MongoRealmRepository.importRealm}
@@ -114,6 +115,8 @@ type RefreshTokenDoc = Scoped<Omit<RefreshTokenRecord, "act" | "usedAt">> & { ac
 /** The use of a refresh token; unique per (realm, tokenHash): the first insert wins. */
 type RefreshTokenUseDoc = { realm: string; tokenHash: string; usedAt: Date; expiresAt: Date };
 type LineageDoc = Scoped<TokenLineage>;
+/** A lineage record waiting in the group commit, with its realm. */
+type ScopedLineage = { realm: string; lineage: TokenLineage };
 type RevocationDoc = { realm: string; jti: string; expiresAt: Date };
 
 /** Options of {@link MongoRealmRepository.connect}. */
@@ -759,10 +762,26 @@ export class MongoRealmRepository implements RealmRepository {
     );
   }
 
-  async recordLineage(realm: string, lineage: TokenLineage): Promise<boolean> {
-    const { parentJti, childJti, expiresAt } = lineage;
-    await this.#call(() => this.#lineage.insertOne({ realm, parentJti, childJti, expiresAt }));
-    return !(await this.isTokenRevoked(realm, parentJti));
+  /** Concurrent exchanges share the two round trips of {@link recordLineage}: see {@link GroupCommit}. */
+  readonly #lineageCommit = new GroupCommit<ScopedLineage, boolean>((items) => this.#call(() => this.#recordLineages(items)));
+
+  recordLineage(realm: string, lineage: TokenLineage): Promise<boolean> {
+    return this.#lineageCommit.submit({ realm, lineage });
+  }
+
+  /** Inserts the batch's lineage, then reads which of its parents are revoked: inserting first keeps cascades race-free. */
+  async #recordLineages(items: ScopedLineage[]): Promise<boolean[]> {
+    await this.#lineage.insertMany(
+      items.map(({ realm, lineage: { parentJti, childJti, expiresAt } }) => ({ realm, parentJti, childJti, expiresAt })),
+      { ordered: false },
+    );
+    const realms = [...new Set(items.map((item) => item.realm))];
+    const parents = [...new Set(items.map((item) => item.lineage.parentJti))];
+    const revoked = await this.#revocations
+      .find({ realm: { $in: realms }, jti: { $in: parents } }, { projection: { _id: 0, realm: 1, jti: 1 } })
+      .toArray();
+    const revokedKeys = new Set(revoked.map(({ realm, jti }) => `${realm}\u0000${jti}`));
+    return items.map(({ realm, lineage }) => !revokedKeys.has(`${realm}\u0000${lineage.parentJti}`));
   }
 
   async listChildTokens(realm: string, parentJti: string, now: Date): Promise<TokenLineage[]> {
