@@ -41,6 +41,15 @@ interface Entry {
   value: Promise<unknown>;
 }
 
+/** Freezes `value` and the objects and arrays it holds (typed arrays cannot be frozen); returns it. */
+function deepFreeze<T>(value: T): T {
+  if (typeof value === "object" && value !== null && !ArrayBuffer.isView(value) && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const member of Object.values(value)) deepFreeze(member);
+  }
+  return value;
+}
+
 /** The realm a write touches: its first argument, or the `name`/`realm.name` of the object it writes. */
 function realmOfWrite(args: unknown[]): string {
   const first = args[0] as string | { name?: string; realm?: { name?: string } };
@@ -52,8 +61,8 @@ function realmOfWrite(args: unknown[]): string {
  * clients, scopes, identity providers) from memory for `ttlMs` (default 5 s), so an exchange on
  * MongoDB storage makes no configuration round trip. Writes through this instance drop the
  * realm's entries at once; another instance's writes are seen within `ttlMs`. Everything else
- * (sessions, revocations, lineage, refresh tokens, jtis, events) always goes to storage. Values
- * are copied out, as the port promises.
+ * (sessions, revocations, lineage, refresh tokens, jtis, events) always goes to storage. Cached
+ * values are deeply frozen and shared by every caller: none can change what another reads.
  */
 export function cacheConfiguration(repository: RealmRepository, clock: Clock, options: ConfigurationCacheOptions = {}): RealmRepository {
   const ttlMs = options.ttlMs ?? 5000;
@@ -70,8 +79,8 @@ export function cacheConfiguration(repository: RealmRepository, clock: Clock, op
     const key = JSON.stringify([method, ...args]);
     const now = clock.now().getTime();
     const cached = entries.get(key);
-    if (cached && now - cached.at < ttlMs) return cached.value.then((v) => structuredClone(v));
-    const value = (target[method] as (...a: unknown[]) => Promise<unknown>).apply(target, args);
+    if (cached && now - cached.at < ttlMs) return cached.value;
+    const value = (target[method] as (...a: unknown[]) => Promise<unknown>).apply(target, args).then(deepFreeze);
     entries.delete(key);
     if (entries.size >= maxEntries) {
       const oldest = entries.keys().next().value;
@@ -86,7 +95,7 @@ export function cacheConfiguration(repository: RealmRepository, clock: Clock, op
     value.catch(() => {
       if (entries.get(key)?.value === value) entries.delete(key);
     });
-    return value.then((v) => structuredClone(v));
+    return value;
   };
 
   return new Proxy(repository, {

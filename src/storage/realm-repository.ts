@@ -97,7 +97,8 @@ export class StorageUnavailableError extends Error {
 /**
  * The one storage port of Tessera. Every method except the realm ones is scoped by realm;
  * adapters never return an object of another realm. Objects returned are copies: mutating them
- * changes nothing stored.
+ * changes nothing stored. (The configuration cache in front of an adapter returns frozen shared
+ * objects instead: callers copy what they change.)
  *
  * Adapters: {@link MemoryRealmRepository} (embedded default) and {@link MongoRealmRepository}.
  * Both pass `test/storage/realm-repository.conformance.ts`.

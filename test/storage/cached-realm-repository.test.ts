@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { REALM_DEFAULTS, type Realm } from "../../src/domain/index.js";
+import { REALM_DEFAULTS, type Client, type Realm } from "../../src/domain/index.js";
 import { cacheConfiguration } from "../../src/storage/cached-realm-repository.js";
 import { MemoryRealmRepository } from "../../src/storage/memory/memory-realm-repository.js";
 import type { RealmRepository } from "../../src/storage/realm-repository.js";
@@ -54,12 +54,30 @@ describe("configuration cache", () => {
     assert.equal((await cached.getRealm("a"))?.accessTokenLifespan, 60);
   });
 
-  it("a cached value mutated by a caller then the cache is unchanged", async () => {
+  it("a caller that tries to change a cached value then a TypeError, and the cache is unchanged", async () => {
     const cached = cacheConfiguration(new MemoryRealmRepository(), new TestClock());
     await cached.createRealm(realm("a"));
+    const client: Client = {
+      clientId: "c",
+      enabled: true,
+      publicClient: true,
+      authMethods: [],
+      serviceAccount: false,
+      serviceAccountUserId: "c-service-account",
+      defaultScopes: ["orders.read"],
+      optionalScopes: [],
+      resourceUris: [],
+      tokenExchange: { enabled: false, refreshTokens: "none", scopePolicy: "downscope", delegation: false, identityProviders: [] },
+    };
+    await cached.createClient("a", client);
     const first = await cached.getRealm("a");
-    if (first) first.accessTokenLifespan = 1;
+    assert.throws(() => {
+      if (first) first.accessTokenLifespan = 1;
+    }, TypeError);
+    const read = await cached.getClient("a", "c");
+    assert.throws(() => read?.defaultScopes.push("orders.write"), TypeError);
     assert.equal((await cached.getRealm("a"))?.accessTokenLifespan, 300);
+    assert.deepEqual((await cached.getClient("a", "c"))?.defaultScopes, ["orders.read"]);
   });
 
   it("sessions, revocations and other state then never cached", async () => {
