@@ -1,30 +1,21 @@
-import { randomUUID } from "node:crypto";
-import {
-  createLocalJWKSet,
-  exportJWK,
-  generateKeyPair,
-  importJWK,
-  type CryptoKey,
-  type JSONWebKeySet,
-  type JWK,
-  type JWTVerifyGetKey,
-} from "jose";
+import { randomUUID, type JsonWebKey } from "node:crypto";
+import { exportJWK, generateKeyPair, importJWK, type JSONWebKeySet, type JWK } from "jose";
 import { SIGNING_ALGORITHMS, type Clock, type Realm, type SigningAlgorithm, type SigningKey, type SigningKeyState } from "../domain/index.js";
 import type { MasterKeyCipher } from "../crypto/master-key-cipher.js";
 import type { RealmRepository } from "../storage/realm-repository.js";
+import { importJwsKey, type JwsKey } from "./jws-algorithms.js";
 
-/** A key ready to sign with. */
-export interface ActiveSigningKey {
+/** A key ready to sign with: the private half, converted once when unsealed. */
+export interface ActiveSigningKey extends JwsKey {
   kid: string;
-  algorithm: SigningAlgorithm;
-  privateKey: CryptoKey | Uint8Array;
 }
 
 /** What is cached of one realm's keys. */
 interface RealmKeySet {
   loadedAt: number;
   jwks: JSONWebKeySet;
-  getKey: JWTVerifyGetKey;
+  /** The public halves of the published keys (active and passive), by kid. */
+  verifying: ReadonlyMap<string, JwsKey>;
   signing?: ActiveSigningKey;
 }
 
@@ -130,6 +121,7 @@ export class RealmKeyStore {
     if (typeof jwk.d !== "string") throw new SigningKeyError("expected a private key (with d)");
     try {
       await importJWK(jwk, algorithm);
+      importJwsKey(jwk as JsonWebKey, algorithm, "private");
     } catch (error) {
       throw new SigningKeyError(`not a usable ${algorithm} key: ${(error as Error).message}`);
     }
@@ -168,20 +160,16 @@ export class RealmKeyStore {
   }
 
   /**
-   * A key resolver for `jwtVerify` over the realm's active and passive keys. An unknown `kid`
-   * reloads the set once, so keys created by another instance are found.
+   * The public half of the realm's active or passive key `kid`; undefined when the realm has none
+   * by that id. An unknown `kid` reloads the set once (if it was read a second ago or more), so
+   * keys created by another instance are found.
    */
-  async verificationKeys(realm: string): Promise<JWTVerifyGetKey> {
+  async verificationKey(realm: string, kid: string): Promise<JwsKey | undefined> {
     const cached = await this.#keySet(realm);
-    return async (header, token) => {
-      try {
-        return await cached.getKey(header, token);
-      } catch (error) {
-        if (this.clock.now().getTime() - cached.loadedAt < 1000) throw error;
-        this.#cache.delete(realm);
-        return (await this.#keySet(realm)).getKey(header, token);
-      }
-    };
+    const key = cached.verifying.get(kid);
+    if (key || this.clock.now().getTime() - cached.loadedAt < 1000) return key;
+    this.#cache.delete(realm);
+    return (await this.#keySet(realm)).verifying.get(kid);
   }
 
   #keySet(realm: string): Promise<RealmKeySet> {
@@ -208,14 +196,14 @@ export class RealmKeyStore {
     return {
       loadedAt: this.clock.now().getTime(),
       jwks,
-      getKey: createLocalJWKSet(jwks),
+      verifying: verificationKeys(published),
       signing: active && (await this.#unseal(realm, active)),
     };
   }
 
   async #unseal(realm: string, key: SigningKey): Promise<ActiveSigningKey> {
     const jwk = await this.cipher.decryptJwk(key.encryptedPrivateJwk, `${realm}/${key.kid}`);
-    return { kid: key.kid, algorithm: key.algorithm, privateKey: await importJWK(jwk, key.algorithm) };
+    return { kid: key.kid, ...importJwsKey(jwk as JsonWebKey, key.algorithm, "private") };
   }
 
   /** Creates a key with the realm's algorithm; the realm's other active keys turn passive until they retire. */
@@ -256,4 +244,21 @@ export class RealmKeyStore {
       }
     }
   }
+}
+
+/**
+ * The public halves of `keys` by kid, converted once per load. A stored key that does not fit its
+ * algorithm (an RSA key under 2048 bits, imported before that was checked) is left out: its tokens
+ * are refused as signed by an unknown key.
+ */
+function verificationKeys(keys: SigningKey[]): Map<string, JwsKey> {
+  const byKid = new Map<string, JwsKey>();
+  for (const key of keys) {
+    try {
+      byKid.set(key.kid, importJwsKey(key.publicJwk as JsonWebKey, key.algorithm, "public"));
+    } catch {
+      // not a verification key: see above
+    }
+  }
+  return byKid;
 }

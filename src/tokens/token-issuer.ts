@@ -1,6 +1,7 @@
 import { randomUUID } from "node:crypto";
-import { SignJWT, type JWTPayload } from "jose";
+import type { JWTPayload } from "jose";
 import { epochSeconds, type Clock, type Realm } from "../domain/index.js";
+import { signCompactJws } from "./compact-jws.js";
 import type { RealmKeyStore } from "./realm-keys.js";
 
 /** JWT `typ` of access tokens (RFC 9068 §2.1). */
@@ -22,7 +23,7 @@ export interface SignedToken {
   expiresIn: number;
 }
 
-/** Signs a realm's tokens with its active key. */
+/** Signs a realm's tokens with its active key (node:crypto one-shot signatures, see `compact-jws.ts`). */
 export class TokenIssuer {
   constructor(
     private readonly keys: RealmKeyStore,
@@ -44,9 +45,17 @@ export class TokenIssuer {
     const jti = claims.jti ?? randomUUID();
     // The caller's iat when it gave one: then exp and iat come from the same instant.
     const iat = claims.iat ?? epochSeconds(this.clock.now());
-    const token = await new SignJWT({ ...claims, iss: issuer, iat, jti })
-      .setProtectedHeader({ alg: key.algorithm, typ, kid: key.kid })
-      .sign(key.privateKey);
+    const payload = { ...claims, iss: issuer, iat, jti };
+    checkNumericDates(payload);
+    const token = signCompactJws({ alg: key.algorithm, typ, kid: key.kid }, payload, key);
     return { token, jti, expiresIn: Math.max(0, claims.exp - iat) };
+  }
+}
+
+/** RFC 7519 §2: a NumericDate is a number; JSON would write NaN or Infinity as null. */
+function checkNumericDates(claims: JWTPayload): void {
+  for (const claim of ["iat", "nbf", "exp"] as const) {
+    const value = claims[claim];
+    if (value !== undefined && !Number.isFinite(value)) throw new TypeError(`"${claim}" claim must be a finite number`);
   }
 }
