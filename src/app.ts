@@ -67,8 +67,8 @@ export interface Tessera {
   close(): Promise<void>;
 }
 
-/** Largest accepted RPC message, bytes (the same limit as form bodies). */
-const MAX_MESSAGE_BYTES = 64 * 1024;
+/** Largest accepted RPC message, bytes (the same limit as form bodies; the gRPC port's too). */
+export const MAX_MESSAGE_BYTES = 64 * 1024;
 /** Largest accepted AdminService message, bytes: a realm file of some thousands of users. */
 const MAX_ADMIN_MESSAGE_BYTES = 4 * 1024 * 1024;
 

@@ -37,6 +37,15 @@ export const SERVE_OPTIONS = [
   { key: "host", flag: "host", env: "TESSERA_HOST", kind: "string", placeholder: "HOST", help: "interface to listen on", defaultText: "127.0.0.1" },
   { key: "port", flag: "port", env: "TESSERA_PORT", kind: "string", placeholder: "PORT", help: "port, 0-65535 (0: any free port)", defaultText: "8080" },
   {
+    key: "grpcPort",
+    flag: "grpc-port",
+    env: "TESSERA_GRPC_PORT",
+    kind: "string",
+    placeholder: "PORT",
+    help: "second port: TokenExchangeService over gRPC only, through @grpc/grpc-js (faster than the main port's gRPC); 0-65535 (0: any free port); TLS as the main port",
+    defaultText: "none: gRPC on the main port only",
+  },
+  {
     key: "publicUrl",
     flag: "public-url",
     env: "TESSERA_PUBLIC_URL",

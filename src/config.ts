@@ -25,6 +25,8 @@ export interface ServeSettings {
   printConfig: boolean;
   host: string;
   port: number;
+  /** `--grpc-port`: also serve gRPC through @grpc/grpc-js on this port (0: any free one); undefined: off. */
+  grpcPort: number | undefined;
   /** Base of every issuer and endpoint URL, without a trailing slash. */
   publicUrl: string;
   storage: StorageConfig;
@@ -134,7 +136,8 @@ export function parseServeConfig(argv: string[], env: NodeJS.ProcessEnv): ServeC
   const host = pick(sources, "host");
   if (host !== undefined && !/^\S+$/.test(host.value)) fail(host, "expected a host name or IP address", true);
   const hostValue = host?.value ?? "127.0.0.1";
-  const port = portOf(pick(sources, "port"));
+  const port = portOf(pick(sources, "port")) ?? 8080;
+  const grpcPort = grpcPortOf(pick(sources, "grpcPort"), port);
   const tls = tlsOf(pick(sources, "tlsCert"), pick(sources, "tlsKey"), pick(sources, "tlsClientCa"));
   const publicUrl = publicUrlOf(pick(sources, "publicUrl"), hostValue, port, tls !== undefined);
   const logLevel = oneOf(pick(sources, "logLevel"), LOG_LEVELS) ?? "info";
@@ -146,6 +149,7 @@ export function parseServeConfig(argv: string[], env: NodeJS.ProcessEnv): ServeC
     printConfig: flags["print-config"] === true,
     host: hostValue,
     port,
+    grpcPort,
     publicUrl,
     storage,
     imports: imports?.values ?? [],
@@ -188,10 +192,17 @@ function fail(setting: Setting, expected: string, echo: boolean): never {
   throw new ConfigError(`${setting.name}: ${expected}${echo ? `, got ${JSON.stringify(setting.value)}` : ""}`);
 }
 
-function portOf(setting: Setting | undefined): number {
-  if (setting === undefined) return 8080;
+function portOf(setting: Setting | undefined): number | undefined {
+  if (setting === undefined) return undefined;
   const port = /^\d{1,5}$/.test(setting.value) ? Number(setting.value) : NaN;
   if (!(port <= 65535)) fail(setting, "expected an integer 0-65535", true);
+  return port;
+}
+
+/** The gRPC port is validated like `--port`, and cannot be the main port (both would not bind). */
+function grpcPortOf(setting: Setting | undefined, mainPort: number): number | undefined {
+  const port = portOf(setting);
+  if (setting !== undefined && port !== 0 && port === mainPort) fail(setting, `expected a port other than the main port ${mainPort}`, true);
   return port;
 }
 

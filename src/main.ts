@@ -1,7 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { existsSync } from "node:fs";
 import { fileURLToPath } from "node:url";
-import { createTessera } from "./app.js";
+import { createTessera, type Tessera } from "./app.js";
 import { MasterKeyCipher } from "./crypto/master-key-cipher.js";
 import { ConfigError, SERVE_USAGE, parseServeConfig, type ServeSettings, type TlsFiles } from "./config.js";
 import { requestLogFields } from "./ops/request-context.js";
@@ -10,6 +10,7 @@ import { bootstrapAdmin, type BootstrapOutcome } from "./admin/bootstrap.js";
 import { RealmFileError, parseRealmFile } from "./realm-file/index.js";
 import { renderEffectiveConfig } from "./print-config.js";
 import { listen, type DualHandler, type ListeningServer, type TlsCredentials } from "./server.js";
+import { listenGrpc, type GrpcListeningServer } from "./rpc/grpc-js-server.js";
 import { MemoryRealmRepository } from "./storage/memory/memory-realm-repository.js";
 import { MongoRealmRepository } from "./storage/mongo/mongo-realm-repository.js";
 import { TlsFileError, readTlsCredentials, watchTlsCredentials } from "./tls.js";
@@ -28,6 +29,8 @@ export const DEMO_REALM_FILE = ["../examples/demo-realm.yaml", "../../examples/d
 /** A running Tessera: its address and how to stop it. */
 export interface RunningTessera {
   server: ListeningServer;
+  /** The `--grpc-port` server (gRPC through @grpc/grpc-js), when asked for. */
+  grpcServer: GrpcListeningServer | undefined;
   /** Base of the issuers, with the real port. */
   publicUrl: string;
   repository: RealmRepository;
@@ -73,9 +76,15 @@ export async function serve(settings: ServeSettings, log: Logger): Promise<Runni
     const operations = { corsOrigins: settings.corsOrigins, processMetrics: true };
     const tessera = createTessera({ repository, publicUrl, masterKey, log, operations, mutualTls: settings.tls?.clientCaFile !== undefined });
     handler = tessera.handler;
-    const stopWatchingTls = settings.tls ? watchTlsCredentials(settings.tls, (c) => server.setCredentials(c), log) : () => {};
+    const grpcServer = settings.grpcPort === undefined ? undefined : await listenGrpcPort(settings, settings.grpcPort, tessera, credentials, log, server);
+    const applyTls = (c: TlsCredentials) => {
+      server.setCredentials(c);
+      grpcServer?.setCredentials(c);
+    };
+    const stopWatchingTls = settings.tls ? watchTlsCredentials(settings.tls, applyTls, log) : () => {};
     return {
       server,
+      grpcServer,
       publicUrl,
       repository,
       bootstrap,
@@ -83,7 +92,7 @@ export async function serve(settings: ServeSettings, log: Logger): Promise<Runni
         // Not ready from now on (probes, Watch streams end); then drain, then release storage.
         tessera.operations.beginShutdown();
         stopWatchingTls();
-        await server.close(settings.shutdownGraceMs);
+        await Promise.all([server.close(settings.shutdownGraceMs), grpcServer?.close(settings.shutdownGraceMs)]);
         await tessera.close();
         await repository.close();
       },
@@ -91,6 +100,26 @@ export async function serve(settings: ServeSettings, log: Logger): Promise<Runni
   } catch (error) {
     await repository.close();
     throw error;
+  }
+}
+
+/** Starts the `--grpc-port` server; when it cannot listen, stops what was started and throws a {@link StartupError}. */
+async function listenGrpcPort(
+  settings: ServeSettings,
+  port: number,
+  tessera: Tessera,
+  tls: TlsCredentials | undefined,
+  log: Logger,
+  main: ListeningServer,
+): Promise<GrpcListeningServer> {
+  try {
+    return await listenGrpc({ tessera, log, host: settings.host, port, tls });
+  } catch (error) {
+    await main.close(0);
+    await tessera.close();
+    // grpc-js words a bind failure as a sentence ending in the system error; name the code as for --port.
+    const reason = /\bE[A-Z]{3,}\b/.exec((error as Error).message)?.[0] ?? (error as Error).message;
+    throw new StartupError(`cannot listen on ${settings.host}:${port} (--grpc-port): ${reason}`);
   }
 }
 
@@ -194,6 +223,9 @@ function banner(settings: ServeSettings, running: RunningTessera): string {
   const base = `${running.server.secure ? "https" : "http"}://${host}:${running.server.address.port}`;
   const lines = [
     `Tessera listening on ${base} (gRPC, gRPC-Web, Connect and OAuth 2.0 HTTP on one port)`,
+    ...(running.grpcServer
+      ? [`Tessera listening on ${running.grpcServer.secure ? "https" : "http"}://${host}:${running.grpcServer.port} (gRPC only, through @grpc/grpc-js)`]
+      : []),
     `storage: ${settings.storage.kind}; issuers: ${running.publicUrl}/realms/{realm}`,
   ];
   if (running.bootstrap.kind === "generated") {

@@ -21,6 +21,7 @@ function effectiveValues(settings: ServeSettings): Record<OptionKey, unknown> {
   return {
     host: settings.host,
     port: settings.port,
+    grpcPort: settings.grpcPort ?? null,
     publicUrl: settings.publicUrl,
     storage: settings.storage.kind,
     mongodbUri: mongo ? maskMongoUri(mongo.uri) : null,

@@ -32,6 +32,7 @@ describe("parseServeConfig defaults", () => {
       printConfig: false,
       host: "127.0.0.1",
       port: 8080,
+      grpcPort: undefined,
       publicUrl: "http://127.0.0.1:8080",
       storage: { kind: "memory" },
       imports: [],
@@ -72,6 +73,7 @@ describe("parseServeConfig defaults", () => {
     for (const flag of [
       "--host",
       "--port",
+      "--grpc-port",
       "--public-url",
       "--storage",
       "--mongodb-uri",
@@ -84,6 +86,7 @@ describe("parseServeConfig defaults", () => {
     for (const variable of [
       "TESSERA_HOST",
       "TESSERA_PORT",
+      "TESSERA_GRPC_PORT",
       "TESSERA_PUBLIC_URL",
       "TESSERA_STORAGE",
       "MONGODB_URI",
@@ -143,6 +146,7 @@ describe("parseServeConfig values and precedence", () => {
       printConfig: false,
       host: "192.168.1.1",
       port: 0,
+      grpcPort: undefined,
       publicUrl: "https://sts.example.com/tessera",
       storage: { kind: "mongodb", uri: "mongodb://flag-db", database: "flagdb" },
       imports: [],
@@ -198,6 +202,17 @@ describe("parseServeConfig errors", () => {
     assertConfigError(["--port", "-1"], {}, /^--port: expected a value/);
     assertConfigError(["--port=-1"], {}, '--port: expected an integer 0-65535, got "-1"');
     assertConfigError([], { TESSERA_PORT: "80.5" }, 'TESSERA_PORT: expected an integer 0-65535, got "80.5"');
+  });
+
+  it("reads --grpc-port (off by default) from the flag, the variable or the file, validated like --port", () => {
+    assert.equal(settings([]).grpcPort, undefined);
+    assert.equal(settings(["--grpc-port", "9090"]).grpcPort, 9090);
+    assert.equal(settings([], { TESSERA_GRPC_PORT: "9091" }).grpcPort, 9091);
+    assert.equal(settings(["--grpc-port=9092"], { TESSERA_GRPC_PORT: "9091" }).sources.grpcPort, "--grpc-port");
+    assert.equal(settings(["--port", "0", "--grpc-port", "0"]).grpcPort, 0, "both on any free port");
+    assertConfigError(["--grpc-port", "65536"], {}, '--grpc-port: expected an integer 0-65535, got "65536"');
+    assertConfigError([], { TESSERA_GRPC_PORT: "grpc" }, 'TESSERA_GRPC_PORT: expected an integer 0-65535, got "grpc"');
+    assertConfigError(["--grpc-port", "8080"], {}, '--grpc-port: expected a port other than the main port 8080, got "8080"');
   });
 
   it("refuses an empty or blank host", () => {

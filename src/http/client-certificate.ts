@@ -12,12 +12,18 @@ export function clientCertificateOf(req: HttpRequest): PresentedCertificate | un
   const socket = "stream" in req ? req.stream.session?.socket : req.socket;
   if (!(socket instanceof TLSSocket)) return undefined;
   const peer = socket.getPeerCertificate();
-  if (!peer?.raw) return undefined;
-  const certificate = new X509Certificate(peer.raw);
+  return peer?.raw ? presentedCertificate(peer.raw, socket.authorized) : undefined;
+}
+
+/**
+ * A client certificate as client authentication sees it, from its DER bytes and whether it chains
+ * to `--tls-client-ca` (the transport's verdict).
+ */
+export function presentedCertificate(der: Buffer, authorized: boolean): PresentedCertificate {
   return {
-    authorized: socket.authorized,
-    subjectDn: certificate.subject,
-    thumbprintS256: createHash("sha256").update(peer.raw).digest("base64url"),
+    authorized,
+    subjectDn: new X509Certificate(der).subject,
+    thumbprintS256: createHash("sha256").update(der).digest("base64url"),
   };
 }
 

@@ -16,30 +16,53 @@ export function captureGrpcStatus(res: HttpResponse, record: RequestRecord): voi
   };
 }
 
+/** What a request log line says of the transport the request came by. */
+export interface TransportFacts {
+  method: string | undefined;
+  /** The path, without a query string. */
+  path: string;
+  httpVersion: string;
+  /** The HTTP status answered. */
+  status: number;
+  remoteAddress: string | undefined;
+}
+
 /**
- * Ends a request: one structured log line (never a body, a query string or a credential header;
- * request id, protocol, operation, status, OAuth error, duration) and its metrics.
+ * Ends a request of the HTTP servers: notes an aborted answer or an HTTP error status, then
+ * {@link logRequest}.
  */
 export function finishRequest(req: HttpRequest, res: HttpResponse, record: RequestRecord, log: Logger, metrics: TesseraMetrics): void {
   const completed = res.writableFinished;
   if (!completed && record.error === undefined) record.error = "aborted";
   if (completed && res.statusCode >= 400 && record.error === undefined) record.error = `http_${res.statusCode}`;
+  const transport = {
+    method: req.method,
+    path: (req.url ?? "/").split("?")[0],
+    httpVersion: req.httpVersion,
+    status: res.statusCode,
+    remoteAddress: req.socket?.remoteAddress,
+  };
+  logRequest(record, transport, log, metrics);
+}
+
+/**
+ * Counts an answered request in the metrics and writes its one structured log line (never a body,
+ * a query string or a credential header; request id, protocol, operation, status, OAuth error,
+ * duration).
+ */
+export function logRequest(record: RequestRecord, transport: TransportFacts, log: Logger, metrics: TesseraMetrics): void {
   const ok = record.error === undefined;
   metrics.observeRequest(record, ok);
   const line = {
     reqId: record.id,
     surface: record.surface,
     operation: record.operation,
-    method: req.method,
-    path: (req.url ?? "/").split("?")[0],
-    httpVersion: req.httpVersion,
-    status: res.statusCode,
+    ...transport,
     result: ok ? "ok" : "error",
     ...(record.error !== undefined && { error: record.error }),
     durationMs: Math.round(record.elapsedSeconds() * 1e4) / 10,
-    remoteAddress: req.socket?.remoteAddress,
   };
   if (record.quiet) log.debug(line, "request");
-  else if (res.statusCode >= 500 || record.error === "internal" || record.error === "server_error") log.warn(line, "request");
+  else if (transport.status >= 500 || record.error === "internal" || record.error === "server_error") log.warn(line, "request");
   else log.info(line, "request");
 }

@@ -3,150 +3,23 @@
  * (what a Node.js team without protobuf-es would write), against the real server's h2c port.
  */
 import assert from "node:assert/strict";
-import { fileURLToPath } from "node:url";
 import { after, before, describe, it } from "node:test";
 import * as grpc from "@grpc/grpc-js";
-import * as protoLoader from "@grpc/proto-loader";
-import { create, createFileRegistry, fromBinary, type DescMessage } from "@bufbuild/protobuf";
-import { anyUnpack, file_google_protobuf_any, FileDescriptorProtoSchema, type Any } from "@bufbuild/protobuf/wkt";
 import { createRemoteJWKSet, jwtVerify, type JWTPayload, type ProtectedHeaderParameters } from "jose";
-import { OAuthErrorSchema, type OAuthError } from "../../gen/tessera/exchange/v1/token_exchange_service_pb.js";
+import {
+  basic,
+  call,
+  decodeStatusDetails,
+  loadTokenExchangeClient,
+  type ClientCredentialsRequest,
+  type ExchangeTokenRequest,
+  type TokenExchangeClient,
+} from "../support/grpc-js-client.js";
 import { startTessera, type TesseraHarness } from "../support/tessera-harness.js";
 import { buildTestRealm, SECRETS } from "../support/test-realm.js";
 
 const REALM = "interop-grpc-js";
 const ACCESS_TOKEN_TYPE = "urn:ietf:params:oauth:token-type:access_token";
-const PROTO_ROOT = fileURLToPath(new URL("../../proto", import.meta.url));
-
-/** The request/response shapes as proto-loader presents them (camelCase, int64 as string). */
-interface ClientAuthentication {
-  clientId?: string;
-  clientSecret?: string;
-  clientAssertionType?: string;
-  clientAssertion?: string;
-}
-interface ClientCredentialsRequest {
-  realm: string;
-  client?: ClientAuthentication;
-  scope?: string;
-}
-interface ClientCredentialsResponse {
-  accessToken: string;
-  tokenType: string;
-  expiresIn: string;
-  scope: string;
-}
-interface ExchangeTokenRequest {
-  realm: string;
-  client?: ClientAuthentication;
-  subjectToken: string;
-  subjectTokenType: string;
-  audience?: string[];
-  scope?: string;
-}
-interface ExchangeTokenResponse {
-  accessToken: string;
-  issuedTokenType: string;
-  tokenType: string;
-  expiresIn: string;
-  scope: string;
-}
-type Unary<Req, Res> = (
-  request: Req,
-  metadata: grpc.Metadata,
-  callback: (error: grpc.ServiceError | null, response?: Res) => void,
-) => grpc.ClientUnaryCall;
-interface TokenExchangeClient extends grpc.Client {
-  ClientCredentials: Unary<ClientCredentialsRequest, ClientCredentialsResponse>;
-  ExchangeToken: Unary<ExchangeTokenRequest, ExchangeTokenResponse>;
-}
-type TokenExchangeClientConstructor = new (address: string, credentials: grpc.ChannelCredentials) => TokenExchangeClient;
-
-/** Loads the service from proto/ the way the proto-loader README does. */
-function loadTokenExchangeClient(): TokenExchangeClientConstructor {
-  const definition = protoLoader.loadSync("tessera/exchange/v1/token_exchange_service.proto", {
-    includeDirs: [PROTO_ROOT],
-    keepCase: false,
-    longs: String,
-    defaults: true,
-  });
-  const loaded = grpc.loadPackageDefinition(definition) as unknown as {
-    tessera: { exchange: { v1: { TokenExchangeService: TokenExchangeClientConstructor } } };
-  };
-  return loaded.tessera.exchange.v1.TokenExchangeService;
-}
-
-/**
- * `google.rpc.Status` (google/rpc/status.proto) is not a well-known type, so neither
- * `@bufbuild/protobuf/wkt` nor gen/ has it: describe it here, three fields over `google.protobuf.Any`.
- */
-const StatusSchema: DescMessage = (() => {
-  const registry = createFileRegistry(
-    create(FileDescriptorProtoSchema, {
-      name: "google/rpc/status.proto",
-      package: "google.rpc",
-      dependency: ["google/protobuf/any.proto"],
-      syntax: "proto3",
-      messageType: [
-        {
-          name: "Status",
-          field: [
-            { name: "code", number: 1, type: 5 /* TYPE_INT32 */, label: 1, jsonName: "code" },
-            { name: "message", number: 2, type: 9 /* TYPE_STRING */, label: 1, jsonName: "message" },
-            {
-              name: "details",
-              number: 3,
-              type: 11 /* TYPE_MESSAGE */,
-              label: 3 /* LABEL_REPEATED */,
-              typeName: ".google.protobuf.Any",
-              jsonName: "details",
-            },
-          ],
-        },
-      ],
-    }),
-    () => file_google_protobuf_any,
-  );
-  const status = registry.getMessage("google.rpc.Status");
-  assert.ok(status);
-  return status;
-})();
-
-/** The decoded `grpc-status-details-bin` trailer of a failed call. */
-interface StatusDetails {
-  code: number;
-  message: string;
-  oauth: OAuthError | undefined;
-  detailTypes: string[];
-}
-
-function decodeStatusDetails(error: grpc.ServiceError): StatusDetails {
-  const [raw] = error.metadata.get("grpc-status-details-bin");
-  assert.ok(Buffer.isBuffer(raw), "grpc-status-details-bin trailer is present");
-  const status = fromBinary(StatusSchema, raw) as unknown as { code: number; message: string; details: Any[] };
-  const oauthAny = status.details.find((d) => d.typeUrl.endsWith("/tessera.exchange.v1.OAuthError"));
-  return {
-    code: status.code,
-    message: status.message,
-    oauth: oauthAny ? anyUnpack(oauthAny, OAuthErrorSchema) : undefined,
-    detailTypes: status.details.map((d) => d.typeUrl),
-  };
-}
-
-/** `authorization: Basic` metadata per RFC 6749 §2.3.1 (form-urlencoded id and secret). */
-function basic(clientId: string, secret: string): grpc.Metadata {
-  const metadata = new grpc.Metadata();
-  const pair = `${encodeURIComponent(clientId)}:${encodeURIComponent(secret)}`;
-  metadata.add("authorization", `Basic ${Buffer.from(pair).toString("base64")}`);
-  return metadata;
-}
-
-/** Calls a unary method; resolves with the response or the ServiceError. */
-function call<Req, Res>(method: Unary<Req, Res>, client: TokenExchangeClient, request: Req, metadata: grpc.Metadata) {
-  return new Promise<{ response?: Res; error?: grpc.ServiceError }>((resolve) => {
-    method.call(client, request, metadata, (error, response) => resolve(error ? { error } : { response }));
-  });
-}
 
 describe("@grpc/grpc-js client (proto-loader) against Tessera's gRPC port", () => {
   let harness: TesseraHarness;

@@ -4,36 +4,18 @@
  * gRPC, and the metadata that says so. Certificates are generated in the test.
  */
 import assert from "node:assert/strict";
-import { createHash, X509Certificate } from "node:crypto";
 import https from "node:https";
 import { after, before, describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
 import * as grpc from "@grpc/grpc-js";
 import * as protoLoader from "@grpc/proto-loader";
 import { decodeJwt } from "jose";
-import { generate } from "selfsigned";
+import { certificate, certificateAuthority, localhostCertificate, thumbprint, type Pem } from "../support/certificates.js";
 import { startTessera, type TesseraHarness } from "../support/tessera-harness.js";
 import { buildTestRealm, SECRETS } from "../support/test-realm.js";
 
 const REALM = "ops-mtls";
 const PROTO_ROOT = fileURLToPath(new URL("../../proto", import.meta.url));
-
-interface Pem {
-  cert: string;
-  key: string;
-}
-
-/** A certificate for `subject`, signed by `ca` (self-signed without one). */
-async function certificate(subject: { CN: string; O?: string }, ca?: Pem, extra: object[] = []): Promise<Pem> {
-  const attributes = [{ name: "commonName", value: subject.CN }, ...(subject.O ? [{ name: "organizationName", value: subject.O }] : [])];
-  const generated = await generate(attributes, { keyType: "ec", algorithm: "sha256", ...(ca && { ca }), extensions: extra as never });
-  return { cert: generated.cert, key: generated.private };
-}
-
-/** `x5t#S256` of a PEM certificate (RFC 8705 §3.1). */
-function thumbprint(pem: string): string {
-  return createHash("sha256").update(new X509Certificate(pem).raw).digest("base64url");
-}
 
 /** A form POST over HTTPS, presenting `client` as the TLS client certificate when given. */
 function postTls(url: string, form: Record<string, string>, ca: string, client?: Pem): Promise<{ status: number; body: Record<string, unknown> }> {
@@ -56,11 +38,8 @@ describe("mutual TLS (RFC 8705)", () => {
   let url: string;
 
   before(async () => {
-    ca = await certificate({ CN: "Tessera Test CA" }, undefined, [
-      { name: "basicConstraints", cA: true },
-      { name: "keyUsage", keyCertSign: true, cRLSign: true, digitalSignature: true },
-    ]);
-    const server = await certificate({ CN: "127.0.0.1" }, ca, [{ name: "subjectAltName", altNames: [{ type: 7, ip: "127.0.0.1" }] }]);
+    ca = await certificateAuthority("Tessera Test CA");
+    const server = await localhostCertificate(ca);
     client = await certificate({ CN: "batch-mtls", O: "Acme" }, ca);
     tessera = await startTessera({ tls: { ...server, ca: ca.cert } });
     const realm = await buildTestRealm(REALM);

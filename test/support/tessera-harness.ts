@@ -5,6 +5,7 @@ import type { Clock } from "../../src/domain/index.js";
 import { createLogger } from "../../src/logger.js";
 import { requestLogFields } from "../../src/ops/request-context.js";
 import type { OperationsOptions } from "../../src/ops/operations.js";
+import { listenGrpc, type GrpcListeningServer } from "../../src/rpc/grpc-js-server.js";
 import { listen, type DualHandler, type ListeningServer, type TlsCredentials } from "../../src/server.js";
 import { MemoryRealmRepository } from "../../src/storage/memory/memory-realm-repository.js";
 import type { RealmRepository } from "../../src/storage/realm-repository.js";
@@ -18,6 +19,10 @@ export interface TesseraHarness {
   repository: RealmRepository;
   tessera: Tessera;
   server: ListeningServer;
+  /** The `--grpc-port` server, with {@link HarnessOptions.grpcPort}. */
+  grpcServer: GrpcListeningServer | undefined;
+  /** `127.0.0.1:{grpc port}`, the address a grpc-js client takes, with {@link HarnessOptions.grpcPort}. */
+  grpcAddress: string | undefined;
   /** Every log line written so far. */
   logs(): string[];
   tokenUrl(realm: string): string;
@@ -47,6 +52,8 @@ export interface HarnessOptions {
   tls?: TlsCredentials;
   /** Health, metrics and CORS options. */
   operations?: OperationsOptions;
+  /** Also serve the `--grpc-port` (gRPC through @grpc/grpc-js) on a free port, with the same TLS. */
+  grpcPort?: boolean;
 }
 
 /** Starts the real server (the same composition as `tessera serve`) on a free port. */
@@ -69,6 +76,7 @@ export async function startTessera(options: HarnessOptions = {}): Promise<Tesser
   const publicUrl = options.publicUrl ?? ownUrl;
   const tessera = createTessera({ repository, publicUrl, masterKey: options.masterKey ?? randomBytes(32), log, clock: options.clock, operations: options.operations, mutualTls: options.tls?.ca !== undefined, configurationCacheTtlMs: options.configurationCacheTtlMs });
   handler = tessera.handler;
+  const grpcServer = options.grpcPort ? await listenGrpc({ tessera, log, host: "127.0.0.1", port: 0, tls: options.tls }) : undefined;
   return {
     baseUrl: ownUrl,
     port,
@@ -76,12 +84,14 @@ export async function startTessera(options: HarnessOptions = {}): Promise<Tesser
     repository: tessera.repository,
     tessera,
     server,
+    grpcServer,
+    grpcAddress: grpcServer && `127.0.0.1:${grpcServer.port}`,
     logs: () => [...lines],
     tokenUrl: (realm) => `${ownUrl}/realms/${realm}/protocol/openid-connect/token`,
     issuer: (realm) => `${publicUrl}/realms/${realm}`,
     adminCaller: (scopes) => createAdminCaller({ baseUrl: ownUrl, repository }, scopes),
     stop: async () => {
-      await server.close(1000);
+      await Promise.all([server.close(1000), grpcServer?.close(1000)]);
       await tessera.close();
     },
   };

@@ -1,0 +1,83 @@
+import { createContextValues } from "@connectrpc/connect";
+import { Server, ServerCredentials } from "@grpc/grpc-js";
+import { Health } from "../../gen/health/v1/health_pb.js";
+import { TokenExchangeService } from "../../gen/tessera/exchange/v1/token_exchange_service_pb.js";
+import { MAX_MESSAGE_BYTES, type Tessera } from "../app.js";
+import { presentedCertificate } from "../http/client-certificate.js";
+import type { Logger } from "../logger.js";
+import { healthServiceImpl } from "../ops/grpc-health.js";
+import type { ListeningServer, TlsCredentials } from "../server.js";
+import { GrpcTlsCertificates } from "./grpc-js-credentials.js";
+import { addConnectService, type GrpcCallOptions } from "./grpc-js-service.js";
+import { CLIENT_CERTIFICATE } from "./token-exchange-service.js";
+
+/** Options of {@link listenGrpc}. */
+export interface GrpcPortOptions {
+  /** The running Tessera whose TokenExchangeService, interceptors, health and metrics the port shares. */
+  tessera: Pick<Tessera, "tokenExchange" | "operations">;
+  log: Logger;
+  host: string;
+  /** 0: any free port. */
+  port: number;
+  /** The main port's certificate, key and client CA; cleartext (h2c) without. */
+  tls?: TlsCredentials;
+}
+
+/** The listening gRPC port: like {@link ListeningServer}, with the bound port. */
+export type GrpcListeningServer = Omit<ListeningServer, "address"> & {
+  /** The bound port (the real one when 0 was asked). */
+  port: number;
+};
+
+/**
+ * Serves TokenExchangeService over the gRPC protocol through `@grpc/grpc-js`, on a port of its
+ * own: the same `TokenExchangeRpc` as the main port (through its Connect service
+ * implementation and interceptors), without Connect's protocol layer, which is several times slower
+ * for gRPC. `grpc.health.v1.Health` Check (and List) answer from the same health monitor; Watch,
+ * server reflection and AdminService are served on the main port only.
+ *
+ * With `tls`, the client CA asks for client certificates without requiring them, as the main port
+ * does; a call's certificate is the one grpc-js shows, which it does only when it chains to the CA.
+ */
+export async function listenGrpc(options: GrpcPortOptions): Promise<GrpcListeningServer> {
+  const { tessera, log } = options;
+  const server = new Server({ "grpc.max_receive_message_length": MAX_MESSAGE_BYTES });
+  const calls: GrpcCallOptions = {
+    interceptors: tessera.operations.interceptors,
+    contextValues: (call) => {
+      const peer = call.getAuthContext().sslPeerCertificate;
+      // getAuthContext gives a certificate only when it chains to the client CA (the socket is `authorized`).
+      return createContextValues().set(CLIENT_CERTIFICATE, peer && presentedCertificate(peer.raw, true));
+    },
+    log,
+    metrics: tessera.operations.metrics,
+  };
+  const served = [addConnectService(server, TokenExchangeService, tessera.tokenExchange.serviceImpl(), calls)];
+  served.push(addConnectService(server, Health, healthServiceImpl(tessera.operations.health, () => served), calls));
+
+  const certificates = options.tls && new GrpcTlsCertificates(options.tls);
+  const host = options.host.includes(":") ? `[${options.host}]` : options.host;
+  const port = await new Promise<number>((resolve, reject) =>
+    server.bindAsync(`${host}:${options.port}`, certificates?.serverCredentials() ?? ServerCredentials.createInsecure(), (error, bound) =>
+      error ? reject(error) : resolve(bound),
+    ),
+  );
+  return {
+    port,
+    secure: certificates !== undefined,
+    setCredentials: (credentials) => {
+      if (!certificates) throw new Error("setCredentials: the gRPC port does not serve TLS");
+      certificates.update(credentials);
+    },
+    close: (graceMs = 10_000) =>
+      new Promise<void>((resolve) => {
+        // No new calls; each connection gets a GOAWAY (RFC 9113 §6.8) and closes once its calls are
+        // answered; at the deadline whatever is left is cancelled.
+        const deadline = setTimeout(() => server.forceShutdown(), graceMs);
+        server.tryShutdown(() => {
+          clearTimeout(deadline);
+          resolve();
+        });
+      }),
+  };
+}
