@@ -75,6 +75,15 @@ export const SERVE_OPTIONS = [
     defaultText: "the demo realm, with memory storage",
     path: true,
   },
+  {
+    key: "workers",
+    flag: "workers",
+    env: "TESSERA_WORKERS",
+    kind: "string",
+    placeholder: "N",
+    help: "processes serving the same port(s), 1-256 (node:cluster); more than 1 needs MongoDB storage",
+    defaultText: "1",
+  },
   { key: "logLevel", flag: "log-level", env: "TESSERA_LOG_LEVEL", kind: "string", placeholder: "LEVEL", help: LOG_LEVELS.join(" | "), defaultText: "info" },
   {
     key: "tlsCert",

@@ -27,6 +27,8 @@ export interface ServeSettings {
   port: number;
   /** `--grpc-port`: also serve gRPC through @grpc/grpc-js on this port (0: any free one); undefined: off. */
   grpcPort: number | undefined;
+  /** `--workers`: processes sharing the port(s); more than one only with MongoDB storage. */
+  workers: number;
   /** Base of every issuer and endpoint URL, without a trailing slash. */
   publicUrl: string;
   storage: StorageConfig;
@@ -144,12 +146,14 @@ export function parseServeConfig(argv: string[], env: NodeJS.ProcessEnv): ServeC
   const imports = pickList(sources, "imports");
   if (imports?.values.includes("")) throw new ConfigError(`${imports.name}: expected a file path`);
   const storage = storageOf(pick(sources, "storage"), pick(sources, "mongodbUri"), pick(sources, "mongodbDatabase"));
+  const workers = workersOf(pick(sources, "workers"), storage);
   return {
     help: false,
     printConfig: flags["print-config"] === true,
     host: hostValue,
     port,
     grpcPort,
+    workers,
     publicUrl,
     storage,
     imports: imports?.values ?? [],
@@ -204,6 +208,18 @@ function grpcPortOf(setting: Setting | undefined, mainPort: number): number | un
   const port = portOf(setting);
   if (setting !== undefined && port !== 0 && port === mainPort) fail(setting, `expected a port other than the main port ${mainPort}`, true);
   return port;
+}
+
+/**
+ * `--workers`: 1-256 processes. Memory storage lives in one process: several would each hold a
+ * different realm state (a token issued by one unknown to the next), so more than one needs MongoDB.
+ */
+function workersOf(setting: Setting | undefined, storage: StorageConfig): number {
+  if (setting === undefined) return 1;
+  const workers = /^\d{1,3}$/.test(setting.value) ? Number(setting.value) : NaN;
+  if (!(workers >= 1 && workers <= 256)) fail(setting, "expected an integer 1-256", true);
+  if (workers > 1 && storage.kind !== "mongodb") fail(setting, "more than 1 needs MongoDB storage (memory storage lives in one process)", false);
+  return workers;
 }
 
 /** The issuer base: an absolute http(s) URL; RFC 8414 §2 forbids a query or fragment in an issuer. */

@@ -1,3 +1,4 @@
+import cluster from "node:cluster";
 import { randomBytes } from "node:crypto";
 import { existsSync } from "node:fs";
 import { fileURLToPath } from "node:url";
@@ -14,6 +15,9 @@ import { listenGrpc, type GrpcListeningServer } from "./rpc/grpc-js-server.js";
 import { MemoryRealmRepository } from "./storage/memory/memory-realm-repository.js";
 import { MongoRealmRepository } from "./storage/mongo/mongo-realm-repository.js";
 import { TlsFileError, readTlsCredentials, watchTlsCredentials } from "./tls.js";
+import { RealmKeyStore } from "./tokens/realm-keys.js";
+import { systemClock } from "./domain/index.js";
+import { WorkerStartError, reportListening, startWorkers, type WorkerListening, type WorkerPool } from "./workers.js";
 import {
   StorageConflictError,
   StorageUnavailableError,
@@ -34,8 +38,8 @@ export interface RunningTessera {
   /** Base of the issuers, with the real port. */
   publicUrl: string;
   repository: RealmRepository;
-  /** What the first-start admin bootstrap did (a generated secret is shown once, by the banner). */
-  bootstrap: BootstrapOutcome;
+  /** What the first-start admin bootstrap did (a generated secret is shown once, by the banner); undefined in a `--workers` worker. */
+  bootstrap: BootstrapOutcome | undefined;
   /** Graceful stop: finish in-flight requests, close storage. */
   stop(): Promise<void>;
 }
@@ -45,26 +49,33 @@ export class StartupError extends Error {
   override readonly name = "StartupError";
 }
 
+/** How {@link serve} starts. */
+export interface ServeOptions {
+  /** A `--workers` worker: the primary has prepared storage (realm imports, admin bootstrap) already. */
+  preparedByPrimary?: boolean;
+}
+
+/** The realm files to import, parsed: `--import`, else the demo realm with memory storage. */
+interface RealmFiles {
+  files: string[];
+  bundles: RealmBundle[];
+}
+
 /**
  * The composition root of `tessera serve`: config -> storage -> realm imports -> services ->
  * one server -> listen. Throws {@link ConfigError}, {@link RealmFileError} or {@link StartupError}.
  */
-export async function serve(settings: ServeSettings, log: Logger): Promise<RunningTessera> {
-  // Parse every realm file before storage is touched: a bad file leaves nothing half-imported.
-  const files = settings.imports.length > 0 ? settings.imports : settings.storage.kind === "memory" ? [DEMO_REALM_FILE] : [];
+export async function serve(settings: ServeSettings, log: Logger, options: ServeOptions = {}): Promise<RunningTessera> {
   const masterKey = settings.masterKey ?? ephemeralMasterKey(settings);
   const cipher = new MasterKeyCipher(masterKey);
-  const bundles: RealmBundle[] = [];
-  for (const file of files) bundles.push(await parseRealmFile(file, { seal: (text, binding) => cipher.seal(text, binding) }));
+  const realmFiles = options.preparedByPrimary ? undefined : await readRealmFiles(settings, cipher);
   if (!settings.masterKey) {
     log.warn("TESSERA_MASTER_KEY not set: using an ephemeral key; fine for memory storage, which forgets everything on exit");
   }
   const credentials = settings.tls && tlsCredentialsOf(settings.tls);
   const repository = await openRepository(settings);
   try {
-    await importRealms(repository, bundles, files, log);
-    const bootstrap = await bootstrapAdmin(repository, { ...settings.bootstrapAdmin, generateSecret: settings.storage.kind === "memory" });
-    logBootstrap(bootstrap, log);
+    const bootstrap = realmFiles && (await prepareStorage(repository, realmFiles, settings, log));
     // Bind first: with --port 0 the issuer can only name the real port once it is known.
     let handler: DualHandler | undefined;
     const server = await listen((req, res) => handler?.(req, res), settings.host, settings.port, credentials).catch(
@@ -120,6 +131,56 @@ async function listenGrpcPort(
     // grpc-js words a bind failure as a sentence ending in the system error; name the code as for --port.
     const reason = /\bE[A-Z]{3,}\b/.exec((error as Error).message)?.[0] ?? (error as Error).message;
     throw new StartupError(`cannot listen on ${settings.host}:${port} (--grpc-port): ${reason}`);
+  }
+}
+
+/** Parses every realm file before storage is touched: a bad file leaves nothing half-imported. */
+async function readRealmFiles(settings: ServeSettings, cipher: MasterKeyCipher): Promise<RealmFiles> {
+  const files = settings.imports.length > 0 ? settings.imports : settings.storage.kind === "memory" ? [DEMO_REALM_FILE] : [];
+  const bundles: RealmBundle[] = [];
+  for (const file of files) bundles.push(await parseRealmFile(file, { seal: (text, binding) => cipher.seal(text, binding) }));
+  return { files, bundles };
+}
+
+/** What a start does to storage once: the realm imports and the admin bootstrap. */
+async function prepareStorage(repository: RealmRepository, { files, bundles }: RealmFiles, settings: ServeSettings, log: Logger): Promise<BootstrapOutcome> {
+  await importRealms(repository, bundles, files, log);
+  const bootstrap = await bootstrapAdmin(repository, { ...settings.bootstrapAdmin, generateSecret: settings.storage.kind === "memory" });
+  logBootstrap(bootstrap, log);
+  return bootstrap;
+}
+
+/**
+ * The `--workers` primary's start: storage prepared once (realm imports, admin bootstrap, and a
+ * signing key for every realm that has none, so that workers do not race to create one), then the
+ * workers forked. Resolves when every worker listens.
+ */
+async function startPrimary(settings: ServeSettings, log: Logger): Promise<{ pool: WorkerPool; listening: WorkerListening; bootstrap: BootstrapOutcome }> {
+  const cipher = new MasterKeyCipher(settings.masterKey ?? ephemeralMasterKey(settings));
+  const realmFiles = await readRealmFiles(settings, cipher);
+  const repository = await openRepository(settings);
+  let bootstrap: BootstrapOutcome;
+  try {
+    bootstrap = await prepareStorage(repository, realmFiles, settings, log);
+    const keys = new RealmKeyStore(repository, cipher, systemClock);
+    for (const realm of await repository.listRealms()) await keys.signingKey(realm);
+  } finally {
+    await repository.close();
+  }
+  const pool = startWorkers(settings.workers, log);
+  try {
+    return { pool, listening: await pool.listening, bootstrap };
+  } catch (error) {
+    // The worker has said why on stderr, in one line.
+    if (error instanceof WorkerStartError) throw new WorkersFailedError(error.code);
+    throw error;
+  }
+}
+
+/** A `--workers` worker failed to start and said why itself: the primary exits with its code, silently. */
+class WorkersFailedError extends Error {
+  constructor(readonly code: number) {
+    super("a worker failed to start");
   }
 }
 
@@ -183,8 +244,8 @@ async function importRealms(repository: RealmRepository, bundles: RealmBundle[],
 
 /** Runs `tessera serve` until SIGTERM/SIGINT; returns the process exit code. */
 export async function runServe(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
-  let running: RunningTessera;
   let settings: ServeSettings;
+  let started: { facts: ListeningFacts; stop: () => Promise<boolean> };
   try {
     const config = parseServeConfig(argv, env);
     if (config.help) {
@@ -196,44 +257,81 @@ export async function runServe(argv: string[], env: NodeJS.ProcessEnv): Promise<
       return 0;
     }
     settings = config;
-    running = await serve(settings, createLogger(settings.logLevel, undefined, requestLogFields));
+    const root = createLogger(settings.logLevel, undefined, requestLogFields);
+    if (settings.workers > 1 && cluster.isPrimary) {
+      const { pool, listening, bootstrap } = await startPrimary(settings, root);
+      started = { facts: { ...listening, bootstrap, workers: settings.workers }, stop: pool.stop };
+    } else {
+      const worker = cluster.worker;
+      const log = worker ? root.child({ worker: worker.id }) : root;
+      const running = await serve(settings, log, { preparedByPrimary: worker !== undefined });
+      const facts: ListeningFacts = {
+        port: running.server.address.port,
+        secure: running.server.secure,
+        publicUrl: running.publicUrl,
+        ...(running.grpcServer && { grpcPort: running.grpcServer.port }),
+        bootstrap: running.bootstrap,
+      };
+      reportListening(facts);
+      started = { facts, stop: () => running.stop().then(() => true) };
+    }
   } catch (error) {
+    if (error instanceof WorkersFailedError) return error.code;
     if (error instanceof ConfigError || error instanceof RealmFileError || error instanceof StartupError) {
       process.stderr.write(`tessera: ${error.message}\n`);
       return 2;
     }
     throw error;
   }
-  process.stdout.write(banner(settings, running));
+  // A worker's banner is its primary's.
+  if (!cluster.isWorker) process.stdout.write(banner(settings, started.facts));
+  return untilSignal(started.stop);
+}
+
+/**
+ * Waits for SIGTERM or SIGINT, then stops gracefully: 0 when the stop went well. A second signal
+ * stops at once, except in a `--workers` worker, which its primary stops (a terminal's Ctrl-C reaches
+ * both, and the primary's SIGTERM follows).
+ */
+function untilSignal(stop: () => Promise<boolean>): Promise<number> {
   return new Promise<number>((resolve) => {
     let stopping = false;
-    const stop = (signal: string) => {
-      if (stopping) process.exit(1); // a second signal: stop at once
+    const onSignal = (signal: string) => {
+      if (stopping) {
+        if (!cluster.isWorker) process.exit(1);
+        return;
+      }
       stopping = true;
       process.stderr.write(`tessera: ${signal}, shutting down\n`);
-      running.stop().then(() => resolve(0), () => resolve(1));
+      stop().then(
+        (clean) => resolve(clean ? 0 : 1),
+        () => resolve(1),
+      );
     };
-    process.on("SIGTERM", () => stop("SIGTERM"));
-    process.on("SIGINT", () => stop("SIGINT"));
+    process.on("SIGTERM", () => onSignal("SIGTERM"));
+    process.on("SIGINT", () => onSignal("SIGINT"));
   });
 }
 
-function banner(settings: ServeSettings, running: RunningTessera): string {
+/** What the banner says: where Tessera listens, what the bootstrap did, how many workers. */
+type ListeningFacts = Omit<WorkerListening, "kind"> & { bootstrap: BootstrapOutcome | undefined; workers?: number };
+
+function banner(settings: ServeSettings, facts: ListeningFacts): string {
   const host = settings.host.includes(":") ? `[${settings.host}]` : settings.host;
-  const base = `${running.server.secure ? "https" : "http"}://${host}:${running.server.address.port}`;
+  const scheme = facts.secure ? "https" : "http";
+  const base = `${scheme}://${host}:${facts.port}`;
+  const processes = facts.workers !== undefined ? `; ${facts.workers} worker processes` : "";
   const lines = [
     `Tessera listening on ${base} (gRPC, gRPC-Web, Connect and OAuth 2.0 HTTP on one port)`,
-    ...(running.grpcServer
-      ? [`Tessera listening on ${running.grpcServer.secure ? "https" : "http"}://${host}:${running.grpcServer.port} (gRPC only, through @grpc/grpc-js)`]
-      : []),
-    `storage: ${settings.storage.kind}; issuers: ${running.publicUrl}/realms/{realm}`,
+    ...(facts.grpcPort !== undefined ? [`Tessera listening on ${scheme}://${host}:${facts.grpcPort} (gRPC only, through @grpc/grpc-js)`] : []),
+    `storage: ${settings.storage.kind}; issuers: ${facts.publicUrl}/realms/{realm}${processes}`,
   ];
-  if (running.bootstrap.kind === "generated") {
+  if (facts.bootstrap?.kind === "generated") {
     lines.push(
       "",
       `AdminService admin client (realm master), shown once and never again:`,
-      `  client_id: ${running.bootstrap.clientId}`,
-      `  secret:    ${running.bootstrap.secret}`,
+      `  client_id: ${facts.bootstrap.clientId}`,
+      `  secret:    ${facts.bootstrap.secret}`,
       "  (set TESSERA_BOOTSTRAP_ADMIN_SECRET to choose it instead)",
     );
   }

@@ -22,6 +22,7 @@ function effectiveValues(settings: ServeSettings): Record<OptionKey, unknown> {
     host: settings.host,
     port: settings.port,
     grpcPort: settings.grpcPort ?? null,
+    workers: settings.workers,
     publicUrl: settings.publicUrl,
     storage: settings.storage.kind,
     mongodbUri: mongo ? maskMongoUri(mongo.uri) : null,

@@ -33,6 +33,7 @@ describe("parseServeConfig defaults", () => {
       host: "127.0.0.1",
       port: 8080,
       grpcPort: undefined,
+      workers: 1,
       publicUrl: "http://127.0.0.1:8080",
       storage: { kind: "memory" },
       imports: [],
@@ -147,6 +148,7 @@ describe("parseServeConfig values and precedence", () => {
       host: "192.168.1.1",
       port: 0,
       grpcPort: undefined,
+      workers: 1,
       publicUrl: "https://sts.example.com/tessera",
       storage: { kind: "mongodb", uri: "mongodb://flag-db", database: "flagdb" },
       imports: [],
@@ -213,6 +215,18 @@ describe("parseServeConfig errors", () => {
     assertConfigError(["--grpc-port", "65536"], {}, '--grpc-port: expected an integer 0-65535, got "65536"');
     assertConfigError([], { TESSERA_GRPC_PORT: "grpc" }, 'TESSERA_GRPC_PORT: expected an integer 0-65535, got "grpc"');
     assertConfigError(["--grpc-port", "8080"], {}, '--grpc-port: expected a port other than the main port 8080, got "8080"');
+  });
+
+  it("reads --workers (1 by default) from the flag, the variable or the file; more than 1 only with MongoDB storage", () => {
+    const mongo = { MONGODB_URI: "mongodb://db" };
+    assert.equal(settings([]).workers, 1);
+    assert.equal(settings(["--workers", "4"], mongo).workers, 4);
+    assert.equal(settings([], { ...mongo, TESSERA_WORKERS: "3" }).workers, 3);
+    assert.equal(settings(["--workers", "1", "--storage", "memory"]).workers, 1);
+    assertConfigError(["--workers", "2"], {}, "--workers: more than 1 needs MongoDB storage (memory storage lives in one process)");
+    assertConfigError(["--workers", "0"], mongo, '--workers: expected an integer 1-256, got "0"');
+    assertConfigError(["--workers", "257"], mongo, '--workers: expected an integer 1-256, got "257"');
+    assertConfigError([], { ...mongo, TESSERA_WORKERS: "two" }, 'TESSERA_WORKERS: expected an integer 1-256, got "two"');
   });
 
   it("refuses an empty or blank host", () => {

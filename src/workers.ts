@@ -1,0 +1,94 @@
+import cluster, { type Worker } from "node:cluster";
+import type { Logger } from "./logger.js";
+
+/** What a worker tells the primary once it listens. */
+export interface WorkerListening {
+  kind: "tessera:listening";
+  port: number;
+  secure: boolean;
+  publicUrl: string;
+  grpcPort?: number;
+}
+
+/** Tells the primary (if this process is a `--workers` worker) where it listens. */
+export function reportListening(listening: Omit<WorkerListening, "kind">): void {
+  if (cluster.isWorker) process.send?.({ kind: "tessera:listening", ...listening } satisfies WorkerListening);
+}
+
+function isListening(message: unknown): message is WorkerListening {
+  return typeof message === "object" && message !== null && (message as { kind?: unknown }).kind === "tessera:listening";
+}
+
+/** A worker that stops unasked after it listened is replaced after this pause (no tight restart loop). */
+const RESTART_DELAY_MS = 1000;
+
+/** The `--workers N` processes, seen from the primary. */
+export interface WorkerPool {
+  /** Resolves when every worker listens, with what the last one reported; rejects with {@link WorkerStartError} if one exits first. */
+  listening: Promise<WorkerListening>;
+  /** Graceful stop: SIGTERM to every worker (each drains its requests); resolves true when all exited cleanly. */
+  stop(): Promise<boolean>;
+}
+
+/**
+ * Forks `count` workers of this same command (node:cluster): they share the listening port(s), and
+ * the primary hands connections out in turn. A worker that exits before it listens fails the start
+ * (the others are stopped: a replacement would fail the same way); one that exits later is replaced.
+ */
+export function startWorkers(count: number, log: Logger): WorkerPool {
+  let stopping = false;
+  const alive = new Set<Worker>();
+  const listened = new Set<Worker>();
+  let settle!: { resolve: (report: WorkerListening) => void; reject: (error: Error) => void };
+  const listening = new Promise<WorkerListening>((resolve, reject) => (settle = { resolve, reject }));
+
+  const fork = (): void => {
+    const worker = cluster.fork();
+    alive.add(worker);
+    log.info({ worker: worker.id, pid: worker.process.pid }, "worker started");
+    worker.on("message", (message: unknown) => {
+      if (!isListening(message)) return;
+      listened.add(worker);
+      if (listened.size === count) settle.resolve(message);
+    });
+    worker.once("exit", (code, signal) => {
+      alive.delete(worker);
+      if (stopping) return;
+      const how = signal ? `signal ${signal}` : `code ${code}`;
+      if (!listened.has(worker)) {
+        log.error({ worker: worker.id, how }, "worker exited before it listened; stopping");
+        stopping = true;
+        for (const other of alive) other.process.kill("SIGTERM");
+        settle.reject(new WorkerStartError(code || 1));
+        return;
+      }
+      log.error({ worker: worker.id, how }, "worker exited; starting another");
+      setTimeout(() => stopping || fork(), RESTART_DELAY_MS).unref();
+    });
+  };
+
+  for (let i = 0; i < count; i += 1) fork();
+
+  return {
+    listening,
+    stop: async () => {
+      stopping = true;
+      const exits = [...alive].map(
+        (worker) =>
+          new Promise<boolean>((resolve) => {
+            worker.once("exit", (code) => resolve(code === 0));
+            worker.process.kill("SIGTERM");
+          }),
+      );
+      return (await Promise.all(exits)).every(Boolean);
+    },
+  };
+}
+
+/** A worker exited before it listened (it wrote why on stderr); `code` is its exit code. */
+export class WorkerStartError extends Error {
+  override readonly name = "WorkerStartError";
+  constructor(readonly code: number) {
+    super(`a worker exited before it listened (exit code ${code})`);
+  }
+}
