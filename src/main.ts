@@ -17,7 +17,15 @@ import { MongoRealmRepository } from "./storage/mongo/mongo-realm-repository.js"
 import { TlsFileError, readTlsCredentials, watchTlsCredentials } from "./tls.js";
 import { RealmKeyStore } from "./tokens/realm-keys.js";
 import { systemClock } from "./domain/index.js";
-import { WorkerStartError, reportListening, startWorkers, type WorkerListening, type WorkerPool } from "./workers.js";
+import {
+  WorkerStartError,
+  reportListening,
+  shareMetricsWithPrimary,
+  startWorkers,
+  workersMetricsText,
+  type WorkerListening,
+  type WorkerPool,
+} from "./workers.js";
 import {
   StorageConflictError,
   StorageUnavailableError,
@@ -84,8 +92,10 @@ export async function serve(settings: ServeSettings, log: Logger, options: Serve
       },
     );
     const publicUrl = settings.port === 0 ? settings.publicUrl.replace(/:0$/, `:${server.address.port}`) : settings.publicUrl;
-    const operations = { corsOrigins: settings.corsOrigins, processMetrics: true };
+    const worker = options.preparedByPrimary === true;
+    const operations = { corsOrigins: settings.corsOrigins, processMetrics: true, ...(worker && { metricsExposition: workersMetricsText }) };
     const tessera = createTessera({ repository, publicUrl, masterKey, log, operations, mutualTls: settings.tls?.clientCaFile !== undefined });
+    if (worker) shareMetricsWithPrimary(tessera.operations.metrics.registry);
     handler = tessera.handler;
     const grpcServer = settings.grpcPort === undefined ? undefined : await listenGrpcPort(settings, settings.grpcPort, tessera, credentials, log, server);
     const applyTls = (c: TlsCredentials) => {

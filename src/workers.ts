@@ -1,4 +1,5 @@
 import cluster, { type Worker } from "node:cluster";
+import { AggregatorRegistry, type Registry } from "prom-client";
 import type { Logger } from "./logger.js";
 
 /** What a worker tells the primary once it listens. */
@@ -15,8 +16,56 @@ export function reportListening(listening: Omit<WorkerListening, "kind">): void 
   if (cluster.isWorker) process.send?.({ kind: "tessera:listening", ...listening } satisfies WorkerListening);
 }
 
-function isListening(message: unknown): message is WorkerListening {
-  return typeof message === "object" && message !== null && (message as { kind?: unknown }).kind === "tessera:listening";
+/** A worker's request for the metrics of every worker, and the primary's answer. */
+interface MetricsMessage {
+  kind: "tessera:metrics";
+  id: number;
+  text?: string;
+  error?: string;
+}
+
+const isMessage = <T extends { kind: string }>(message: unknown, kind: T["kind"]): message is T =>
+  typeof message === "object" && message !== null && (message as { kind?: unknown }).kind === kind;
+
+/** How long a worker waits for its primary's metrics before `/metrics` fails. */
+const METRICS_TIMEOUT_MS = 5000;
+
+/** In a `--workers` worker: lets the primary read `registry`, for the sum over every worker (prom-client's cluster protocol). */
+export function shareMetricsWithPrimary(registry: Registry): void {
+  new AggregatorRegistry(); // installs prom-client's worker side, which answers the primary
+  AggregatorRegistry.setRegistries([registry]);
+}
+
+const pendingMetrics = new Map<number, { resolve: (text: string) => void; reject: (error: Error) => void }>();
+let nextMetricsId = 0;
+
+/**
+ * In a `--workers` worker: the metrics of every worker, summed by the primary; what `/metrics`
+ * serves there, since a scrape reaches whichever worker takes the connection.
+ */
+export function workersMetricsText(): Promise<string> {
+  if (nextMetricsId === 0) {
+    process.on("message", (message: unknown) => {
+      if (!isMessage<MetricsMessage>(message, "tessera:metrics")) return;
+      const waiting = pendingMetrics.get(message.id);
+      pendingMetrics.delete(message.id);
+      if (message.text !== undefined) waiting?.resolve(message.text);
+      else waiting?.reject(new Error(`metrics of the workers: ${message.error ?? "no answer"}`));
+    });
+  }
+  return new Promise<string>((resolve, reject) => {
+    const id = ++nextMetricsId;
+    const timer = setTimeout(() => {
+      pendingMetrics.delete(id);
+      reject(new Error("metrics of the workers: the primary did not answer"));
+    }, METRICS_TIMEOUT_MS);
+    const settled = <T>(done: (value: T) => void) => (value: T) => {
+      clearTimeout(timer);
+      done(value);
+    };
+    pendingMetrics.set(id, { resolve: settled(resolve), reject: settled(reject) });
+    process.send?.({ kind: "tessera:metrics", id } satisfies MetricsMessage);
+  });
 }
 
 /** A worker that stops unasked after it listened is replaced after this pause (no tight restart loop). */
@@ -42,14 +91,23 @@ export function startWorkers(count: number, log: Logger): WorkerPool {
   let settle!: { resolve: (report: WorkerListening) => void; reject: (error: Error) => void };
   const listening = new Promise<WorkerListening>((resolve, reject) => (settle = { resolve, reject }));
 
+  const metrics = new AggregatorRegistry();
+
   const fork = (): void => {
     const worker = cluster.fork();
     alive.add(worker);
     log.info({ worker: worker.id, pid: worker.process.pid }, "worker started");
     worker.on("message", (message: unknown) => {
-      if (!isListening(message)) return;
-      listened.add(worker);
-      if (listened.size === count) settle.resolve(message);
+      if (isMessage<MetricsMessage>(message, "tessera:metrics")) {
+        const answer = (reply: Partial<MetricsMessage>) => worker.isConnected() && worker.send({ kind: "tessera:metrics", id: message.id, ...reply });
+        metrics.clusterMetrics().then(
+          (text) => answer({ text }),
+          (error: Error) => answer({ error: error.message }),
+        );
+      } else if (isMessage<WorkerListening>(message, "tessera:listening")) {
+        listened.add(worker);
+        if (listened.size === count) settle.resolve(message);
+      }
     });
     worker.once("exit", (code, signal) => {
       alive.delete(worker);

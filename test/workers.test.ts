@@ -66,6 +66,19 @@ function post(port: number, form: Record<string, string>): Promise<{ status: num
   });
 }
 
+/** A GET on a connection of its own; the body as text. */
+function get(port: number, path: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    http
+      .get({ host: "127.0.0.1", port, path, agent: false }, (res) => {
+        let text = "";
+        res.setEncoding("utf8").on("data", (chunk: string) => (text += chunk));
+        res.on("end", () => (res.statusCode === 200 ? resolve(text) : reject(new Error(`GET ${path}: HTTP ${res.statusCode} ${text}`))));
+      })
+      .on("error", reject);
+  });
+}
+
 const clientCredentials = (port: number) => post(port, { grant_type: "client_credentials", scope: "orders.read" });
 const exchange = (port: number, subjectToken: string) =>
   post(port, {
@@ -128,6 +141,14 @@ describe("tessera serve --workers", () => {
       assert.deepEqual(results.map((r) => r.status), Array(8).fill(200), JSON.stringify(results.find((r) => r.status !== 200)?.body));
       const served = new Set(tree.logs().filter((l) => l.msg === "request" && l.worker !== undefined).map((l) => l.worker));
       assert.equal(served.size, 2, `requests were served by workers ${[...served].join(", ")}`);
+
+      // Whichever worker a scrape reaches, /metrics counts the requests of both.
+      for (let scrape = 0; scrape < 4; scrape += 1) {
+        const text = await get(port, "/metrics");
+        const line = text.split("\n").find((l) => l.startsWith('tessera_requests_total{surface="http",operation="token/token_exchange",result="ok"'));
+        assert.match(line ?? "", / 8$/, `scrape ${scrape}: ${line}`);
+        assert.match(text, /^tessera_ready 1$/m);
+      }
 
       process.kill(workers[0], "SIGKILL");
       await eventually("a replacement worker", async () => tree.logs().filter((l) => l.msg === "worker started").length === 3, 30_000);

@@ -6,6 +6,8 @@ import type { RequestRecord } from "./request-context.js";
 export interface MetricsOptions {
   /** Also export the process metrics of prom-client (CPU, memory, event loop lag, GC). Default true. */
   processMetrics?: boolean;
+  /** Where {@link TesseraMetrics.render} gets its text (see `OperationsOptions.metricsExposition`); default the registry's. */
+  exposition?: () => Promise<string>;
 }
 
 const SECONDS_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
@@ -70,11 +72,16 @@ export class TesseraMetrics {
   readonly ready = new Gauge({
     name: "tessera_ready",
     help: "1 while the server is ready (storage reachable, keys loaded), else 0",
+    // Summed over `--workers` processes, the least: ready only when every worker is.
+    aggregator: "min",
     registers: [this.registry],
   });
 
+  readonly #exposition: () => Promise<string>;
+
   constructor(options: MetricsOptions = {}) {
     if (options.processMetrics ?? true) collectDefaultMetrics({ register: this.registry });
+    this.#exposition = options.exposition ?? (() => this.registry.metrics());
   }
 
   /** Counts one answered request. */
@@ -93,7 +100,7 @@ export class TesseraMetrics {
 
   /** The Prometheus text exposition of every metric. */
   async render(): Promise<{ contentType: string; body: string }> {
-    return { contentType: this.registry.contentType, body: await this.registry.metrics() };
+    return { contentType: this.registry.contentType, body: await this.#exposition() };
   }
 }
 

@@ -28,6 +28,11 @@ export interface OperationsOptions {
   readinessIntervalMs?: number;
   /** A readiness check slower than this fails, ms. Default 2000. */
   readinessTimeoutMs?: number;
+  /**
+   * Where `/metrics` gets its text: by default this process's registry; a `--workers` worker asks its
+   * primary for the sum over every worker (the text, in the registry's content type).
+   */
+  metricsExposition?: () => Promise<string>;
 }
 
 /** Paths Tessera answers itself, before any RPC or OAuth route. */
@@ -58,7 +63,7 @@ export class Operations {
 
   constructor(log: Logger, options: OperationsOptions = {}) {
     this.#log = log;
-    this.metrics = new TesseraMetrics({ processMetrics: options.processMetrics ?? false });
+    this.metrics = new TesseraMetrics({ processMetrics: options.processMetrics ?? false, exposition: options.metricsExposition });
     this.health = new HealthMonitor({
       log,
       intervalMs: options.readinessIntervalMs,
@@ -149,9 +154,16 @@ export class Operations {
     let type = "application/json";
     let body: string;
     if (path === "/metrics") {
-      const rendered = await this.metrics.render();
-      type = rendered.contentType;
-      body = rendered.body;
+      try {
+        const rendered = await this.metrics.render();
+        type = rendered.contentType;
+        body = rendered.body;
+      } catch (error) {
+        // Another worker's counters could not be gathered: no partial sum that would read as a counter reset.
+        this.#log.warn({ err: error }, "metrics unavailable");
+        status = 503;
+        body = JSON.stringify({ status: "metrics unavailable" });
+      }
     } else if (path === "/readyz") {
       const report = this.health.report();
       status = report.status === "ready" ? 200 : 503;
