@@ -1,8 +1,9 @@
 /**
- * The crypto floor: what one exchange must spend on cryptography at the least — verify the
- * subject token and sign the new one (ES256 with jose, the library Tessera uses), with the same
- * headers and claims as Tessera's real tokens. Measured per CPU-second of this process (all
- * threads: WebCrypto jobs run on libuv's thread pool), one operation at a time.
+ * The crypto floor as issue 7 defines it: jose verify of the subject token plus jose sign of the
+ * new one (ES256), with the same headers and claims as Tessera's real tokens. Measured per
+ * CPU-second of this process (all threads: jose's WebCrypto jobs run on libuv's thread pool), one
+ * operation at a time. Tessera itself signs and verifies its own tokens with node:crypto's one-shot
+ * calls (src/tokens/jws-algorithms.ts), measured here too for reference.
  *
  *   node --import tsx bench/crypto-floor.ts '<CryptoFloorInput as JSON>'
  *
@@ -33,8 +34,8 @@ export interface CryptoFloor {
   algorithm: string;
   /**
    * For reference, not the floor: the same verify + sign (JSON, base64url, ECDSA P-256) with
-   * node:crypto's one-shot `sign`/`verify` on KeyObjects instead of WebCrypto, CPU microseconds.
-   * Only for ES256 tokens.
+   * node:crypto's one-shot `sign`/`verify` on KeyObjects instead of WebCrypto, as Tessera does,
+   * CPU microseconds. Only for ES256 tokens.
    */
   nodeCryptoVerifyPlusSignCpuUs?: number;
 }

@@ -40,6 +40,8 @@ export interface RequestSpec {
 /** How long and how hard. */
 export interface LoadShape {
   concurrency: number;
+  /** HTTP/2 connections of h2load, the streams spread over them (default 1; HTTP/1.1 uses one per call in flight). */
+  connections?: number;
   warmupSeconds: number;
   durationSeconds: number;
 }
@@ -105,8 +107,8 @@ async function runH2load(spec: RequestSpec, shape: LoadShape, onMeasuring: () =>
     const bodyFile = join(dir, "body");
     const logFile = join(dir, "log");
     await writeFile(bodyFile, spec.body);
-    const connections = spec.http === "h2" ? 1 : shape.concurrency;
-    const streams = spec.http === "h2" ? shape.concurrency : 1;
+    const connections = spec.http === "h2" ? (shape.connections ?? 1) : shape.concurrency;
+    const streams = spec.http === "h2" ? Math.ceil(shape.concurrency / connections) : 1;
     const args = [
       ...(spec.http === "h1" ? ["--h1"] : []),
       "-t", "1", "-c", String(connections), "-m", String(streams),

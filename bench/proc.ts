@@ -23,6 +23,25 @@ export function cpuSeconds(pid: number): number {
   return (Number(fields[11]) + Number(fields[12])) / TICKS_PER_SECOND;
 }
 
+/** Pids of a process's running children (field 4 of /proc/PID/stat is the parent's pid). */
+function childrenOf(pid: number): number[] {
+  const children: number[] = [];
+  for (const entry of readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      if (Number(statFields(Number(entry))[1]) === pid) children.push(Number(entry));
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return children;
+}
+
+/** {@link cpuSeconds} of a process plus its running children's: a `--workers` primary and its workers. */
+export function processTreeCpuSeconds(pid: number): number {
+  return childrenOf(pid).reduce((sum, child) => sum + cpuSeconds(child), cpuSeconds(pid));
+}
+
 /**
  * CPU seconds of this process's children that have exited and been waited for (cutime + cstime):
  * the difference across one load-generator run is that generator's CPU.

@@ -16,10 +16,14 @@ export interface Measurement {
   storage?: "memory" | "mongodb";
   /** The seed's label, for Tessera. */
   seed?: string;
+  /** `--workers N` of a Tessera started with it. */
+  workers?: number;
   operation: Operation | "noop";
   protocol: Protocol;
   generator: GeneratorName;
   concurrency: number;
+  /** HTTP/2 connections the calls were spread over, when more than one (h2load only). */
+  connections?: number;
   /** False when the window could not run or had errors: its figures are not used in ratios. */
   ok: boolean;
   error?: string;
@@ -61,6 +65,8 @@ export interface Ratios {
   memoryCpu?: number;
   /** (Tessera + FerretDB CPU) ÷ the memory-storage figure (MongoDB only). */
   memoryCpuWithStorage?: number;
+  /** Requests/s ÷ the same scenario's with one process (`--workers N` only). */
+  oneProcessRequestsPerSecond?: number;
 }
 
 /** The same exchange with a small and a large seed, alternating windows. */
@@ -122,7 +128,22 @@ export interface BenchResult {
 }
 
 const sameShape = (a: Measurement, b: Measurement) =>
-  a.protocol === b.protocol && a.generator === b.generator && a.concurrency === b.concurrency;
+  a.protocol === b.protocol && a.generator === b.generator && a.concurrency === b.concurrency && a.connections === b.connections;
+
+/**
+ * The no-op window a Tessera window is compared with: the same surface on the same server stack.
+ * gRPC on `--grpc-port` is served by @grpc/grpc-js, so its stack is the plain grpc-js no-op server.
+ */
+function noopBaseline(ok: Measurement[], m: Measurement): Measurement | undefined {
+  if (m.protocol === "grpc-port") return grpcJsBaseline(ok, m);
+  return ok.find((b) => b.target === "noop-connect" && sameShape(b, m));
+}
+
+/** The plain grpc-js no-op window of the same generator and concurrency (gRPC on either port). */
+function grpcJsBaseline(ok: Measurement[], m: Measurement): Measurement | undefined {
+  if (m.protocol !== "grpc" && m.protocol !== "grpc-port") return undefined;
+  return ok.find((b) => b.target === "noop-grpc-js" && b.generator === m.generator && b.concurrency === m.concurrency && b.connections === m.connections);
+}
 
 /** Fills in each Tessera measurement's {@link Ratios} from the baselines of the same run. */
 export function addRatios(result: BenchResult): void {
@@ -131,7 +152,7 @@ export function addRatios(result: BenchResult): void {
   for (const m of ok) {
     if (m.target !== "tessera") continue;
     const ratios: Ratios = {};
-    const noop = ok.find((b) => b.target === "noop-connect" && sameShape(b, m));
+    const noop = noopBaseline(ok, m);
     if (noop) {
       ratios.noop = {
         requestsPerSecond: m.requestsPerSecond / noop.requestsPerSecond,
@@ -142,10 +163,13 @@ export function addRatios(result: BenchResult): void {
       };
       if (floor !== undefined && m.operation === "exchange") ratios.cpuBudget = m.serverCpuUs / (2 * floor + noop.serverCpuUs);
     }
-    const grpcJs = ok.find((b) => b.target === "noop-grpc-js" && sameShape(b, m));
-    if (grpcJs && m.protocol === "grpc") ratios.grpcJsRequestsPerSecond = m.requestsPerSecond / grpcJs.requestsPerSecond;
-    if (m.storage === "mongodb") {
-      const memory = ok.find((b) => b.target === "tessera" && b.storage === "memory" && b.seed === m.seed && b.operation === m.operation && sameShape(b, m));
+    const grpcJs = grpcJsBaseline(ok, m);
+    if (grpcJs) ratios.grpcJsRequestsPerSecond = m.requestsPerSecond / grpcJs.requestsPerSecond;
+    if (m.workers !== undefined && m.workers > 1) {
+      const one = ok.find((b) => b.target === "tessera" && (b.workers ?? 1) === 1 && b.storage === m.storage && b.seed === m.seed && b.operation === m.operation && sameShape(b, m));
+      if (one) ratios.oneProcessRequestsPerSecond = m.requestsPerSecond / one.requestsPerSecond;
+    } else if (m.storage === "mongodb") {
+      const memory = ok.find((b) => b.target === "tessera" && b.storage === "memory" && b.workers === undefined && b.seed === m.seed && b.operation === m.operation && sameShape(b, m));
       if (memory) {
         ratios.memoryCpu = m.serverCpuUs / memory.serverCpuUs;
         ratios.memoryCpuWithStorage = (m.serverCpuUs + (m.storageCpuUs ?? 0)) / memory.serverCpuUs;
@@ -156,9 +180,9 @@ export function addRatios(result: BenchResult): void {
 }
 
 /** The label of a measurement's scenario, e.g. `gRPC (h2load) c16`. */
-export function scenarioLabel(m: Pick<Measurement, "protocol" | "generator" | "concurrency">): string {
-  const surface = { grpc: "gRPC", connect: "Connect", form: "OAuth form" }[m.protocol];
-  return `${surface} (${m.generator}), c=${m.concurrency}`;
+export function scenarioLabel(m: Pick<Measurement, "protocol" | "generator" | "concurrency" | "connections">): string {
+  const surface = { grpc: "gRPC", "grpc-port": "gRPC on --grpc-port", connect: "Connect", form: "OAuth form" }[m.protocol];
+  return `${surface} (${m.generator}), c=${m.concurrency}${m.connections !== undefined ? ` over ${m.connections} connections` : ""}`;
 }
 
 /** Checks the four targets of issue 7 against the measurements. */
@@ -174,6 +198,10 @@ export function checkTargets(result: BenchResult): TargetCheck[] {
   for (const m of tessera.filter((m) => m.storage === "memory" && m.ratios?.grpcJsRequestsPerSecond !== undefined)) {
     const r = m.ratios!.grpcJsRequestsPerSecond!;
     checks.push({ target: "gRPC exchanges/s ≥ 0.5 × plain grpc-js no-op rate", scenario: scenarioLabel(m), measured: r, limit: "≥ 0.50", met: r >= 0.5 });
+  }
+  for (const m of tessera.filter((m) => m.ratios?.oneProcessRequestsPerSecond !== undefined)) {
+    const r = m.ratios!.oneProcessRequestsPerSecond!;
+    checks.push({ target: `--workers ${m.workers} exchanges/s > 1 process (${m.storage})`, scenario: scenarioLabel(m), measured: r, limit: "> 1.00", met: r > 1 });
   }
   for (const s of result.scale) {
     checks.push({
@@ -203,6 +231,8 @@ const num = (value: number | undefined, digits = 0) =>
   value === undefined || !Number.isFinite(value) ? "–" : value.toLocaleString("en-US", { minimumFractionDigits: digits, maximumFractionDigits: digits });
 const ratio = (value: number | undefined) => (value === undefined || !Number.isFinite(value) ? "–" : `${value.toFixed(2)}×`);
 const ms = (value: number) => (Number.isFinite(value) ? (value < 10 ? value.toFixed(2) : value.toFixed(1)) : "–");
+/** `memory`, `mongodb` or `mongodb, 2 workers`. */
+const storageName = (x: Measurement) => `${x.storage}${x.workers !== undefined ? `, ${x.workers} worker${x.workers > 1 ? "s" : ""}` : ""}`;
 const operationName = { exchange: "exchange", client_credentials: "client credentials", health: "grpc.health Check", noop: "no-op" } as const;
 
 /** The Markdown report: baselines, scenarios with their ratios, targets, scale, profile, machine. */
@@ -227,13 +257,13 @@ export function markdownReport(result: BenchResult): string {
       `**Crypto floor** (jose ${floor.algorithm}, one verify of the subject token + one sign of the new token, same headers and claims as Tessera's): ` +
         `**${num(floor.verifyPlusSignCpuUs)} CPU-µs** per pair, ${num(floor.verifyPlusSignPerCpuSecond)} pairs per CPU-second ` +
         `(${num(floor.signsPerCpuSecond)} signs or ${num(floor.verifiesPerCpuSecond)} verifies per CPU-second).` +
-        (floor.nodeCryptoVerifyPlusSignCpuUs ? ` For reference, the same pair with node:crypto's one-shot sign/verify instead of WebCrypto: ${num(floor.nodeCryptoVerifyPlusSignCpuUs)} CPU-µs.` : ""),
+        (floor.nodeCryptoVerifyPlusSignCpuUs ? ` For reference, the same pair with node:crypto's one-shot sign/verify instead of WebCrypto (what Tessera uses for its own tokens): ${num(floor.nodeCryptoVerifyPlusSignCpuUs)} CPU-µs.` : ""),
       "",
     );
   }
   push("| server | surface (generator), concurrency | req/s | p50 ms | p99 ms | server CPU µs/req | main thread µs/req | peak RSS MiB | client cores | other cores |", "|---|---|--:|--:|--:|--:|--:|--:|--:|--:|");
   const serverName = (x: Measurement) =>
-    x.target === "noop-connect" ? "no-op, Tessera's stack" : x.target === "noop-grpc-js" ? "no-op, plain grpc-js" : `Tessera (${x.storage})`;
+    x.target === "noop-connect" ? "no-op, Tessera's stack" : x.target === "noop-grpc-js" ? "no-op, plain grpc-js" : `Tessera (${storageName(x)})`;
   const baselines = result.measurements.filter((x) => x.target !== "tessera");
   baselines.sort((a, b) => a.target.localeCompare(b.target) || a.concurrency - b.concurrency); // stable: surfaces stay in run order
   for (const x of baselines) push(`| ${serverName(x)} | ${scenarioLabel(x)} | ${row(x)} |`);
@@ -249,23 +279,24 @@ export function markdownReport(result: BenchResult): string {
     "| storage | request | surface (generator), concurrency | req/s | p50 ms | p99 ms | server CPU µs/req | main thread µs/req | peak RSS MiB | client cores | other cores | FerretDB CPU µs/req |",
     "|---|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|",
   );
-  for (const x of tessera) push(`| ${x.storage} | ${operationName[x.operation]} | ${scenarioLabel(x)} | ${row(x)} | ${num(x.storageCpuUs)} |`);
+  for (const x of tessera) push(`| ${storageName(x)} | ${operationName[x.operation]} | ${scenarioLabel(x)} | ${row(x)} | ${num(x.storageCpuUs)} |`);
   push(
     "",
     "### Ratios to the baselines of the same run",
     "",
     "÷ no-op: the same surface, generator and concurrency against the no-op method on Tessera's own stack (listen() + connectNodeAdapter). " +
       "CPU ÷ budget: server CPU ÷ (2 × crypto floor + no-op CPU), at most 1 meets the first target. " +
-      "÷ grpc-js: req/s ÷ a plain @grpc/grpc-js server's no-op rate. ÷ memory: MongoDB ÷ memory storage, same scenario (Tessera alone, then with FerretDB's CPU added).",
+      "÷ grpc-js: req/s ÷ a plain @grpc/grpc-js server's no-op rate. ÷ memory: MongoDB ÷ memory storage, same scenario (Tessera alone, then with FerretDB's CPU added). " +
+      "gRPC on --grpc-port is served by @grpc/grpc-js: its no-op baseline is the plain grpc-js server's. ÷ 1 process: `--workers N` req/s ÷ the same scenario with `--workers 1`.",
     "",
-    "| storage | request | surface (generator), concurrency | req/s ÷ no-op | p50 ÷ no-op | p99 ÷ no-op | CPU ÷ no-op | CPU ÷ budget | RSS ÷ no-op | req/s ÷ grpc-js | CPU ÷ memory | (+ FerretDB) ÷ memory |",
-    "|---|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|",
+    "| storage | request | surface (generator), concurrency | req/s ÷ no-op | p50 ÷ no-op | p99 ÷ no-op | CPU ÷ no-op | CPU ÷ budget | RSS ÷ no-op | req/s ÷ grpc-js | CPU ÷ memory | (+ FerretDB) ÷ memory | req/s ÷ 1 process |",
+    "|---|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|",
   );
   for (const x of tessera.filter((x) => x.ok)) {
     const r = x.ratios;
     push(
-      `| ${x.storage} | ${operationName[x.operation]} | ${scenarioLabel(x)} | ${ratio(r?.noop?.requestsPerSecond)} | ${ratio(r?.noop?.p50)} | ${ratio(r?.noop?.p99)} | ` +
-        `${ratio(r?.noop?.cpu)} | ${ratio(r?.cpuBudget)} | ${ratio(r?.noop?.rss)} | ${ratio(r?.grpcJsRequestsPerSecond)} | ${ratio(r?.memoryCpu)} | ${ratio(r?.memoryCpuWithStorage)} |`,
+      `| ${storageName(x)} | ${operationName[x.operation]} | ${scenarioLabel(x)} | ${ratio(r?.noop?.requestsPerSecond)} | ${ratio(r?.noop?.p50)} | ${ratio(r?.noop?.p99)} | ` +
+        `${ratio(r?.noop?.cpu)} | ${ratio(r?.cpuBudget)} | ${ratio(r?.noop?.rss)} | ${ratio(r?.grpcJsRequestsPerSecond)} | ${ratio(r?.memoryCpu)} | ${ratio(r?.memoryCpuWithStorage)} | ${ratio(r?.oneProcessRequestsPerSecond)} |`,
     );
   }
   const failed = result.measurements.filter((x) => !x.ok);
@@ -275,8 +306,8 @@ export function markdownReport(result: BenchResult): string {
   push("");
 
   const perExchange = ["memory", "mongodb"].map((storage) =>
-    tessera.find((x) => x.ok && x.storage === storage && x.operation === "exchange" && x.protocol === "grpc" && x.concurrency === 16 && x.storageCalls && x.generator === "h2load") ??
-    tessera.find((x) => x.ok && x.storage === storage && x.operation === "exchange" && x.protocol === "grpc" && x.storageCalls),
+    tessera.find((x) => x.ok && x.storage === storage && x.workers === undefined && x.operation === "exchange" && x.protocol === "grpc" && x.concurrency === 16 && x.storageCalls && x.generator === "h2load") ??
+    tessera.find((x) => x.ok && x.storage === storage && x.workers === undefined && x.operation === "exchange" && x.protocol === "grpc" && x.storageCalls),
   );
   if (perExchange.some((x) => x?.storageCalls?.length)) {
     const operations = [...new Set(perExchange.flatMap((x) => x?.storageCalls?.map((c) => c.operation) ?? []))];

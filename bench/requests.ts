@@ -8,8 +8,11 @@ import {
 import type { RequestSpec } from "./generators.js";
 import { BENCH_REALM, GATEWAY_BASIC } from "./realm.js";
 
-/** How a request reaches the server. */
-export type Protocol = "grpc" | "connect" | "form";
+/**
+ * How a request reaches the server: gRPC on the main port (served by Connect-node), gRPC on
+ * Tessera's `--grpc-port` (served by @grpc/grpc-js; the same request), Connect, the OAuth form.
+ */
+export type Protocol = "grpc" | "grpc-port" | "connect" | "form";
 
 /** What is asked. */
 export type Operation = "exchange" | "client_credentials" | "health";

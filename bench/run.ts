@@ -25,6 +25,7 @@ import {
   mainThreadCpuSeconds,
   ownCpuSeconds,
   peakRssMiB,
+  processTreeCpuSeconds,
   reapedChildrenCpuSeconds,
   rssMiB,
   resetPeakRss,
@@ -146,6 +147,8 @@ interface Target {
   seed?: Seed;
   /** FerretDB's pid, whose CPU is read alongside. */
   storagePid?: number;
+  /** Started with `--workers N`: its CPU is the primary's plus its workers'. */
+  workers?: number;
 }
 
 const log = (text: string) => process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${text}\n`);
@@ -154,8 +157,9 @@ const log = (text: string) => process.stderr.write(`[bench ${new Date().toISOStr
 function snapshot(target: Target) {
   return {
     at: Number(process.hrtime.bigint()) / 1e9,
-    server: cpuSeconds(target.server.pid),
-    serverMain: mainThreadCpuSeconds(target.server.pid),
+    server: target.workers !== undefined ? processTreeCpuSeconds(target.server.pid) : cpuSeconds(target.server.pid),
+    // With workers, JavaScript runs on each worker's main thread: no one thread to read.
+    serverMain: target.workers !== undefined ? Number.NaN : mainThreadCpuSeconds(target.server.pid),
     storage: target.storagePid ? cpuSeconds(target.storagePid) : 0,
     machine: machineCpuSeconds().busy,
     own: ownCpuSeconds(),
@@ -195,15 +199,25 @@ async function stopAll(): Promise<void> {
  * Measures one window: a fresh subject token, one checked call, a reset of the peak RSS, the
  * generator's warm-up, then CPU read before and after the measured window.
  */
-async function measure(target: Target, operation: Operation, protocol: Protocol, generator: GeneratorName, concurrency: number, shape: Settings["shape"]): Promise<Measurement> {
+async function measure(
+  target: Target,
+  operation: Operation,
+  protocol: Protocol,
+  generator: GeneratorName,
+  concurrency: number,
+  shape: Settings["shape"],
+  connections?: number,
+): Promise<Measurement> {
   const base: Measurement = {
     target: target.kind,
     ...(target.storage && { storage: target.storage }),
     ...(target.seed && { seed: target.seed.label }),
+    ...(target.workers !== undefined && { workers: target.workers }),
     operation: target.kind === "tessera" ? operation : "noop",
     protocol,
     generator,
     concurrency,
+    ...(connections !== undefined && { connections }),
     ok: false,
     requests: 0,
     errors: 0,
@@ -221,26 +235,28 @@ async function measure(target: Target, operation: Operation, protocol: Protocol,
   try {
     await settle(target);
     const token = operation !== "exchange" ? "" : target.kind === "tessera" ? await gatewayToken(target.server.base) : sampleToken;
-    const request = requestSpec(operation, protocol, target.server.base, token);
+    const request = requestSpec(operation, protocol, serverBase(target, protocol), token);
     const checked = await probe(request);
     if (!checked.ok) throw new Error(`check call failed: ${checked.detail}`);
     const spec = { ...request, minResponseBytes: Math.max(1, Math.floor(checked.bodyBytes / 2)) };
     // A server's first window warms up longer: JIT, connection pools, caches.
     const first = !warmed.has(target.server.pid);
     warmed.add(target.server.pid);
-    const loadShape: LoadShape = { concurrency, ...shape, ...(first && { warmupSeconds: Math.max(3, 2 * shape.warmupSeconds) }) };
+    const loadShape: LoadShape = { concurrency, connections, ...shape, ...(first && { warmupSeconds: Math.max(3, 2 * shape.warmupSeconds) }) };
     resetPeakRss(target.server.pid);
     const reaped = reapedChildrenCpuSeconds();
     const started = Number(process.hrtime.bigint()) / 1e9;
+    const scraped = target.kind === "tessera" && target.workers === undefined;
     let before: ReturnType<typeof snapshot> | undefined;
     let metricsBefore: Promise<MetricsSample | undefined> = Promise.resolve(undefined);
     const result = await runGenerator(generator, spec, loadShape, () => {
       before = snapshot(target);
       // Tessera's own counters (storage calls per request): one scrape inside the window costs ~1 ms.
-      if (target.kind === "tessera") metricsBefore = scrapeMetrics(target.server.base);
+      // (With workers, each scrape reaches one worker's counters: not scraped.)
+      if (scraped) metricsBefore = scrapeMetrics(target.server.base);
     });
     const after = snapshot(target);
-    const [metricsStart, metricsEnd] = await Promise.all([metricsBefore, target.kind === "tessera" ? scrapeMetrics(target.server.base) : undefined]);
+    const [metricsStart, metricsEnd] = await Promise.all([metricsBefore, scraped ? scrapeMetrics(target.server.base) : undefined]);
     if (!before) throw new Error("the generator never started its measured window");
     lastWindowUs = { fromUs: before.at * 1e6, toUs: after.at * 1e6 };
     const generatorCores = (reapedChildrenCpuSeconds() - reaped) / (after.at - started);
@@ -276,6 +292,13 @@ async function measure(target: Target, operation: Operation, protocol: Protocol,
     log(`${what}: FAILED: ${String(error)}`);
     return { ...base, error: String(error instanceof Error ? error.message : error).slice(0, 500) };
   }
+}
+
+/** Where `protocol` is served: gRPC on `--grpc-port` has its own port. */
+function serverBase(target: Target, protocol: Protocol): string {
+  if (protocol !== "grpc-port") return target.server.base;
+  if (!target.server.grpcBase) throw new Error(`${target.server.label} has no --grpc-port`);
+  return target.server.grpcBase;
 }
 
 /** FerretDB's query plan for Tessera's client lookup, as one line. */
@@ -369,7 +392,7 @@ async function main(): Promise<void> {
     const [noopConnect, noopGrpcJs, memory] = await Promise.all([
       startNoop("connect", "no-op (Tessera's stack)"),
       startNoop("grpc-js", "no-op (plain grpc-js)"),
-      startTessera({ label: `Tessera memory, ${small.label}`, storage: { kind: "memory" }, files: small.files }),
+      startTessera({ label: `Tessera memory, ${small.label}`, storage: { kind: "memory" }, files: small.files, grpcPort: true }),
     ]);
     [noopConnect, noopGrpcJs, memory].forEach(started);
     const memoryTarget: Target = { kind: "tessera", server: memory, storage: "memory", seed: small };
@@ -396,6 +419,8 @@ async function main(): Promise<void> {
         measurements.push(await measure(noopTarget, "exchange", protocol, generator, c, shape));
         if (protocol === "grpc") measurements.push(await measure(grpcJsTarget, "exchange", "grpc", generator, c, shape));
         measurements.push(await measure(memoryTarget, "exchange", protocol, generator, c, shape));
+        // The same gRPC calls on --grpc-port (@grpc/grpc-js), right after the plain grpc-js no-op window.
+        if (protocol === "grpc") measurements.push(await measure(memoryTarget, "exchange", "grpc-port", generator, c, shape));
       }
     }
 
@@ -421,13 +446,34 @@ async function main(): Promise<void> {
       const storagePid = findProcess(["ferretdb", `--listen-addr=127.0.0.1:${port}`]);
       if (!storagePid) notes.push("FerretDB's process was not found: its CPU is not reported.");
       const storage: StorageChoice = { kind: "mongodb", uri: mongo.uri, database: "bench_small" };
-      const server = started(await startTessera({ label: `Tessera mongodb, ${small.label}`, storage, files: small.files }));
+      const server = started(await startTessera({ label: `Tessera mongodb, ${small.label}`, storage, files: small.files, grpcPort: true }));
       mongoTarget = { kind: "tessera", server, storage: "mongodb", seed: small, ...(storagePid && { storagePid }) };
-      for (const c of settings.concurrency) measurements.push(await measure(mongoTarget, "exchange", "grpc", primary, c, shape));
+      for (const c of settings.concurrency) {
+        measurements.push(await measure(mongoTarget, "exchange", "grpc", primary, c, shape));
+        measurements.push(await measure(mongoTarget, "exchange", "grpc-port", primary, c, shape));
+      }
       if (primary !== "grpc-js") measurements.push(await measure(mongoTarget, "exchange", "grpc", "grpc-js", c16, shape));
       measurements.push(await measure(mongoTarget, "exchange", "connect", http, c16, shape));
       measurements.push(await measure(mongoTarget, "exchange", "form", http, c16, shape));
       measurements.push(await measure(mongoTarget, "client_credentials", "grpc", primary, c16, shape));
+
+      // 4b. --workers: the same storage and seed, two worker processes sharing the ports. The
+      // primary hands out connections, not calls: h2load spreads the calls over 4 connections, for
+      // the single process (the server above) and the pool alike, windows alternating.
+      if (settings.h2load) {
+        const workers = 2;
+        // Its own database: every Tessera of the benchmark has a master key of its own.
+        const poolStorage: StorageChoice = { ...storage, database: "bench_workers" };
+        const pool = started(await startTessera({ label: `Tessera mongodb, ${small.label}, --workers ${workers}`, storage: poolStorage, files: small.files, grpcPort: true, workers }));
+        const poolTarget: Target = { ...mongoTarget, server: pool, workers };
+        for (const c of settings.concurrency.filter((c) => c >= c16)) {
+          for (const protocol of ["grpc-port", "grpc"] as const) {
+            measurements.push(await measure(mongoTarget, "exchange", protocol, "h2load", c, shape, 4));
+            measurements.push(await measure(poolTarget, "exchange", protocol, "h2load", c, shape, 4));
+          }
+        }
+        await pool.stop();
+      } else notes.push("--workers not measured: it needs h2load to spread calls over several connections.");
     }
 
     // 5. Scale: the small realm against a large one among 100 realms, windows alternating.

@@ -11,6 +11,8 @@ export interface ServerProcess {
   pid: number;
   /** `http://127.0.0.1:PORT`. */
   base: string;
+  /** `http://127.0.0.1:PORT` of Tessera's `--grpc-port` (gRPC served by @grpc/grpc-js), when started with one. */
+  grpcBase?: string;
   /** Seconds from spawn to ready. */
   startSeconds: number;
   /** SIGTERM, then SIGKILL after 15 s; resolves when it has exited. */
@@ -80,6 +82,10 @@ export interface TesseraOptions {
   cpuProfileDir?: string;
   /** Bound on start-up (importing 100,000 clients takes tens of seconds). */
   timeoutSeconds?: number;
+  /** Also serve gRPC through @grpc/grpc-js on a second port (`--grpc-port`). */
+  grpcPort?: boolean;
+  /** `--workers N` (MongoDB storage only). */
+  workers?: number;
 }
 
 /**
@@ -95,8 +101,22 @@ export async function startTessera(options: TesseraOptions): Promise<ServerProce
       ? ["--storage", "memory"]
       : ["--storage", "mongodb", "--mongodb-uri", options.storage.uri, "--mongodb-database", options.storage.database];
   const profile = options.cpuProfileDir ? ["--cpu-prof", `--cpu-prof-dir=${options.cpuProfileDir}`] : [];
-  const args = [...profile, "dist/src/cli.js", "serve", "--port", String(port), ...storage, ...options.files.flatMap((f) => ["--import", f]), "--log-level", "warn"];
-  return startNode(options.label, args, env, port, /^Tessera listening on /, options.timeoutSeconds ?? 120);
+  const grpcPort = options.grpcPort ? await freePort() : undefined;
+  const args = [
+    ...profile,
+    "dist/src/cli.js",
+    "serve",
+    "--port",
+    String(port),
+    ...(grpcPort !== undefined ? ["--grpc-port", String(grpcPort)] : []),
+    ...(options.workers !== undefined ? ["--workers", String(options.workers)] : []),
+    ...storage,
+    ...options.files.flatMap((f) => ["--import", f]),
+    "--log-level",
+    "warn",
+  ];
+  const server = await startNode(options.label, args, env, port, /^Tessera listening on /, options.timeoutSeconds ?? 120);
+  return grpcPort === undefined ? server : { ...server, grpcBase: `http://127.0.0.1:${grpcPort}` };
 }
 
 /** Starts a no-op server of bench/noop-servers.ts. */

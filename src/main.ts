@@ -1,6 +1,7 @@
 import cluster from "node:cluster";
 import { randomBytes } from "node:crypto";
 import { existsSync } from "node:fs";
+import { errors as joseErrors } from "jose";
 import { fileURLToPath } from "node:url";
 import { createTessera, type Tessera } from "./app.js";
 import { MasterKeyCipher } from "./crypto/master-key-cipher.js";
@@ -173,7 +174,12 @@ async function startPrimary(settings: ServeSettings, log: Logger): Promise<{ poo
   try {
     bootstrap = await prepareStorage(repository, realmFiles, settings, log);
     const keys = new RealmKeyStore(repository, cipher, systemClock);
-    for (const realm of await repository.listRealms()) await keys.signingKey(realm);
+    for (const realm of await repository.listRealms()) {
+      await keys.signingKey(realm).catch((error: unknown) => {
+        if (!(error instanceof joseErrors.JOSEError)) throw error;
+        throw new StartupError(`realm ${realm.name}: its signing key cannot be opened with TESSERA_MASTER_KEY (${error.message}): is it the key the realm was stored with?`);
+      });
+    }
   } finally {
     await repository.close();
   }

@@ -24,9 +24,9 @@ interface Tree {
 }
 
 /** Starts `tessera serve` with `args` (info logs on stderr, JSON). */
-function start(args: string[]): Tree {
+function start(args: string[], masterKey = MASTER_KEY): Tree {
   const child = spawn(process.execPath, ["--import", "tsx", "src/cli.ts", "serve", "--port", "0", "--log-level", "info", ...args], {
-    env: { PATH: process.env.PATH, TESSERA_MASTER_KEY: MASTER_KEY },
+    env: { PATH: process.env.PATH, TESSERA_MASTER_KEY: masterKey },
     stdio: ["ignore", "pipe", "pipe"],
   });
   let stdout = "";
@@ -99,6 +99,7 @@ const isAlive = (pid: number) => {
 
 describe("tessera serve --workers", () => {
   let mongo: MongoServer;
+  const database = `workers_${randomUUID().replaceAll("-", "")}`;
   before(async () => {
     mongo = await startMongoServer();
   });
@@ -120,7 +121,6 @@ describe("tessera serve --workers", () => {
   });
 
   it("--workers 2 on MongoDB then one banner, realms imported once, both workers serve and honour each other's tokens, a killed worker is replaced, SIGTERM stops all with exit 0", async () => {
-    const database = `workers_${randomUUID().replaceAll("-", "")}`;
     const tree = start(["--workers", "2", "--storage", "mongodb", "--mongodb-uri", mongo.uri, "--mongodb-database", database, "--import", "examples/demo-realm.yaml"]);
     try {
       await eventually("the banner", async () => /storage: mongodb;.*2 worker processes/.test(tree.stdout()), 60_000);
@@ -164,5 +164,13 @@ describe("tessera serve --workers", () => {
     } finally {
       if (tree.child.exitCode === null) tree.child.kill("SIGKILL");
     }
+  });
+
+  // The database of the test above, whose realms were stored under MASTER_KEY.
+  it("a start with another master key than the realms were stored with then one line naming the realm, exit 2, no worker forked", async () => {
+    const tree = start(["--workers", "2", "--storage", "mongodb", "--mongodb-uri", mongo.uri, "--mongodb-database", database], Buffer.alloc(32, 1).toString("base64"));
+    assert.equal(await tree.exited, 2);
+    assert.match(tree.stderr(), /^tessera: realm \w+: its signing key cannot be opened with TESSERA_MASTER_KEY \(.*\): is it the key the realm was stored with\?$/m);
+    assert.equal(tree.logs().filter((l) => l.msg === "worker started").length, 0);
   });
 });
