@@ -1,10 +1,11 @@
 /**
  * Writes (or reads) that concurrent callers would each send to storage, sent together: a group commit.
- * A call made while storage is idle goes out at once (after the current turn of the event loop
- * joins it with any calls made in the same turn); calls made while a batch is in flight wait for it
- * and go out together as the next batch. So a lone caller waits one round trip, as without batching,
- * and under load N callers share one round trip instead of making N. Every caller's promise settles
- * with its own result, or with the batch's failure; nothing is answered before storage has answered.
+ * A call made while storage is idle goes out in the same turn of the event loop (`setImmediate`:
+ * with the calls of the requests read in that turn's I/O); calls made while a batch is in flight
+ * wait for it and go out together as the next batch. So a lone caller waits one round trip, as
+ * without batching, and under load N callers share one round trip instead of making N. Every
+ * caller's promise settles with its own result, or with the batch's failure; nothing is answered
+ * before storage has answered.
  */
 export class GroupCommit<Item, Result> {
   #queued: { item: Item; resolve: (result: Result) => void; reject: (error: unknown) => void }[] = [];
@@ -31,7 +32,7 @@ export class GroupCommit<Item, Result> {
   #schedule(): void {
     if (this.#inFlight || this.#scheduled) return;
     this.#scheduled = true;
-    queueMicrotask(() => {
+    setImmediate(() => {
       this.#scheduled = false;
       void this.#flush();
     });
