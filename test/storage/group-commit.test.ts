@@ -12,7 +12,10 @@ function controlledStorage() {
   return { batches, send };
 }
 
-const settle = () => new Promise((resolve) => setImmediate(resolve));
+/** A few turns of the event loop: enough for any batch that is due to have been sent. */
+const settle = async () => {
+  for (let turn = 0; turn < 3; turn++) await new Promise((resolve) => setImmediate(resolve));
+};
 
 describe("GroupCommit", () => {
   it("a lone call is sent at once, alone", async () => {
