@@ -535,15 +535,20 @@ async function main(): Promise<void> {
       if (last.ok) drift = { storage: "memory", scenario: scenarioLabel(last), served, first: firstWindow, last };
     }
 
-    // 6. CPU profiles of Tessera during one gRPC exchange window at c16: memory, then MongoDB storage.
+    // 6. CPU profiles of Tessera during one gRPC exchange window at c16: memory, then MongoDB storage,
+    // on the main port (Connect-node); then memory storage on --grpc-port (@grpc/grpc-js).
     if (settings.profile) {
-      const storages: StorageChoice[] = [{ kind: "memory" }, ...(mongo ? [{ kind: "mongodb" as const, uri: mongo.uri, database: "bench_profile" }] : [])];
-      for (const storage of storages) {
-        const dir = join(work, `profile-${storage.kind}`);
+      const runs: [StorageChoice, Protocol][] = [
+        [{ kind: "memory" }, "grpc"],
+        ...(mongo ? [[{ kind: "mongodb" as const, uri: mongo.uri, database: "bench_profile" }, "grpc"] as [StorageChoice, Protocol]] : []),
+        [{ kind: "memory" }, "grpc-port"],
+      ];
+      for (const [storage, protocol] of runs) {
+        const dir = join(work, `profile-${storage.kind}-${protocol}`);
         await mkdir(dir);
-        const server = started(await startTessera({ label: `Tessera ${storage.kind}, profiled (--cpu-prof)`, storage, files: small.files, cpuProfileDir: dir }));
+        const server = started(await startTessera({ label: `Tessera ${storage.kind}, profiled (--cpu-prof)`, storage, files: small.files, cpuProfileDir: dir, grpcPort: protocol === "grpc-port" }));
         const target: Target = { kind: "tessera", server, storage: storage.kind, seed: small, ...(storage.kind === "mongodb" && mongoTarget?.storagePid && { storagePid: mongoTarget.storagePid }) };
-        const m = await measure(target, "exchange", "grpc", primary, c16, { warmupSeconds: shape.warmupSeconds, durationSeconds: settings.profileSeconds });
+        const m = await measure(target, "exchange", protocol, primary, c16, { warmupSeconds: shape.warmupSeconds, durationSeconds: settings.profileSeconds });
         const window = lastWindowUs;
         await server.stop();
         const [file] = await readdir(dir);
@@ -551,7 +556,7 @@ async function main(): Promise<void> {
           notes.push(`the profiled server (${storage.kind}) wrote no .cpuprofile`);
           continue;
         }
-        const name = `tessera-${storage.kind}-exchange-grpc-c${c16}.cpuprofile`;
+        const name = `tessera-${storage.kind}-exchange-${protocol}-c${c16}.cpuprofile`;
         await rename(join(dir, file), join(settings.out, name));
         profiles.push({
           file: `bench/results/${name}`,
