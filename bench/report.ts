@@ -377,7 +377,7 @@ export function markdownReport(result: BenchResult): string {
       `## Profile: ${p.scenario}`,
       "",
       `\`${p.file}\` (open it in Chrome DevTools or speedscope). The window: ${num(x.requestsPerSecond)} exchanges/s, ${num(x.serverCpuUs)} server CPU-µs per exchange, ` +
-        `${num(x.serverMainThreadCpuUs)} of them on the main thread (the only thread V8 samples: WebCrypto's ECDSA runs on libuv's pool). Profiling slows the server.`,
+        `${num(x.serverMainThreadCpuUs)} of them on the main thread (the only thread V8 samples; Tessera's own signatures are on it, node:crypto one-shot calls). Profiling slows the server.`,
       "",
       summaryMarkdown(p.summary),
     );

@@ -3,8 +3,8 @@
  * drives them from separate load-generator processes, and writes results/latest.json and
  * results/latest.md. See bench/README.md.
  *
- *   npm run bench            # about 10 minutes on 2 cores
- *   npm run bench:quick      # about 2 minutes
+ *   npm run bench            # about 12 minutes on 2 cores
+ *   npm run bench:quick      # about 3 minutes
  */
 import { spawn } from "node:child_process";
 import { existsSync } from "node:fs";
@@ -53,7 +53,7 @@ const BENCH = fileURLToPath(new URL(".", import.meta.url));
 
 const USAGE = `Usage: npm run bench [-- OPTIONS]     (npm run bench:quick = --quick)
 
-  --quick                 about 2 minutes: concurrency 16 only, 2 s windows, 10 vs 10,000 clients
+  --quick                 about 3 minutes: concurrency 16 only, 2 s windows, 10 vs 10,000 clients
   --duration S            measured seconds per window (default 6; quick 2)
   --warmup S              warm-up seconds per window (default 2; quick 1)
   --concurrency LIST      e.g. 1,16,64 (default; quick 16)
