@@ -12,7 +12,7 @@ import { bootstrapAdmin, type BootstrapOutcome } from "./admin/bootstrap.js";
 import { RealmFileError, parseRealmFile } from "./realm-file/index.js";
 import { renderEffectiveConfig } from "./print-config.js";
 import { listen, type DualHandler, type ListeningServer, type TlsCredentials } from "./server.js";
-import { listenGrpc, type GrpcListeningServer } from "./rpc/grpc-js-server.js";
+import { listenGrpc, type GrpcListeningServer } from "./grpc-port/grpc-js-server.js";
 import { MemoryRealmRepository } from "./storage/memory/memory-realm-repository.js";
 import { MongoRealmRepository } from "./storage/mongo/mongo-realm-repository.js";
 import { TlsFileError, readTlsCredentials, watchTlsCredentials } from "./tls.js";

@@ -5,7 +5,7 @@ import type { Clock } from "../../src/domain/index.js";
 import { createLogger } from "../../src/logger.js";
 import { requestLogFields } from "../../src/ops/request-context.js";
 import type { OperationsOptions } from "../../src/ops/operations.js";
-import { listenGrpc, type GrpcListeningServer } from "../../src/rpc/grpc-js-server.js";
+import { listenGrpc, type GrpcListeningServer } from "../../src/grpc-port/grpc-js-server.js";
 import { listen, type DualHandler, type ListeningServer, type TlsCredentials } from "../../src/server.js";
 import { MemoryRealmRepository } from "../../src/storage/memory/memory-realm-repository.js";
 import type { RealmRepository } from "../../src/storage/realm-repository.js";

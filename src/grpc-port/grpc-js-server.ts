@@ -9,7 +9,7 @@ import { healthServiceImpl } from "../ops/grpc-health.js";
 import type { ListeningServer, TlsCredentials } from "../server.js";
 import { GrpcTlsCertificates } from "./grpc-js-credentials.js";
 import { addConnectService, type GrpcCallOptions } from "./grpc-js-service.js";
-import { CLIENT_CERTIFICATE } from "./token-exchange-service.js";
+import { CLIENT_CERTIFICATE } from "../rpc/token-exchange-service.js";
 
 /** Options of {@link listenGrpc}. */
 export interface GrpcPortOptions {

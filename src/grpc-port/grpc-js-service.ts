@@ -15,7 +15,7 @@ import type { Logger } from "../logger.js";
 import type { TesseraMetrics } from "../ops/metrics.js";
 import { RequestRecord, requestIdOf, runWithRequest } from "../ops/request-context.js";
 import { logRequest } from "../ops/request-log.js";
-import { toConnectError } from "./errors.js";
+import { toConnectError } from "../rpc/errors.js";
 import { grpcStatusOf, headersOf, metadataOf } from "./grpc-js-metadata.js";
 
 /**
