@@ -68,8 +68,9 @@ export function workersMetricsText(): Promise<string> {
   });
 }
 
-/** A worker that stops unasked after it listened is replaced after this pause (no tight restart loop). */
+/** A worker that stops unasked is replaced after this pause, doubled after each replacement that fails to listen. */
 const RESTART_DELAY_MS = 1000;
+const MAX_RESTART_DELAY_MS = 30_000;
 
 /** The `--workers N` processes, seen from the primary. */
 export interface WorkerPool {
@@ -81,11 +82,15 @@ export interface WorkerPool {
 
 /**
  * Forks `count` workers of this same command (node:cluster): they share the listening port(s), and
- * the primary hands connections out in turn. A worker that exits before it listens fails the start
- * (the others are stopped: a replacement would fail the same way); one that exits later is replaced.
+ * the primary hands connections out in turn. A worker that exits before the pool has started fails
+ * the start (the others are stopped: a replacement would fail the same way). Once started, a worker
+ * that exits is replaced, after a pause that doubles (up to 30 s) while replacements keep failing
+ * before they listen (storage down, say), and resets when one listens.
  */
 export function startWorkers(count: number, log: Logger): WorkerPool {
   let stopping = false;
+  let started = false;
+  let restartDelayMs = RESTART_DELAY_MS;
   const alive = new Set<Worker>();
   const listened = new Set<Worker>();
   let settle!: { resolve: (report: WorkerListening) => void; reject: (error: Error) => void };
@@ -106,22 +111,29 @@ export function startWorkers(count: number, log: Logger): WorkerPool {
         );
       } else if (isMessage<WorkerListening>(message, "tessera:listening")) {
         listened.add(worker);
-        if (listened.size === count) settle.resolve(message);
+        log.info({ worker: worker.id }, "worker listening");
+        restartDelayMs = RESTART_DELAY_MS;
+        if (!started && listened.size === count) {
+          started = true;
+          settle.resolve(message);
+        }
       }
     });
     worker.once("exit", (code, signal) => {
       alive.delete(worker);
       if (stopping) return;
       const how = signal ? `signal ${signal}` : `code ${code}`;
-      if (!listened.has(worker)) {
+      if (!started) {
         log.error({ worker: worker.id, how }, "worker exited before it listened; stopping");
         stopping = true;
         for (const other of alive) other.process.kill("SIGTERM");
         settle.reject(new WorkerStartError(code || 1));
         return;
       }
-      log.error({ worker: worker.id, how }, "worker exited; starting another");
-      setTimeout(() => stopping || fork(), RESTART_DELAY_MS).unref();
+      const delayMs = restartDelayMs;
+      if (!listened.has(worker)) restartDelayMs = Math.min(2 * restartDelayMs, MAX_RESTART_DELAY_MS);
+      log.error({ worker: worker.id, how, restartInMs: delayMs }, "worker exited; starting another");
+      setTimeout(() => stopping || fork(), delayMs);
     });
   };
 
