@@ -78,16 +78,30 @@ const SESSION_RETENTION_MS = 24 * 60 * 60 * 1000;
 
 const byKey = <T>(key: (t: T) => string) => (a: T, b: T) => (key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0);
 
+/** Options of {@link MemoryRealmRepository}. */
+export interface MemoryRealmRepositoryOptions {
+  /**
+   * Audit events kept per realm (default 100,000): the newest at least that many, the oldest dropped
+   * in chunks of a tenth, so that a long load test on `npm start` does not grow the heap without end.
+   */
+  maxEventsPerRealm?: number;
+}
+
 /**
  * The embedded default {@link RealmRepository}: process memory, nothing persisted. For `npm start`,
  * development and fast tests. Every value goes in and out as a deep copy (`structuredClone`, then
  * `undefined`-valued properties dropped, as MongoDB's `ignoreUndefined` does).
  */
 export class MemoryRealmRepository implements RealmRepository {
+  readonly #maxEvents: number;
   readonly #realms = new Map<string, RealmData>();
   readonly #records = new Map<string, RealmRecords>();
   /** Claimed revisions: JSON [realm, kind, key, revision] -> when the claim may go. */
   readonly #revisionClaims = new Map<string, number>();
+
+  constructor(options: MemoryRealmRepositoryOptions = {}) {
+    this.#maxEvents = options.maxEventsPerRealm ?? 100_000;
+  }
 
   /** The records of a realm, created on first write. */
   #recordsOf(realm: string): RealmRecords {
@@ -452,6 +466,8 @@ export class MemoryRealmRepository implements RealmRepository {
       const last = stored.at(-1);
       if (last === undefined || compareNewestFirst(eventKey(last), key) > 0) stored.push(copy(event));
       else stored.splice(firstNewerOrSame(stored, key), 0, copy(event));
+      // Oldest first: the front goes, a tenth over the bound at a time (one shift per many appends).
+      if (stored.length > this.#maxEvents + Math.ceil(this.#maxEvents / 10)) stored.splice(0, stored.length - this.#maxEvents);
     }
   }
 
