@@ -81,7 +81,7 @@ const byKey = <T>(key: (t: T) => string) => (a: T, b: T) => (key(a) < key(b) ? -
 /** Options of {@link MemoryRealmRepository}. */
 export interface MemoryRealmRepositoryOptions {
   /**
-   * Audit events kept per realm (default 100,000): the newest at least that many, the oldest dropped
+   * Audit events kept per realm (default 10,000): the newest at least that many, the oldest dropped
    * in chunks of a tenth, so that a long load test on `npm start` does not grow the heap without end.
    */
   maxEventsPerRealm?: number;
@@ -100,7 +100,7 @@ export class MemoryRealmRepository implements RealmRepository {
   readonly #revisionClaims = new Map<string, number>();
 
   constructor(options: MemoryRealmRepositoryOptions = {}) {
-    this.#maxEvents = options.maxEventsPerRealm ?? 100_000;
+    this.#maxEvents = options.maxEventsPerRealm ?? 10_000;
   }
 
   /** The records of a realm, created on first write. */
