@@ -60,8 +60,11 @@ export class StartupError extends Error {
 
 /** How {@link serve} starts. */
 export interface ServeOptions {
-  /** A `--workers` worker: the primary has prepared storage (realm imports, admin bootstrap) already. */
-  preparedByPrimary?: boolean;
+  /**
+   * A `--workers` worker: the primary has prepared storage (realm imports, admin bootstrap) already,
+   * and `/metrics` answers with the sum over every worker.
+   */
+  worker?: boolean;
 }
 
 /** The realm files to import, parsed: `--import`, else the demo realm with memory storage. */
@@ -77,7 +80,8 @@ interface RealmFiles {
 export async function serve(settings: ServeSettings, log: Logger, options: ServeOptions = {}): Promise<RunningTessera> {
   const masterKey = settings.masterKey ?? ephemeralMasterKey(settings);
   const cipher = new MasterKeyCipher(masterKey);
-  const realmFiles = options.preparedByPrimary ? undefined : await readRealmFiles(settings, cipher);
+  const worker = options.worker === true;
+  const realmFiles = worker ? undefined : await readRealmFiles(settings, cipher);
   if (!settings.masterKey) {
     log.warn("TESSERA_MASTER_KEY not set: using an ephemeral key; fine for memory storage, which forgets everything on exit");
   }
@@ -93,7 +97,6 @@ export async function serve(settings: ServeSettings, log: Logger, options: Serve
       },
     );
     const publicUrl = settings.port === 0 ? settings.publicUrl.replace(/:0$/, `:${server.address.port}`) : settings.publicUrl;
-    const worker = options.preparedByPrimary === true;
     const operations = { corsOrigins: settings.corsOrigins, processMetrics: true, ...(worker && { metricsExposition: workersMetricsText }) };
     const tessera = createTessera({ repository, publicUrl, masterKey, log, operations, mutualTls: settings.tls?.clientCaFile !== undefined });
     if (worker) shareMetricsWithPrimary(tessera.operations.metrics.registry);
@@ -280,7 +283,7 @@ export async function runServe(argv: string[], env: NodeJS.ProcessEnv): Promise<
     } else {
       const worker = cluster.worker;
       const log = worker ? root.child({ worker: worker.id }) : root;
-      const running = await serve(settings, log, { preparedByPrimary: worker !== undefined });
+      const running = await serve(settings, log, { worker: worker !== undefined });
       const facts: ListeningFacts = {
         port: running.server.address.port,
         secure: running.server.secure,
