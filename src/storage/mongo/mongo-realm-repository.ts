@@ -183,6 +183,8 @@ export class MongoRealmRepository implements RealmRepository {
   readonly #revocations: Collection<RevocationDoc>;
   readonly #events: Collection<AuditEvent>;
   readonly #revisionClaims: Collection<RevisionClaimDoc>;
+  /** Concurrent exchanges share the two round trips of {@link recordLineage}: see {@link GroupCommit}. */
+  readonly #lineageCommit = new GroupCommit<ScopedLineage, boolean>((items) => this.#call(() => this.#recordLineages(items)));
   #nextJtiSweep = 0;
   #jtiSweep: Promise<void> = Promise.resolve();
 
@@ -761,9 +763,6 @@ export class MongoRealmRepository implements RealmRepository {
       this.#refreshTokenUses.insertOne({ realm, tokenHash, usedAt: at, expiresAt: token.expiresAt }),
     );
   }
-
-  /** Concurrent exchanges share the two round trips of {@link recordLineage}: see {@link GroupCommit}. */
-  readonly #lineageCommit = new GroupCommit<ScopedLineage, boolean>((items) => this.#call(() => this.#recordLineages(items)));
 
   recordLineage(realm: string, lineage: TokenLineage): Promise<boolean> {
     return this.#lineageCommit.submit({ realm, lineage });
