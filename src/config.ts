@@ -1,4 +1,5 @@
 import { parseArgs } from "node:util";
+import { authority } from "./authority.js";
 import { ConfigFileError, readConfigFile, type ConfigFile } from "./config-file.js";
 import { LOG_LEVELS, PARSE_ARGS_OPTIONS, SERVE_OPTIONS, STORAGE_KINDS, serveUsage, type OptionKey } from "./config-options.js";
 
@@ -224,7 +225,7 @@ function workersOf(setting: Setting | undefined, storage: StorageConfig): number
 
 /** The issuer base: an absolute http(s) URL; RFC 8414 §2 forbids a query or fragment in an issuer. */
 function publicUrlOf(setting: Setting | undefined, host: string, port: number, secure: boolean): string {
-  if (setting === undefined) return `${secure ? "https" : "http"}://${host.includes(":") ? `[${host}]` : host}:${port}`;
+  if (setting === undefined) return `${secure ? "https" : "http"}://${authority(host, port)}`;
   const url = URL.canParse(setting.value) ? new URL(setting.value) : undefined;
   const ok =
     url !== undefined &&

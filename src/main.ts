@@ -11,6 +11,7 @@ import { createLogger, type Logger } from "./logger.js";
 import { bootstrapAdmin, type BootstrapOutcome } from "./admin/bootstrap.js";
 import { RealmFileError, parseRealmFile } from "./realm-file/index.js";
 import { renderEffectiveConfig } from "./print-config.js";
+import { authority } from "./authority.js";
 import { listen, type DualHandler, type ListeningServer, type TlsCredentials } from "./server.js";
 import { listenGrpc, type GrpcListeningServer } from "./grpc-port/grpc-js-server.js";
 import { MemoryRealmRepository } from "./storage/memory/memory-realm-repository.js";
@@ -336,13 +337,12 @@ function untilSignal(stop: () => Promise<boolean>): Promise<number> {
 type ListeningFacts = Omit<WorkerListening, "kind"> & { bootstrap: BootstrapOutcome | undefined; workers?: number };
 
 function banner(settings: ServeSettings, facts: ListeningFacts): string {
-  const host = settings.host.includes(":") ? `[${settings.host}]` : settings.host;
   const scheme = facts.secure ? "https" : "http";
-  const base = `${scheme}://${host}:${facts.port}`;
+  const base = `${scheme}://${authority(settings.host, facts.port)}`;
   const processes = facts.workers !== undefined ? `; ${facts.workers} worker processes` : "";
   const lines = [
     `Tessera listening on ${base} (gRPC, gRPC-Web, Connect and OAuth 2.0 HTTP on one port)`,
-    ...(facts.grpcPort !== undefined ? [`Tessera listening on ${scheme}://${host}:${facts.grpcPort} (gRPC only, through @grpc/grpc-js)`] : []),
+    ...(facts.grpcPort !== undefined ? [`Tessera listening on ${scheme}://${authority(settings.host, facts.grpcPort)} (gRPC only, through @grpc/grpc-js)`] : []),
     `storage: ${settings.storage.kind}; issuers: ${facts.publicUrl}/realms/{realm}${processes}`,
   ];
   if (facts.bootstrap?.kind === "generated") {

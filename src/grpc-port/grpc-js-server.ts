@@ -7,6 +7,7 @@ import { presentedCertificate } from "../http/client-certificate.js";
 import type { Logger } from "../logger.js";
 import { healthServiceImpl } from "../ops/grpc-health.js";
 import type { ListeningServer, TlsCredentials } from "../server.js";
+import { authority } from "../authority.js";
 import { GrpcTlsCertificates } from "./grpc-js-credentials.js";
 import { addConnectService, type GrpcCallOptions } from "./grpc-js-service.js";
 import { CLIENT_CERTIFICATE } from "../rpc/token-exchange-service.js";
@@ -56,9 +57,8 @@ export async function listenGrpc(options: GrpcPortOptions): Promise<GrpcListenin
   served.push(addConnectService(server, Health, healthServiceImpl(tessera.operations.health, () => served), calls));
 
   const certificates = options.tls && new GrpcTlsCertificates(options.tls);
-  const host = options.host.includes(":") ? `[${options.host}]` : options.host;
   const port = await new Promise<number>((resolve, reject) =>
-    server.bindAsync(`${host}:${options.port}`, certificates?.serverCredentials() ?? ServerCredentials.createInsecure(), (error, bound) =>
+    server.bindAsync(authority(options.host, options.port), certificates?.serverCredentials() ?? ServerCredentials.createInsecure(), (error, bound) =>
       error ? reject(error) : resolve(bound),
     ),
   );
