@@ -37,5 +37,6 @@ export function headersOf(metadata: Metadata): Headers {
  * decoding serves both ports.
  */
 export function grpcStatusOf(error: ConnectError): Pick<StatusObject, "code" | "details" | "metadata"> {
+  // setTrailerStatus is internal to Connect (`@private` in 2.3.0; the public API encodes trailers only inside its handlers).
   return { code: error.code as number as status, details: error.rawMessage, metadata: metadataOf(setTrailerStatus(new Headers(), error)) };
 }

@@ -50,8 +50,9 @@ export interface GrpcCallOptions {
  * request metrics. A failure that is not a ConnectError goes through the error table
  * ({@link toConnectError}): logged with an id, answered without internals.
  *
- * Uses `invokeUnaryImplementation` and `setTrailerStatus`, marked internal by Connect: the
- * `@connectrpc/connect` version is pinned exactly for that.
+ * Uses `invokeUnaryImplementation` and `setTrailerStatus`, marked internal by Connect (checked against
+ * `@connectrpc/connect` 2.3.0: no public API runs a method's interceptors outside Connect's own
+ * handlers); the version is pinned exactly for that.
  *
  * @returns the fully-qualified name of the service.
  */
@@ -111,6 +112,7 @@ function unaryHandler(spec: UnarySpec, options: GrpcCallOptions): handleUnaryCal
           requestHeader: headersOf(call.metadata),
           contextValues: options.contextValues(call),
         });
+        // Internal to Connect (`@private` in 2.3.0, no public equivalent): runs the interceptors, then the method.
         const response = await invokeUnaryImplementation(spec, context, call.request.message, options.interceptors);
         header.merge(metadataOf(context.responseHeader));
         call.sendMetadata(header);

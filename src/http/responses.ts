@@ -1,4 +1,4 @@
-import type { HttpResponse } from "./node-types.js";
+import { type HttpResponse, writeHead } from "./node-types.js";
 
 /** Headers of token endpoint answers and errors (RFC 6749 §5.1): never cached. */
 const NO_STORE = { "cache-control": "no-store", pragma: "no-cache" } as const;
@@ -14,7 +14,7 @@ export interface JsonResponseOptions {
 export function sendJson(res: HttpResponse, status: number, body: unknown, options: JsonResponseOptions = {}): void {
   const payload = JSON.stringify(body);
   const caching = options.maxAgeSeconds === undefined ? NO_STORE : { "cache-control": `public, max-age=${options.maxAgeSeconds}` };
-  res.writeHead(status, {
+  writeHead(res, status, {
     "content-type": "application/json",
     "content-length": Buffer.byteLength(payload),
     ...caching,

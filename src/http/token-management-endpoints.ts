@@ -7,7 +7,7 @@ import {
 import type { TokenExchangeRpc } from "../rpc/token-exchange-service.js";
 import type { FormParameters } from "./form.js";
 import { transportOf } from "./client-certificate.js";
-import type { HttpRequest, HttpResponse } from "./node-types.js";
+import { type HttpRequest, type HttpResponse, writeHead } from "./node-types.js";
 import { sendJson } from "./responses.js";
 import { clientOf } from "./token-endpoint.js";
 
@@ -50,7 +50,7 @@ export async function handleRevocation(rpc: TokenExchangeRpc, realm: string, for
     }),
     transportOf(req),
   );
-  res.writeHead(200, { "cache-control": "no-store", pragma: "no-cache", "content-length": 0 });
+  writeHead(res, 200, { "cache-control": "no-store", pragma: "no-cache", "content-length": 0 });
   res.end();
 }
 
@@ -60,6 +60,6 @@ export async function handleLogout(rpc: TokenExchangeRpc, realm: string, form: F
     create(LogoutRequestSchema, { realm, client: clientOf(form), refreshToken: form.get("refresh_token") ?? "" }),
     transportOf(req),
   );
-  res.writeHead(204, { "cache-control": "no-store", pragma: "no-cache" });
+  writeHead(res, 204, { "cache-control": "no-store", pragma: "no-cache" });
   res.end();
 }

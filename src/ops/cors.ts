@@ -1,5 +1,5 @@
 import { cors as connectCors } from "@connectrpc/connect";
-import type { HttpRequest, HttpResponse } from "../http/node-types.js";
+import { type HttpRequest, type HttpResponse, writeHead } from "../http/node-types.js";
 
 /** Header names (case-insensitive) as one lower-case list, each once. */
 function headerList(names: string[]): string {
@@ -46,7 +46,7 @@ export function createCors(origins: readonly string[]): CorsHandler | undefined 
       res.setHeader("access-control-max-age", PREFLIGHT_MAX_AGE);
     }
     req.resume();
-    res.writeHead(204);
+    writeHead(res, 204);
     res.end();
     return true;
   };

@@ -1,7 +1,7 @@
 import type { DescService } from "@bufbuild/protobuf";
 import type { ConnectRouter, Interceptor } from "@connectrpc/connect";
 import { Health } from "../../gen/health/v1/health_pb.js";
-import type { HttpRequest, HttpResponse } from "../http/node-types.js";
+import { type HttpRequest, type HttpResponse, writeHead } from "../http/node-types.js";
 import type { Logger } from "../logger.js";
 import type { DualHandler } from "../server.js";
 import type { RealmRepository } from "../storage/realm-repository.js";
@@ -172,7 +172,7 @@ export class Operations {
       body = JSON.stringify({ status: "ok" });
     }
     req.resume();
-    res.writeHead(status, { "content-type": type, "cache-control": "no-store", "content-length": Buffer.byteLength(body) });
+    writeHead(res, status, { "content-type": type, "cache-control": "no-store", "content-length": Buffer.byteLength(body) });
     res.end(req.method === "HEAD" ? "" : body);
   }
 

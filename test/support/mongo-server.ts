@@ -1,9 +1,8 @@
 import { execFile, spawn, type ChildProcess } from "node:child_process";
 import { existsSync } from "node:fs";
 import { cp, mkdir, mkdtemp, rename, rm, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { homedir, tmpdir } from "node:os";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { MongoClient } from "mongodb";
 import { freePort } from "./ports.js";
@@ -13,8 +12,15 @@ const run = promisify(execFile);
 /** The FerretDB release the tests run against when no `MONGODB_URI` is given. */
 export const FERRETDB_VERSION = "v1.24.2";
 
-/** Where a FerretDB built by {@link startMongoServer} is kept (ignored by git with node_modules). */
-const BUILD_CACHE = fileURLToPath(new URL("../../node_modules/.cache/ferretdb/", import.meta.url));
+/**
+ * Where a FerretDB built by {@link startMongoServer} is kept: outside the checkout, so that `npm ci`
+ * (which empties node_modules) and a fresh clone keep it. `TESSERA_CACHE`, else
+ * `$XDG_CACHE_HOME/tessera`, else `~/.cache/tessera`: the same folder `.ci/run` keeps its Node runtime in.
+ */
+const BUILD_CACHE = join(
+  process.env.TESSERA_CACHE || join(process.env.XDG_CACHE_HOME || join(homedir(), ".cache"), "tessera"),
+  "ferretdb",
+);
 
 /** A running MongoDB-compatible server. */
 export interface MongoServer {
@@ -37,7 +43,7 @@ export interface MongoServer {
  * With `MONGODB_URI` set, that server is used as is. Otherwise FerretDB v1.24.2 starts on its SQLite
  * backend in a fresh temporary directory on a free 127.0.0.1 port, and this resolves once it answers
  * a ping. The binary is `$(go env GOPATH)/bin/ferretdb` when that one runs; else it is built once
- * from the Go module cache into `node_modules/.cache/ferretdb/` (about a minute on a cold Go cache).
+ * from the Go module cache into `~/.cache/tessera/ferretdb/` (about a minute on a cold Go cache).
  */
 export async function startMongoServer(): Promise<MongoServer> {
   const external = process.env.MONGODB_URI;
