@@ -19,7 +19,7 @@ import {
   ExchangeTokenResponseSchema,
   TokenExchangeService,
 } from "../gen/tessera/exchange/v1/token_exchange_service_pb.js";
-import { listen, type DualHandler } from "../src/server.js";
+import { listen, type DualHandler } from "../src/server/listen.js";
 
 /** Largest accepted message, as in Tessera (src/app.ts). */
 const MAX_MESSAGE_BYTES = 64 * 1024;

@@ -365,7 +365,7 @@ async function main(): Promise<void> {
     const status = await new Promise<number | null>((resolve) => spawn("npm", ["run", "--silent", "build"], { cwd: ROOT, stdio: "inherit" }).once("close", resolve));
     if (status !== 0) throw new Error("npm run build failed");
   }
-  if (!existsSync(join(ROOT, "dist/src/cli.js"))) throw new Error("dist/src/cli.js is missing: run npm run build");
+  if (!existsSync(join(ROOT, "dist/src/cli/tessera.js"))) throw new Error("dist/src/cli/tessera.js is missing: run npm run build");
 
   await mkdir(settings.out, { recursive: true });
   const work = await mkdtemp(join(os.tmpdir(), "tessera-bench-"));

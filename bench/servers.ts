@@ -89,7 +89,7 @@ export interface TesseraOptions {
 }
 
 /**
- * Starts `node dist/src/cli.js serve --port P --import FILE... --log-level warn` (run `npm run build`
+ * Starts `node dist/src/cli/tessera.js serve --port P --import FILE... --log-level warn` (run `npm run build`
  * first), with a fresh `TESSERA_MASTER_KEY` and no other TESSERA_ or MONGODB_ variable.
  */
 export async function startTessera(options: TesseraOptions): Promise<ServerProcess> {
@@ -104,7 +104,7 @@ export async function startTessera(options: TesseraOptions): Promise<ServerProce
   const grpcPort = options.grpcPort ? await freePort() : undefined;
   const args = [
     ...profile,
-    "dist/src/cli.js",
+    "dist/src/cli/tessera.js",
     "serve",
     "--port",
     String(port),

@@ -1,7 +1,7 @@
 // Rewrites the configuration reference of README.md (between the config-reference markers) from
-// the option definitions in src/config-options.ts. `npm run docs:config`; a test fails when stale.
+// the option definitions in src/config/options.ts. `npm run docs:config`; a test fails when stale.
 import { readFileSync, writeFileSync } from "node:fs";
-import { configReferenceTable } from "../src/config-options.js";
+import { configReferenceTable } from "../src/config/options.js";
 
 const START = "<!-- config-reference:start -->";
 const END = "<!-- config-reference:end -->";

@@ -3,7 +3,7 @@ import { execFile, spawn } from "node:child_process";
 import { readFile } from "node:fs/promises";
 import { after, before, describe, it } from "node:test";
 import { promisify } from "node:util";
-import { DEMO_REALM_FILE } from "../src/main.js";
+import { DEMO_REALM_FILE } from "../src/server/serve.js";
 import { parseRealmDocument, parseRealmFile } from "../src/realm-file/index.js";
 import { postForm, verifyWithJwks } from "./support/oauth-client.js";
 import { freePort } from "./support/ports.js";

@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
 import type { AuditEvent, AuditEventKind, Clock } from "../domain/index.js";
-import type { Logger } from "../logger.js";
+import type { Logger } from "../ops/logger.js";
 import type { RealmRepository } from "../storage/realm-repository.js";
 import { OAuthError } from "./errors.js";
 

@@ -1,5 +1,5 @@
 import { experimental, type ServerCredentials } from "@grpc/grpc-js";
-import type { TlsCredentials } from "../server.js";
+import type { TlsCredentials } from "../server/listen.js";
 
 type IdentityListener = experimental.IdentityCertificateUpdateListener;
 type CaListener = experimental.CaCertificateUpdateListener;

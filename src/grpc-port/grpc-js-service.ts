@@ -11,7 +11,7 @@ import {
 } from "@connectrpc/connect";
 import { invokeUnaryImplementation } from "@connectrpc/connect/protocol";
 import { Metadata, type Server, type ServerUnaryCall, type UntypedServiceImplementation, type MethodDefinition, type handleUnaryCall } from "@grpc/grpc-js";
-import type { Logger } from "../logger.js";
+import type { Logger } from "../ops/logger.js";
 import type { TesseraMetrics } from "../ops/metrics.js";
 import { RequestRecord, requestIdOf, runWithRequest } from "../ops/request-context.js";
 import { logRequest } from "../ops/request-log.js";

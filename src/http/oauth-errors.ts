@@ -1,7 +1,7 @@
 import type { HttpResponse } from "./node-types.js";
 import { ConnectError } from "@connectrpc/connect";
 import { toOAuthError, type OAuthError, type OAuthErrorCode } from "../exchange/errors.js";
-import type { Logger } from "../logger.js";
+import type { Logger } from "../ops/logger.js";
 import { oauthDetailOf, toConnectError } from "../rpc/errors.js";
 import { sendJson } from "./responses.js";
 

@@ -2,7 +2,7 @@ import type { HttpRequest, HttpResponse } from "./node-types.js";
 import { OAuthError, oauthError } from "../exchange/errors.js";
 import { requireRealm } from "../exchange/realm-context.js";
 import type { RealmUrls } from "../domain/index.js";
-import type { Logger } from "../logger.js";
+import type { Logger } from "../ops/logger.js";
 import type { TokenExchangeRpc } from "../rpc/token-exchange-service.js";
 import type { RealmRepository } from "../storage/realm-repository.js";
 import type { RealmKeyStore } from "../tokens/realm-keys.js";

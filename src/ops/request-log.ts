@@ -1,5 +1,5 @@
 import type { HttpRequest, HttpResponse } from "../http/node-types.js";
-import type { Logger } from "../logger.js";
+import type { Logger } from "./logger.js";
 import type { TesseraMetrics } from "./metrics.js";
 import { codeName, type RequestRecord } from "./request-context.js";
 

@@ -20,7 +20,7 @@ import {
   type Scope,
   type SigningAlgorithm,
 } from "../domain/index.js";
-import type { Logger } from "../logger.js";
+import type { Logger } from "../ops/logger.js";
 import { validateClient, validateRealm, validateScope, type ValidationIssue } from "../realm-file/index.js";
 import { create } from "@bufbuild/protobuf";
 import {

@@ -29,7 +29,7 @@ import type { RefreshTokenGrant } from "../exchange/refresh-token-grant.js";
 import type { TokenExchangeGrant } from "../exchange/token-exchange-grant.js";
 import type { TokenIntrospection } from "../exchange/token-introspection.js";
 import type { TokenRevocation } from "../exchange/token-revocation.js";
-import type { Logger } from "../logger.js";
+import type { Logger } from "../ops/logger.js";
 import { toConnectError } from "./errors.js";
 
 /** An empty proto3 string means "absent". */

@@ -1,5 +1,5 @@
 import type { Clock } from "../domain/index.js";
-import type { Logger } from "../logger.js";
+import type { Logger } from "../ops/logger.js";
 import type { RealmRepository } from "./realm-repository.js";
 
 /** Options of {@link ExpirySweeper}. */

@@ -333,7 +333,7 @@ describe("--grpc-port with mutual TLS (RFC 8705)", () => {
 
 describe("tessera serve --grpc-port", () => {
   it("prints the gRPC port's start-up line, serves the demo realm on it, and drains in-flight calls on SIGTERM, exit 0", async () => {
-    const child = spawn(process.execPath, ["--import", "tsx", "src/cli.ts", "serve", "--port", "0", "--grpc-port", "0", "--log-level", "warn"], {
+    const child = spawn(process.execPath, ["--import", "tsx", "src/cli/tessera.ts", "serve", "--port", "0", "--grpc-port", "0", "--log-level", "warn"], {
       stdio: ["ignore", "pipe", "pipe"],
     });
     let stdout = "";
@@ -370,7 +370,7 @@ describe("tessera serve --grpc-port", () => {
       taken.bindAsync("127.0.0.1:0", grpc.ServerCredentials.createInsecure(), (error, bound) => (error ? reject(error) : resolve(bound))),
     );
     try {
-      const child = spawn(process.execPath, ["--import", "tsx", "src/cli.ts", "serve", "--port", "0", "--grpc-port", String(port)], {
+      const child = spawn(process.execPath, ["--import", "tsx", "src/cli/tessera.ts", "serve", "--port", "0", "--grpc-port", String(port)], {
         stdio: ["ignore", "pipe", "pipe"],
       });
       let stderr = "";

@@ -24,7 +24,7 @@ interface Served {
 
 /** Starts `tessera serve` on the demo realm and resolves once it listens. */
 async function serve(args: string[]): Promise<Served> {
-  const child = spawn(process.execPath, ["--import", "tsx", "src/cli.ts", "serve", "--port", "0", "--log-level", "warn", ...args], {
+  const child = spawn(process.execPath, ["--import", "tsx", "src/cli/tessera.ts", "serve", "--port", "0", "--log-level", "warn", ...args], {
     stdio: ["ignore", "pipe", "pipe"],
   });
   let stdout = "";

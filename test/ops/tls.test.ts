@@ -20,8 +20,8 @@ import { createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import { generate } from "selfsigned";
 import { TokenExchangeService } from "../../gen/tessera/exchange/v1/token_exchange_service_pb.js";
-import { createLogger } from "../../src/logger.js";
-import { readTlsCredentials, watchTlsCredentials } from "../../src/tls.js";
+import { createLogger } from "../../src/ops/logger.js";
+import { readTlsCredentials, watchTlsCredentials } from "../../src/server/tls.js";
 import { startTessera, type TesseraHarness } from "../support/tessera-harness.js";
 import { buildTestRealm, SECRETS } from "../support/test-realm.js";
 import { eventually } from "./support.js";
@@ -179,7 +179,7 @@ describe("tessera serve --tls-cert --tls-key", () => {
     const pair = await certificate("tessera-cli");
     await writeFile(join(dir, "tls.crt"), pair.cert);
     await writeFile(join(dir, "tls.key"), pair.key);
-    const child = spawn(process.execPath, ["--import", "tsx", "src/cli.ts", "serve", "--port", "0", "--log-level", "warn", "--tls-cert", join(dir, "tls.crt"), "--tls-key", join(dir, "tls.key")], {
+    const child = spawn(process.execPath, ["--import", "tsx", "src/cli/tessera.ts", "serve", "--port", "0", "--log-level", "warn", "--tls-cert", join(dir, "tls.crt"), "--tls-key", join(dir, "tls.key")], {
       stdio: ["ignore", "pipe", "pipe"],
     });
     let stdout = "";

@@ -1,12 +1,12 @@
 import { randomBytes } from "node:crypto";
 import { Writable } from "node:stream";
-import { createTessera, type Tessera } from "../../src/app.js";
+import { createTessera, type Tessera } from "../../src/server/tessera.js";
 import type { Clock } from "../../src/domain/index.js";
-import { createLogger } from "../../src/logger.js";
+import { createLogger } from "../../src/ops/logger.js";
 import { requestLogFields } from "../../src/ops/request-context.js";
 import type { OperationsOptions } from "../../src/ops/operations.js";
 import { listenGrpc, type GrpcListeningServer } from "../../src/grpc-port/grpc-js-server.js";
-import { listen, type DualHandler, type ListeningServer, type TlsCredentials } from "../../src/server.js";
+import { listen, type DualHandler, type ListeningServer, type TlsCredentials } from "../../src/server/listen.js";
 import { MemoryRealmRepository } from "../../src/storage/memory/memory-realm-repository.js";
 import type { RealmRepository } from "../../src/storage/realm-repository.js";
 import { createAdminCaller, type AdminCaller } from "./admin-client.js";

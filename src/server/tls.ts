@@ -1,8 +1,8 @@
 import { readFileSync, unwatchFile, watchFile, type Stats } from "node:fs";
 import { createSecureContext } from "node:tls";
-import type { TlsFiles } from "./config.js";
-import type { Logger } from "./logger.js";
-import type { TlsCredentials } from "./server.js";
+import type { TlsFiles } from "../config/serve-config.js";
+import type { Logger } from "../ops/logger.js";
+import type { TlsCredentials } from "./listen.js";
 
 /** A certificate or key file that cannot be used; the message names the file, never its content. */
 export class TlsFileError extends Error {

@@ -1,6 +1,6 @@
 import type http2 from "node:http2";
 import type { Socket } from "node:net";
-import type { HttpRequest, HttpResponse } from "./http/node-types.js";
+import type { HttpRequest, HttpResponse } from "../http/node-types.js";
 
 /** How often idle HTTP/1.1 connections are looked for while draining, ms. */
 const SWEEP_INTERVAL_MS = 50;

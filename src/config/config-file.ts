@@ -1,7 +1,7 @@
 import { readFileSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { parseDocument } from "yaml";
-import { SERVE_OPTIONS, type OptionKey } from "./config-options.js";
+import { SERVE_OPTIONS, type OptionKey } from "./options.js";
 
 /** A value of the config file: a scalar as text, or a list of texts for list settings. */
 export type FileValue = string | string[];

@@ -1,7 +1,7 @@
 import { parseArgs } from "node:util";
-import { authority } from "./authority.js";
+import { authority } from "../domain/authority.js";
 import { ConfigFileError, readConfigFile, type ConfigFile } from "./config-file.js";
-import { LOG_LEVELS, PARSE_ARGS_OPTIONS, SERVE_OPTIONS, STORAGE_KINDS, serveUsage, type OptionKey } from "./config-options.js";
+import { LOG_LEVELS, PARSE_ARGS_OPTIONS, SERVE_OPTIONS, STORAGE_KINDS, serveUsage, type OptionKey } from "./options.js";
 
 export { LOG_LEVELS, STORAGE_KINDS };
 

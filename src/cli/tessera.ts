@@ -1,6 +1,6 @@
 #!/usr/bin/env node
-import { runServe } from "./main.js";
-import { runAdmin } from "./admin-cli/admin-cli.js";
+import { runServe } from "../server/serve.js";
+import { runAdmin } from "./admin-cli.js";
 
 const USAGE = `Usage: tessera <command>
 

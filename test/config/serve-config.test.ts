@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { describe, it } from "node:test";
-import { ConfigError, parseServeConfig, SERVE_USAGE, type ServeConfig, type ServeSettings } from "../src/config.js";
+import { ConfigError, parseServeConfig, SERVE_USAGE, type ServeConfig, type ServeSettings } from "../../src/config/serve-config.js";
 
 /** Parses and asserts the result is settings, not a help request. */
 function settings(argv: string[], env: NodeJS.ProcessEnv = {}): ServeSettings {

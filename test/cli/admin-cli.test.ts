@@ -9,8 +9,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { parse, stringify } from "yaml";
-import { runAdmin } from "../../src/admin-cli/admin-cli.js";
-import { EXIT } from "../../src/admin-cli/output.js";
+import { runAdmin } from "../../src/cli/admin-cli.js";
+import { EXIT } from "../../src/cli/output.js";
 import { freePort } from "../support/ports.js";
 import { postForm } from "../support/oauth-client.js";
 import { startTessera, type TesseraHarness } from "../support/tessera-harness.js";
@@ -85,7 +85,7 @@ describe("tessera admin", () => {
     const { openSync, closeSync } = await import("node:fs");
     const fd = openSync(file, "w");
     const exit = await new Promise<number | null>((resolve) => {
-      const child = spawn(process.execPath, ["--import", "tsx", "src/cli.ts", "admin", "realm", "export", realm], { env: { PATH: process.env.PATH, ...env }, stdio: ["ignore", fd, "inherit"] });
+      const child = spawn(process.execPath, ["--import", "tsx", "src/cli/tessera.ts", "admin", "realm", "export", realm], { env: { PATH: process.env.PATH, ...env }, stdio: ["ignore", fd, "inherit"] });
       child.on("exit", resolve);
     });
     closeSync(fd);

@@ -7,8 +7,8 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { randomUUID } from "node:crypto";
 import http from "node:http";
 import { after, before, describe, it } from "node:test";
-import { startMongoServer, type MongoServer } from "./support/mongo-server.js";
-import { eventually } from "./ops/support.js";
+import { startMongoServer, type MongoServer } from "../support/mongo-server.js";
+import { eventually } from "../ops/support.js";
 
 const MASTER_KEY = Buffer.alloc(32, 9).toString("base64");
 const GATEWAY = `Basic ${Buffer.from("gateway:gateway-secret").toString("base64")}`;
@@ -25,7 +25,7 @@ interface Tree {
 
 /** Starts `tessera serve` with `args` (info logs on stderr, JSON). */
 function start(args: string[], masterKey = MASTER_KEY): Tree {
-  const child = spawn(process.execPath, ["--import", "tsx", "src/cli.ts", "serve", "--port", "0", "--log-level", "info", ...args], {
+  const child = spawn(process.execPath, ["--import", "tsx", "src/cli/tessera.ts", "serve", "--port", "0", "--log-level", "info", ...args], {
     env: { PATH: process.env.PATH, TESSERA_MASTER_KEY: masterKey },
     stdio: ["ignore", "pipe", "pipe"],
   });

@@ -10,11 +10,11 @@ import { join } from "node:path";
 import { Writable } from "node:stream";
 import { describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
-import { createLogger } from "../src/logger.js";
-import { WorkerStartError, startWorkers } from "../src/workers.js";
-import { eventually } from "./ops/support.js";
+import { createLogger } from "../../src/ops/logger.js";
+import { WorkerStartError, startWorkers } from "../../src/server/workers.js";
+import { eventually } from "../ops/support.js";
 
-const WORKER = fileURLToPath(new URL("./support/fixtures/pool-worker.mjs", import.meta.url));
+const WORKER = fileURLToPath(new URL("../support/fixtures/pool-worker.mjs", import.meta.url));
 
 /** A mode file the stand-in workers read when they start, and a logger that keeps its lines. */
 async function setUp(mode: "ok" | "fail") {

@@ -3,22 +3,22 @@ import { randomBytes } from "node:crypto";
 import { existsSync } from "node:fs";
 import { errors as joseErrors } from "jose";
 import { fileURLToPath } from "node:url";
-import { createTessera, type Tessera } from "./app.js";
-import { MasterKeyCipher } from "./crypto/master-key-cipher.js";
-import { ConfigError, SERVE_USAGE, parseServeConfig, type ServeSettings, type TlsFiles } from "./config.js";
-import { requestLogFields } from "./ops/request-context.js";
-import { createLogger, type Logger } from "./logger.js";
-import { bootstrapAdmin, type BootstrapOutcome } from "./admin/bootstrap.js";
-import { RealmFileError, parseRealmFile } from "./realm-file/index.js";
-import { renderEffectiveConfig } from "./print-config.js";
-import { authority } from "./authority.js";
-import { listen, type DualHandler, type ListeningServer, type TlsCredentials } from "./server.js";
-import { listenGrpc, type GrpcListeningServer } from "./grpc-port/grpc-js-server.js";
-import { MemoryRealmRepository } from "./storage/memory/memory-realm-repository.js";
-import { MongoRealmRepository } from "./storage/mongo/mongo-realm-repository.js";
+import { createTessera, type Tessera } from "./tessera.js";
+import { MasterKeyCipher } from "../crypto/master-key-cipher.js";
+import { ConfigError, SERVE_USAGE, parseServeConfig, type ServeSettings, type TlsFiles } from "../config/serve-config.js";
+import { requestLogFields } from "../ops/request-context.js";
+import { createLogger, type Logger } from "../ops/logger.js";
+import { bootstrapAdmin, type BootstrapOutcome } from "../admin/bootstrap.js";
+import { RealmFileError, parseRealmFile } from "../realm-file/index.js";
+import { renderEffectiveConfig } from "../config/print-config.js";
+import { authority } from "../domain/authority.js";
+import { listen, type DualHandler, type ListeningServer, type TlsCredentials } from "./listen.js";
+import { listenGrpc, type GrpcListeningServer } from "../grpc-port/grpc-js-server.js";
+import { MemoryRealmRepository } from "../storage/memory/memory-realm-repository.js";
+import { MongoRealmRepository } from "../storage/mongo/mongo-realm-repository.js";
 import { TlsFileError, readTlsCredentials, watchTlsCredentials } from "./tls.js";
-import { RealmKeyStore } from "./tokens/realm-keys.js";
-import { systemClock } from "./domain/index.js";
+import { RealmKeyStore } from "../tokens/realm-keys.js";
+import { systemClock } from "../domain/index.js";
 import {
   WorkerStartError,
   reportListening,
@@ -33,7 +33,7 @@ import {
   StorageUnavailableError,
   type RealmBundle,
   type RealmRepository,
-} from "./storage/realm-repository.js";
+} from "../storage/realm-repository.js";
 
 /** The realm `npm start` loads when no `--import` is given (memory storage only): from src/ or dist/src/. */
 export const DEMO_REALM_FILE = ["../examples/demo-realm.yaml", "../../examples/demo-realm.yaml"]

@@ -4,9 +4,9 @@ import { mkdtemp, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, it } from "node:test";
-import { freePort } from "./support/ports.js";
+import { freePort } from "../support/ports.js";
 
-const CLI = ["--import", "tsx", "src/cli.ts"];
+const CLI = ["--import", "tsx", "src/cli/tessera.ts"];
 const MASTER_KEY = Buffer.alloc(32, 7).toString("base64");
 
 interface Exit {

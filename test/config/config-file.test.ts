@@ -5,9 +5,9 @@ import { readFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, it } from "node:test";
-import { ConfigError, parseServeConfig, type ServeSettings } from "../src/config.js";
-import { SERVE_OPTIONS, configReferenceTable } from "../src/config-options.js";
-import { maskMongoUri } from "../src/print-config.js";
+import { ConfigError, parseServeConfig, type ServeSettings } from "../../src/config/serve-config.js";
+import { SERVE_OPTIONS, configReferenceTable } from "../../src/config/options.js";
+import { maskMongoUri } from "../../src/config/print-config.js";
 
 const MASTER_KEY = Buffer.alloc(32, 9).toString("base64");
 
@@ -122,7 +122,7 @@ describe("tessera serve --print-config", () => {
   it("prints the effective config as YAML with each value's source, the MongoDB password and master key masked, and exits 0", async () => {
     const file = configFile("port: 9000\nlogLevel: debug\n");
     const exit = await new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
-      const child = spawn(process.execPath, ["--import", "tsx", "src/cli.ts", "serve", "--config", file, "--print-config", "--host", "0.0.0.0"], {
+      const child = spawn(process.execPath, ["--import", "tsx", "src/cli/tessera.ts", "serve", "--config", file, "--print-config", "--host", "0.0.0.0"], {
         env: { PATH: process.env.PATH, MONGODB_URI: "mongodb://tessera:hunter2@db.example:27017/?authSource=admin", TESSERA_MASTER_KEY: MASTER_KEY, TESSERA_LOG_LEVEL: "warn" },
         stdio: ["ignore", "pipe", "pipe"],
       });

@@ -1,6 +1,6 @@
 import { stringify } from "yaml";
-import type { ServeSettings } from "./config.js";
-import { SERVE_OPTIONS, type OptionKey } from "./config-options.js";
+import type { ServeSettings } from "./serve-config.js";
+import { SERVE_OPTIONS, type OptionKey } from "./options.js";
 
 /** What `--print-config` shows in place of a secret. */
 export const MASKED = "*****";

@@ -1,6 +1,6 @@
 import cluster, { type Worker } from "node:cluster";
 import { AggregatorRegistry, type Registry } from "prom-client";
-import type { Logger } from "./logger.js";
+import type { Logger } from "../ops/logger.js";
 
 /** What a worker tells the primary once it listens. */
 export interface WorkerListening {
