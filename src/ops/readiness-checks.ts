@@ -19,8 +19,8 @@ export function storageReachableCheck(repository: RealmRepository): ReadinessChe
 }
 
 /**
- * Keys loaded: every realm's key set read and its active private key decrypted once (a wrong
- * `TESSERA_MASTER_KEY` keeps the server not ready). A start-up condition: not run again once passed.
+ * Keys loaded: every realm's public key set read once (a wrong `TESSERA_MASTER_KEY` has stopped the
+ * start before: see `prepareStorage` in serve.ts). A start-up condition: not run again once passed.
  */
 export function keysLoadedCheck(repository: RealmRepository, keys: RealmKeyStore): ReadinessCheck {
   return {

@@ -89,7 +89,7 @@ export async function serve(settings: ServeSettings, log: Logger, options: Serve
   const credentials = settings.tls && tlsCredentialsOf(settings.tls);
   const repository = await openRepository(settings);
   try {
-    const bootstrap = realmFiles && (await prepareStorage(repository, realmFiles, settings, log));
+    const bootstrap = realmFiles && (await prepareStorage(repository, realmFiles, settings, cipher, log));
     // Bind first: with --port 0 the issuer can only name the real port once it is known.
     let handler: DualHandler | undefined;
     const server = await listen((req, res) => handler?.(req, res), settings.host, settings.port, credentials).catch(
@@ -157,17 +157,33 @@ async function readRealmFiles(settings: ServeSettings, cipher: MasterKeyCipher):
   return { files, bundles };
 }
 
-/** What a start does to storage once: the realm imports and the admin bootstrap. */
-async function prepareStorage(repository: RealmRepository, { files, bundles }: RealmFiles, settings: ServeSettings, log: Logger): Promise<BootstrapOutcome> {
+/**
+ * What a start does to storage once: the realm imports, the admin bootstrap, and a signing key for
+ * every realm that has none (so that `--workers` workers do not race to create one), each realm's
+ * active key opened once: a wrong `TESSERA_MASTER_KEY` stops the start with a {@link StartupError}.
+ */
+async function prepareStorage(
+  repository: RealmRepository,
+  { files, bundles }: RealmFiles,
+  settings: ServeSettings,
+  cipher: MasterKeyCipher,
+  log: Logger,
+): Promise<BootstrapOutcome> {
   await importRealms(repository, bundles, files, log);
   const bootstrap = await bootstrapAdmin(repository, { ...settings.bootstrapAdmin, generateSecret: settings.storage.kind === "memory" });
   logBootstrap(bootstrap, log);
+  const keys = new RealmKeyStore(repository, cipher, systemClock);
+  for (const realm of await repository.listRealms()) {
+    await keys.signingKey(realm).catch((error: unknown) => {
+      if (!(error instanceof joseErrors.JOSEError)) throw error;
+      throw new StartupError(`realm ${realm.name}: its signing key cannot be opened with TESSERA_MASTER_KEY (${error.message}): is it the key the realm was stored with?`);
+    });
+  }
   return bootstrap;
 }
 
 /**
- * The `--workers` primary's start: storage prepared once (realm imports, admin bootstrap, and a
- * signing key for every realm that has none, so that workers do not race to create one), then the
+ * The `--workers` primary's start: storage prepared once (see {@link prepareStorage}), then the
  * workers forked. Resolves when every worker listens.
  */
 async function startPrimary(settings: ServeSettings, log: Logger): Promise<{ pool: WorkerPool; listening: WorkerListening; bootstrap: BootstrapOutcome }> {
@@ -176,14 +192,7 @@ async function startPrimary(settings: ServeSettings, log: Logger): Promise<{ poo
   const repository = await openRepository(settings);
   let bootstrap: BootstrapOutcome;
   try {
-    bootstrap = await prepareStorage(repository, realmFiles, settings, log);
-    const keys = new RealmKeyStore(repository, cipher, systemClock);
-    for (const realm of await repository.listRealms()) {
-      await keys.signingKey(realm).catch((error: unknown) => {
-        if (!(error instanceof joseErrors.JOSEError)) throw error;
-        throw new StartupError(`realm ${realm.name}: its signing key cannot be opened with TESSERA_MASTER_KEY (${error.message}): is it the key the realm was stored with?`);
-      });
-    }
+    bootstrap = await prepareStorage(repository, realmFiles, settings, cipher, log);
   } finally {
     await repository.close();
   }

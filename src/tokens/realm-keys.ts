@@ -16,7 +16,10 @@ interface RealmKeySet {
   jwks: JSONWebKeySet;
   /** The public halves of the published keys (active and passive), by kid. */
   verifying: ReadonlyMap<string, JwsKey>;
-  signing?: ActiveSigningKey;
+  /** The active key as stored, its private half still sealed. */
+  active?: SigningKey;
+  /** The active key unsealed, on first use: publishing and verifying never need the master key. */
+  signing?: Promise<ActiveSigningKey>;
 }
 
 /** Thrown by {@link RealmKeyStore.importKey} and {@link RealmKeyStore.rotate} with a reason an administrator may read. */
@@ -60,10 +63,13 @@ export class RealmKeyStore {
     this.#cacheTtlMs = options.cacheTtlMs ?? 30_000;
   }
 
-  /** The key that signs the realm's tokens now; created if the realm has none for its algorithm. */
+  /**
+   * The key that signs the realm's tokens now; created if the realm has none for its algorithm.
+   * Rejects with jose's `JWEDecryptionFailed` when the master key is not the one it was sealed with.
+   */
   async signingKey(realm: Realm): Promise<ActiveSigningKey> {
     let set = await this.#keySet(realm.name);
-    if (set.signing?.algorithm !== realm.signingAlgorithm) {
+    if (set.active?.algorithm !== realm.signingAlgorithm) {
       let creating = this.#creating.get(realm.name);
       if (!creating) {
         creating = this.#createKey(realm).finally(() => this.#creating.delete(realm.name));
@@ -71,7 +77,9 @@ export class RealmKeyStore {
       }
       set = await creating;
     }
-    if (!set.signing) throw new Error(`realm ${realm.name} has no usable signing key`);
+    const { active } = set;
+    if (!active) throw new Error(`realm ${realm.name} has no usable signing key`);
+    set.signing ??= this.#unseal(realm.name, active);
     return set.signing;
   }
 
@@ -192,12 +200,11 @@ export class RealmKeyStore {
     const now = this.clock.now();
     const published = keys.filter((k) => effectiveKeyState(k, now) !== "retired");
     const jwks = { keys: published.map((k) => k.publicJwk as JWK) };
-    const active = keys.find((k) => k.state === "active");
     return {
       loadedAt: this.clock.now().getTime(),
       jwks,
       verifying: verificationKeys(published),
-      signing: active && (await this.#unseal(realm, active)),
+      active: keys.find((k) => k.state === "active"),
     };
   }
 

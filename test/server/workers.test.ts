@@ -173,4 +173,13 @@ describe("tessera serve --workers", () => {
     assert.match(tree.stderr(), /^tessera: realm \w+: its signing key cannot be opened with TESSERA_MASTER_KEY \(.*\): is it the key the realm was stored with\?$/m);
     assert.equal(tree.logs().filter((l) => l.msg === "worker started").length, 0);
   });
+
+  it("a single process with another master key then the same one line and exit 2, not a server that never gets ready", async () => {
+    const tree = start(["--storage", "mongodb", "--mongodb-uri", mongo.uri, "--mongodb-database", database], Buffer.alloc(32, 1).toString("base64"));
+    assert.equal(await tree.exited, 2);
+    const lines = tree.stderr().split("\n").filter((l) => l.startsWith("tessera: "));
+    assert.equal(lines.length, 1);
+    assert.match(lines[0], /^tessera: realm \w+: its signing key cannot be opened with TESSERA_MASTER_KEY \(.*\): is it the key the realm was stored with\?$/);
+    assert.ok(!tree.stdout().includes("listening"), tree.stdout());
+  });
 });

@@ -420,6 +420,16 @@ describe("realm tokens: keys over time", () => {
     await accepted(f, token);
   });
 
+  it("publishes the JWKS and verifies without the master key; only signing needs it, and says so", async () => {
+    const f = await fixture();
+    const token = craft(f, headerOf(f), claimsOf(f));
+    const wrongKey = new RealmKeyStore(f.repository, new MasterKeyCipher(randomBytes(32)), f.clock);
+    assert.deepEqual(await wrongKey.jwks(f.realm.name), await f.keys.jwks(f.realm.name));
+    const claims = await new RealmTokenVerifier(wrongKey, f.clock).verifyAccessToken(f.realm.name, f.iss, token);
+    assert.equal(claims.sub, "alice");
+    await assert.rejects(wrongKey.signingKey(f.realm), { code: "ERR_JWE_DECRYPTION_FAILED" });
+  });
+
   it("passes storage failures through unchanged", async () => {
     const f = await fixture();
     const failing = new StorageUnavailableError("storage down");
