@@ -36,7 +36,7 @@ import {
 } from "../storage/realm-repository.js";
 
 /** The realm `npm start` loads when no `--import` is given (memory storage only): from src/ or dist/src/. */
-export const DEMO_REALM_FILE = ["../examples/demo-realm.yaml", "../../examples/demo-realm.yaml"]
+export const DEMO_REALM_FILE = ["../../examples/demo-realm.yaml", "../../../examples/demo-realm.yaml"]
   .map((relative) => fileURLToPath(new URL(relative, import.meta.url)))
   .find((path) => existsSync(path)) ?? "examples/demo-realm.yaml";
 
