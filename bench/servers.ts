@@ -1,6 +1,8 @@
 /** Starting and stopping the measured servers, each its own process. */
 import { spawn, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import { freePort } from "../test/support/ports.js";
@@ -27,10 +29,32 @@ export function killAll(): void {
   for (const child of running) child.kill("SIGKILL");
 }
 
-/** Spawns `args` with node and resolves once a stdout line matches `ready`. */
-async function startNode(label: string, args: string[], env: NodeJS.ProcessEnv, port: number, ready: RegExp, timeoutSeconds: number): Promise<ServerProcess> {
+/**
+ * A build of Tessera to start: this checkout run by this node, or another (an older commit, run by
+ * the runtime it targeted) for an A/B comparison.
+ */
+export interface TesseraBuild {
+  /** The checkout, built (`npm ci` builds dist/). */
+  root: string;
+  /** The node binary that runs it. */
+  node: string;
+}
+
+/** This checkout, run by the node running the benchmark. */
+export const THIS_BUILD: TesseraBuild = { root: ROOT, node: process.execPath };
+
+/** Spawns `args` with `node` in `cwd` and resolves once a stdout line matches `ready`. */
+async function startNode(
+  label: string,
+  args: string[],
+  env: NodeJS.ProcessEnv,
+  port: number,
+  ready: RegExp,
+  timeoutSeconds: number,
+  { root, node }: TesseraBuild = THIS_BUILD,
+): Promise<ServerProcess> {
   const started = process.hrtime.bigint();
-  const child = spawn(process.execPath, args, { cwd: ROOT, env, stdio: ["ignore", "pipe", "pipe"] });
+  const child = spawn(node, args, { cwd: root, env, stdio: ["ignore", "pipe", "pipe"] });
   running.add(child);
   let output = "";
   child.stderr.setEncoding("utf8").on("data", (chunk: string) => (output = (output + chunk).slice(-4000)));
@@ -86,13 +110,18 @@ export interface TesseraOptions {
   grpcPort?: boolean;
   /** `--workers N` (MongoDB storage only). */
   workers?: number;
+  /** Which build (default: this checkout). */
+  build?: TesseraBuild;
 }
 
 /**
- * Starts `node dist/src/cli/tessera.js serve --port P --import FILE... --log-level warn` (run `npm run build`
- * first), with a fresh `TESSERA_MASTER_KEY` and no other TESSERA_ or MONGODB_ variable.
+ * Starts `node <bin> serve --port P --import FILE... --log-level warn`, where bin is the build's
+ * `tessera` command of its package.json (run `npm run build` first), with a fresh
+ * `TESSERA_MASTER_KEY` and no other TESSERA_ or MONGODB_ variable.
  */
 export async function startTessera(options: TesseraOptions): Promise<ServerProcess> {
+  const build = options.build ?? THIS_BUILD;
+  const entry = (JSON.parse(readFileSync(join(build.root, "package.json"), "utf8")) as { bin: { tessera: string } }).bin.tessera;
   const port = await freePort();
   const env = Object.fromEntries(Object.entries(process.env).filter(([key]) => !/^(TESSERA_|MONGODB_|NODE_OPTIONS$)/.test(key)));
   env.TESSERA_MASTER_KEY = randomBytes(32).toString("base64");
@@ -104,7 +133,7 @@ export async function startTessera(options: TesseraOptions): Promise<ServerProce
   const grpcPort = options.grpcPort ? await freePort() : undefined;
   const args = [
     ...profile,
-    "dist/src/cli/tessera.js",
+    entry,
     "serve",
     "--port",
     String(port),
@@ -115,7 +144,7 @@ export async function startTessera(options: TesseraOptions): Promise<ServerProce
     "--log-level",
     "warn",
   ];
-  const server = await startNode(options.label, args, env, port, /^Tessera listening on /, options.timeoutSeconds ?? 120);
+  const server = await startNode(options.label, args, env, port, /^Tessera listening on /, options.timeoutSeconds ?? 120, build);
   return grpcPort === undefined ? server : { ...server, grpcBase: `http://127.0.0.1:${grpcPort}` };
 }
 
