@@ -116,6 +116,15 @@ export const SERVE_OPTIONS = [
     defaultText: "10s",
   },
   {
+    key: "tokenClockSkew",
+    flag: "token-clock-skew",
+    env: "TESSERA_TOKEN_CLOCK_SKEW",
+    kind: "string",
+    placeholder: "DURATION",
+    help: "leeway on exp and nbf of Tessera's own tokens, at most 5m (one clock issues and checks them: raise it only for instances whose clocks differ); other issuers' tokens keep 30s",
+    defaultText: "0s",
+  },
+  {
     key: "corsOrigins",
     flag: "cors-origin",
     env: "TESSERA_CORS_ORIGINS",

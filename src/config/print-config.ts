@@ -15,6 +15,9 @@ export function maskMongoUri(uri: string): string {
     .replace(/([?&][^=&]*(?:password|token|secret)[^=&]*=)[^&]*/gi, `$1${MASKED}`);
 }
 
+/** A duration as the config file writes it: `10s`, or `500ms` when not whole seconds. */
+const durationText = (ms: number): string => (ms % 1000 === 0 ? `${ms / 1000}s` : `${ms}ms`);
+
 /** The effective value of each setting, as the config file would hold it; secrets masked. */
 function effectiveValues(settings: ServeSettings): Record<OptionKey, unknown> {
   const mongo = settings.storage.kind === "mongodb" ? settings.storage : undefined;
@@ -32,7 +35,8 @@ function effectiveValues(settings: ServeSettings): Record<OptionKey, unknown> {
     tlsCert: settings.tls?.certFile ?? null,
     tlsKey: settings.tls?.keyFile ?? null,
     tlsClientCa: settings.tls?.clientCaFile ?? null,
-    shutdownGrace: settings.shutdownGraceMs % 1000 === 0 ? `${settings.shutdownGraceMs / 1000}s` : `${settings.shutdownGraceMs}ms`,
+    shutdownGrace: durationText(settings.shutdownGraceMs),
+    tokenClockSkew: durationText(settings.tokenClockSkewSeconds * 1000),
     corsOrigins: settings.corsOrigins,
     masterKey: settings.masterKey ? MASKED : null,
     bootstrapAdminClientId: settings.bootstrapAdmin.clientId ?? null,

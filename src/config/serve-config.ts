@@ -42,6 +42,8 @@ export interface ServeSettings {
   tls: TlsFiles | undefined;
   /** How long in-flight requests may finish after SIGTERM, milliseconds. */
   shutdownGraceMs: number;
+  /** Leeway on `exp`/`nbf` of the realms' own tokens, seconds (`--token-clock-skew`). */
+  tokenClockSkewSeconds: number;
   /** Origins allowed by CORS (`*` for any); empty: CORS off. */
   corsOrigins: string[];
   /** The admin client created in an empty master realm on a first start (both or neither set). */
@@ -162,6 +164,7 @@ export function parseServeConfig(argv: string[], env: NodeJS.ProcessEnv): ServeC
     masterKey: masterKeyOf(pick(sources, "masterKey")),
     tls,
     shutdownGraceMs: durationOf(pick(sources, "shutdownGrace")) ?? 10_000,
+    tokenClockSkewSeconds: clockSkewOf(pick(sources, "tokenClockSkew")),
     corsOrigins: corsOriginsOf(pickList(sources, "corsOrigins")),
     bootstrapAdmin: bootstrapAdminOf(pick(sources, "bootstrapAdminClientId"), pick(sources, "bootstrapAdminSecret")),
     sources: sources.picked,
@@ -303,6 +306,13 @@ function durationOf(setting: Setting | undefined): number | undefined {
   const ms = match ? Math.round(Number(match[1]) * DURATION_UNITS_MS[match[2] ?? "s"]) : NaN;
   if (!(ms <= 3_600_000)) fail(setting, "expected a duration such as 500ms, 10s or 1m (at most 1h)", true);
   return ms;
+}
+
+/** `--token-clock-skew`: a duration of at most 5 minutes, in seconds; 0 by default. */
+function clockSkewOf(setting: Setting | undefined): number {
+  const ms = durationOf(setting) ?? 0;
+  if (setting !== undefined && ms > 300_000) fail(setting, "expected at most 5m (a skew, not a lifetime)", true);
+  return ms / 1000;
 }
 
 /**

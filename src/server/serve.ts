@@ -99,7 +99,15 @@ export async function serve(settings: ServeSettings, log: Logger, options: Serve
     );
     const publicUrl = settings.port === 0 ? settings.publicUrl.replace(/:0$/, `:${server.address.port}`) : settings.publicUrl;
     const operations = { corsOrigins: settings.corsOrigins, processMetrics: true, ...(worker && { metricsExposition: workersMetricsText }) };
-    const tessera = createTessera({ repository, publicUrl, masterKey, log, operations, mutualTls: settings.tls?.clientCaFile !== undefined });
+    const tessera = createTessera({
+      repository,
+      publicUrl,
+      masterKey,
+      log,
+      operations,
+      mutualTls: settings.tls?.clientCaFile !== undefined,
+      tokenClockSkewSeconds: settings.tokenClockSkewSeconds,
+    });
     if (worker) shareMetricsWithPrimary(tessera.operations.metrics.registry);
     handler = tessera.handler;
     const grpcServer = settings.grpcPort === undefined ? undefined : await listenGrpcPort(settings, settings.grpcPort, tessera, credentials, log, server);

@@ -47,6 +47,8 @@ export interface TesseraOptions {
   clock?: Clock;
   /** The server asks for client certificates (`--tls-client-ca`): advertise RFC 8705 in metadata. */
   mutualTls?: boolean;
+  /** Leeway on `exp`/`nbf` of the realms' own tokens, seconds (default 0). */
+  tokenClockSkewSeconds?: number;
   /** How long configuration reads are cached (default 5000 ms): how late another instance's change may be seen. */
   configurationCacheTtlMs?: number;
   /** Health, metrics, CORS: see {@link OperationsOptions}. */
@@ -95,7 +97,7 @@ export function createTessera(options: TesseraOptions): Tessera {
     repository,
     authenticator,
     issuer: new TokenIssuer(keys, clock),
-    verifier: new RealmTokenVerifier(keys, clock),
+    verifier: new RealmTokenVerifier(keys, clock, options.tokenClockSkewSeconds),
     sessions,
     refreshTokens: new RefreshTokenMinter(repository, clock),
     revocations: new RevocationCascade(repository, clock),

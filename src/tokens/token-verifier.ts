@@ -33,18 +33,20 @@ export interface VerifiedAccessToken extends JWTPayload {
   jti: string;
 }
 
-/** Allowed clock skew when checking `exp`/`nbf`, seconds (RFC 7519 §4.1.4: "some small leeway"). */
-const CLOCK_TOLERANCE_SECONDS = 5;
-
 /**
  * Verifies tokens the realm issued itself: signature with the realm's own keys (no key from a
  * header), algorithm allow-list, `typ: at+jwt`, `iss`, `exp`/`nbf`, and the RFC 9068 claims.
  * Signatures are checked with node:crypto one-shot calls (see `jws-algorithms.ts`).
  */
 export class RealmTokenVerifier {
+  /**
+   * @param clockSkewSeconds leeway when checking `exp` and `nbf` (RFC 7519 §4.1.4 "some small
+   *   leeway"): 0 by default, since one clock (or NTP-synchronised instances) issues and checks them.
+   */
   constructor(
     private readonly keys: RealmKeyStore,
     private readonly clock: Clock,
+    private readonly clockSkewSeconds = 0,
   ) {}
 
   /**
@@ -65,7 +67,7 @@ export class RealmTokenVerifier {
     const claims = decodeJsonObject(jws.encodedPayload);
     // RFC 7519 §7.2 step 10: the JWT Claims Set is a JSON object
     if (!claims) throw new TokenVerificationError("malformed");
-    return checkClaims(claims, issuer, epochSeconds(this.clock.now()));
+    return checkClaims(claims, issuer, epochSeconds(this.clock.now()), this.clockSkewSeconds);
   }
 }
 
@@ -96,11 +98,11 @@ function isAccessTokenType(typ: unknown): boolean {
 }
 
 /**
- * Checks the claims of a token whose signature holds, at `now` (seconds since the epoch). `iat` is
- * not compared with now (neither did jose's `jwtVerify` without `maxTokenAge`): `exp` and `nbf`
- * bound a token's life.
+ * Checks the claims of a token whose signature holds, at `now` (seconds since the epoch), with
+ * `skew` seconds of leeway. `iat` is not compared with now (neither did jose's `jwtVerify` without
+ * `maxTokenAge`): `exp` and `nbf` bound a token's life.
  */
-function checkClaims(claims: Record<string, unknown>, issuer: string, now: number): VerifiedAccessToken {
+function checkClaims(claims: Record<string, unknown>, issuer: string, now: number, skew: number): VerifiedAccessToken {
   // RFC 9068 §4: iss exactly the realm's issuer
   if (claims.iss !== issuer) throw new TokenVerificationError("wrong issuer");
   // RFC 9068 §2.2: sub, exp, iat and jti are required; RFC 7519 §4.1.2, §4.1.4, §4.1.6, §4.1.7: their types
@@ -108,11 +110,11 @@ function checkClaims(claims: Record<string, unknown>, issuer: string, now: numbe
     throw new TokenVerificationError("missing claims");
   }
   // RFC 7519 §4.1.5: not accepted before nbf (a NumericDate when present)
-  if (claims.nbf !== undefined && !(isNumericDate(claims.nbf) && claims.nbf <= now + CLOCK_TOLERANCE_SECONDS)) {
+  if (claims.nbf !== undefined && !(isNumericDate(claims.nbf) && claims.nbf <= now + skew)) {
     throw new TokenVerificationError("not yet valid");
   }
   // RFC 7519 §4.1.4, RFC 9068 §4: not accepted on or after exp
-  if (claims.exp <= now - CLOCK_TOLERANCE_SECONDS) throw new TokenVerificationError("expired");
+  if (claims.exp <= now - skew) throw new TokenVerificationError("expired");
   return claims as VerifiedAccessToken;
 }
 

@@ -41,6 +41,7 @@ describe("parseServeConfig defaults", () => {
       masterKey: undefined,
       tls: undefined,
       shutdownGraceMs: 10_000,
+      tokenClockSkewSeconds: 0,
       corsOrigins: [],
       bootstrapAdmin: {},
       sources: {},
@@ -156,6 +157,7 @@ describe("parseServeConfig values and precedence", () => {
       masterKey: undefined,
       tls: undefined,
       shutdownGraceMs: 10_000,
+      tokenClockSkewSeconds: 0,
       corsOrigins: [],
       bootstrapAdmin: {},
     });
@@ -314,6 +316,14 @@ describe("parseServeConfig errors", () => {
       () => settings([], { TESSERA_BOOTSTRAP_ADMIN_SECRET: "short-one" }),
       (error: Error) => /TESSERA_BOOTSTRAP_ADMIN_SECRET: expected at least 16/.test(error.message) && !error.message.includes("short-one"),
     );
+  });
+
+  it("takes --token-clock-skew as a duration up to 5m, in seconds, and refuses more", () => {
+    assert.equal(settings(["--token-clock-skew", "5s"]).tokenClockSkewSeconds, 5);
+    assert.equal(settings([], { TESSERA_TOKEN_CLOCK_SKEW: "1500ms" }).tokenClockSkewSeconds, 1.5);
+    assert.equal(settings(["--token-clock-skew", "5m"]).tokenClockSkewSeconds, 300);
+    assertConfigError(["--token-clock-skew", "6m"], {}, '--token-clock-skew: expected at most 5m (a skew, not a lifetime), got "6m"');
+    assertConfigError(["--token-clock-skew", "soon"], {}, /^--token-clock-skew: expected a duration/);
   });
 
   it("refuses a master key that is not 32 bytes of base64, never echoing it", () => {

@@ -3,7 +3,7 @@ import { randomBytes, randomUUID } from "node:crypto";
 import { after, before, beforeEach, describe, it } from "node:test";
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
-import { exportJWK, generateKeyPair, SignJWT, UnsecuredJWT } from "jose";
+import { decodeJwt, exportJWK, generateKeyPair, SignJWT, UnsecuredJWT } from "jose";
 import type { RealmRepository } from "../../src/storage/realm-repository.js";
 import { clientAssertion, headerOf, postForm, verifyWithJwks, type TokenAnswer } from "../support/oauth-client.js";
 import { startTessera, type TesseraHarness } from "../support/tessera-harness.js";
@@ -444,6 +444,17 @@ export function runTokenEndpointSuite(storage: string, openRepository: OpenRepos
       it("exchange when subject token expired then invalid_request", async () => {
         const subject = await serviceToken("gateway", "orders.read");
         clock.advance(400);
+        const answer = await exchange("gateway", subject);
+        assertOAuthError(answer, 400, "invalid_request", [subject]);
+        assert.match(answer.body.error_description as string, /expired/);
+      });
+
+      it("exchange at the subject token's exp then invalid_request: no leeway on the realm's own tokens", async () => {
+        const subject = await serviceToken("gateway", "orders.read");
+        const { exp } = decodeJwt(subject);
+        clock.advance(exp! - clock.now().getTime() / 1000 - 1.5);
+        assert.equal((await exchange("gateway", subject)).status, 200);
+        clock.advance(1.55);
         const answer = await exchange("gateway", subject);
         assertOAuthError(answer, 400, "invalid_request", [subject]);
         assert.match(answer.body.error_description as string, /expired/);
