@@ -12,6 +12,7 @@ import { failedCondition } from "../idp/claim-conditions.js";
 import { ProviderUnavailableError } from "../idp/provider-fetch.js";
 import { OAuthError, oauthError } from "./errors.js";
 import type { GrantDeps } from "./grant-deps.js";
+import { isIssuedToOrFor } from "./presented-tokens.js";
 import type { RealmContext } from "./realm-context.js";
 import type { TokenResponse } from "./token-response.js";
 
@@ -68,11 +69,14 @@ export function checkProviderPermission(client: Client, alias: string): void {
 /**
  * External to internal (EXCHANGE.md kind 4): verifies the provider's token, checks its CEL
  * conditions, maps it to a realm user under the provider's policy and keeps the token on the link
- * when the provider stores tokens.
+ * when the provider stores tokens. A public `requester` proves nothing about itself, so the token
+ * must have been issued to or for it (`azp`/`client_id`/`aud` naming its client id), as for the
+ * realm's own tokens: a provider token taken from another application is no use to it.
  */
 export async function verifyExternalSubject(
   deps: GrantDeps,
   context: RealmContext,
+  requester: Client,
   provider: IdentityProvider,
   token: string,
   tokenType: string,
@@ -92,6 +96,10 @@ export async function verifyExternalSubject(
   const failed = failedCondition(provider.conditions, claims);
   // EXCHANGE.md: a failed condition is named, its expression is not shown.
   if (failed !== undefined) throw oauthError.invalidRequest(`subject_token does not meet condition ${failed}`);
+  // RFC 8693 §2.1 leaves the subject token's fitness to the server; EXCHANGE.md: a public client exchanges only tokens issued to or for it.
+  if (requester.publicClient && !isIssuedToOrFor(claims, requester.clientId)) {
+    throw oauthError.invalidRequest("subject_token was not issued to or for this public client");
+  }
   let resolved;
   try {
     resolved = await deps.externalUsers.resolve(realm, provider, claims);

@@ -56,7 +56,7 @@ export function issuedToClient(claims: JWTPayload): string | undefined {
 }
 
 /** The token was issued to (`azp`/`client_id`) or for (`aud`) this client. */
-export function isIssuedToOrFor(claims: VerifiedAccessToken, clientId: string): boolean {
+export function isIssuedToOrFor(claims: JWTPayload, clientId: string): boolean {
   if (claims.azp === clientId || claims.client_id === clientId) return true;
   const aud = claims.aud;
   return aud === clientId || (Array.isArray(aud) && aud.includes(clientId));

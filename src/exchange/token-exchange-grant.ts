@@ -151,7 +151,7 @@ export class TokenExchangeGrant {
     }
     // The provider's scopes mean nothing here: the requester's own scopes apply (EXCHANGE.md kind 4).
     const targets = await this.#targets(context, client, request, new Set(), "requester");
-    const external = await verifyExternalSubject(this.deps, context, provider, request.subjectToken ?? "", request.subjectTokenType ?? "");
+    const external = await verifyExternalSubject(this.deps, context, client, provider, request.subjectToken ?? "", request.subjectTokenType ?? "");
     const issued: IssuedSubject = { sub: external.userId };
     await this.#startSession(context, client, issued);
     Object.assign(draft, { subject: external.userId, scopes: targets.scopes, audience: targets.aud, sessionId: issued.sid });

@@ -114,6 +114,10 @@ clients:
     tokenExchange: { enabled: true, impersonation: { allUsers: true } }
   - clientId: orders-api
     secret: ${SECRETS["orders-api"]}
+  - clientId: ci-cli
+    public: true
+    defaultScopes: [profile]
+    tokenExchange: { enabled: true, identityProviders: [github] }
 users:
   - { username: alice, email: alice@example.com }
   - { username: taken }
@@ -500,6 +504,26 @@ identityProviders:
         assert.deepEqual(user?.attributes, { repository: ["acme/api"], actor: ["octocat"] });
         // Found by iss too.
         assert.equal((await externalToInternal(await githubToken(), { type: JWT })).claims.sub, claims.sub);
+      });
+
+      it("a public client exchanges a provider's token only when it was issued to or for it (azp, client_id or aud)", async () => {
+        const asPublicClient = (token: string) =>
+          postForm(url, { grant_type: TOKEN_EXCHANGE, client_id: "ci-cli", subject_token: token, subject_token_type: JWT, subject_issuer: "github" });
+        const sub = (name: string) => `repo:acme/api:ref:refs/heads/main:${name}-${unique()}`;
+        // Another application's token: refused before any user or link is made.
+        const stolenSub = sub("stolen");
+        const stolen = await asPublicClient(await githubToken({ sub: stolenSub }));
+        assertError(stolen, 400, "invalid_request");
+        assert.equal(stolen.body.error_description, "subject_token was not issued to or for this public client");
+        assert.equal(await repo.findLink(realmName, "github", stolenSub), undefined);
+        // The same provider's tokens naming the public client are exchanged.
+        for (const claims of [{ aud: [TEST_AUDIENCE, "ci-cli"] }, { azp: "ci-cli" }, { client_id: "ci-cli" }]) {
+          const answer = await asPublicClient(await githubToken({ sub: sub("own"), ...claims }));
+          assert.equal(answer.status, 200, JSON.stringify(answer.body));
+          assert.equal((await verifyWithJwks(answer.body.access_token as string, issuer)).azp, "ci-cli");
+        }
+        // A confidential client authenticates itself: the provider's audience is enough (the other side of the rule).
+        assert.equal((await exchangeExternal(await githubToken({ sub: sub("confidential") }), { alias: "github", type: JWT })).status, 200);
       });
 
       it("a token failing the CEL condition then invalid_request naming the condition, never its expression", async () => {
