@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { execFile, spawn } from "node:child_process";
-import { mkdtemp, readFile, rm, symlink, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, readFile, rm, symlink, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { after, before, describe, it } from "node:test";
@@ -25,6 +25,13 @@ const WRITTEN_ELSEWHERE = new Set(["docs/cli.md", "docs/tracing.md", "deploy/REA
 async function examplesNamed(name: string): Promise<DocExample[]> {
   const all = await Promise.all((await docPages()).map((page) => examplesOf(page)));
   return all.flat().filter((example) => example.name === name);
+}
+
+/** A new temporary directory that links the repository's files a reader's commands use (their working directory). */
+async function repositoryLikeDirectory(prefix: string): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), prefix));
+  for (const name of ["examples", "node_modules", "package.json", "proto"]) await symlink(resolve(name), join(dir, name));
+  return dir;
 }
 
 /**
@@ -82,23 +89,33 @@ describe("examples/ run as written against the demo realm", () => {
   }
 });
 
-// Blocks marked `<!-- example: demo -->` run with bash against the demo realm of `npm start`, with
-// TOKEN set as the README's worked example sets it and the bootstrap admin secret in
-// TESSERA_BOOTSTRAP_ADMIN_SECRET. Each must exit 0 and print no OAuth error; a `json` block after it
-// is the answer its last printed object must match.
+// Blocks marked `<!-- example: demo -->` run with bash against the demo realm of `npm start`, as a
+// reader runs them from the repository root (here a directory that links its files, so what a block
+// writes stays apart), with `tessera` on the PATH, TOKEN set as the README's worked example sets it,
+// and the bootstrap admin client's secret in TESSERA_BOOTSTRAP_ADMIN_SECRET and
+// TESSERA_ADMIN_CLIENT_SECRET. A line `export NAME=...` is the reader's to fill: it is left out.
+// Each block must exit 0 and print no OAuth error; a `json` block after it is the answer its last
+// printed object must match.
 describe("the docs' demo examples run as written (README.md, docs/*.md)", async () => {
   const examples = await examplesNamed("demo");
   const adminSecret = "docs-example-admin-secret";
   let tessera: TesseraHarness;
   let token: string;
+  let dir: string;
   before(async () => {
     tessera = await startTessera();
     await tessera.repository.importRealm(await parseRealmFile(DEMO_REALM_FILE));
     await bootstrapAdmin(tessera.repository, { secret: adminSecret, generateSecret: false });
     const answer = await postForm(tessera.tokenUrl("demo"), { grant_type: "client_credentials", scope: "orders.read inventory.read" }, { basic: ["gateway", "gateway-secret"] });
     token = answer.body.access_token as string;
+    dir = await repositoryLikeDirectory("tessera-docs-examples-");
+    await mkdir(join(dir, "bin"));
+    await writeFile(join(dir, "bin", "tessera"), `#!/bin/sh\nexec "${process.execPath}" --import tsx "${resolve("src/cli/tessera.ts")}" "$@"\n`, { mode: 0o755 });
   });
-  after(() => tessera.stop());
+  after(async () => {
+    await tessera.stop();
+    await rm(dir, { recursive: true, force: true });
+  });
 
   it("there are examples to run on the README and on the moved pages", () => {
     assert.ok(examples.some((example) => example.page === "README.md"));
@@ -108,13 +125,25 @@ describe("the docs' demo examples run as written (README.md, docs/*.md)", async 
   examples.forEach((example, index) => {
     const where = `${example.page}, demo example ${index + 1} (${example.script.split("\n")[0]})`;
     it(where, async () => {
-      const script = example.script.replaceAll(PAGES_URL, tessera.baseUrl);
+      const script = example.script
+        .split("\n")
+        .filter((line) => !/^export [A-Z_]+=\.\.\.(\s|$)/.test(line))
+        .join("\n")
+        .replaceAll(PAGES_URL, tessera.baseUrl);
       const { stdout } = await run("bash", ["-euo", "pipefail", "-c", script], {
-        env: { ...process.env, TOKEN: token, TESSERA_BOOTSTRAP_ADMIN_SECRET: adminSecret },
-        timeout: 60_000,
+        cwd: dir,
+        env: {
+          ...process.env,
+          PATH: `${join(dir, "bin")}:${process.env.PATH ?? ""}`,
+          TOKEN: token,
+          TESSERA_URL: tessera.baseUrl,
+          TESSERA_BOOTSTRAP_ADMIN_SECRET: adminSecret,
+          TESSERA_ADMIN_CLIENT_SECRET: adminSecret,
+        },
+        timeout: 120_000,
       });
+      assert.notEqual(stdout.trim(), "", `${where} printed nothing`);
       const printed = printedObjects(stdout);
-      assert.ok(printed.length > 0, `${where} printed no JSON: ${stdout.slice(0, 300)}`);
       for (const object of printed) assert.equal(object.error, undefined, `${where}: ${JSON.stringify(object)}`);
       if (example.answer) assertAnswerLike(printed.at(-1) ?? {}, example.answer, where);
     });
@@ -131,12 +160,10 @@ describe("docs/identity-providers.md: the federation walkthrough followed step b
     assert.ok(issuer && exchange && restart, "the walkthrough has its issuer, exchange and restart steps");
     const port = await freePort();
     const tessera = await startTessera();
-    const dir = await mkdtemp(join(tmpdir(), "tessera-walkthrough-"));
+    const dir = await repositoryLikeDirectory("tessera-walkthrough-");
     try {
       const realm = (await readFile("examples/ci-federation-realm.yaml", "utf8")).replaceAll("127.0.0.1:9000", `127.0.0.1:${port}`);
       await tessera.repository.importRealm(await parseRealmDocument(realm, "ci-federation-realm.yaml"));
-      // The reader's working directory is the repository root; this one has its files but keeps job-token.txt apart.
-      for (const name of ["examples", "node_modules", "package.json"]) await symlink(resolve(name), join(dir, name));
       const curl = exchange.replaceAll(PAGES_URL, tessera.baseUrl);
       const serving = (count: number) => `for i in $(seq 300); do [ "$(grep -c 'serving its keys' issuer.log)" -ge ${count} ] && break; sleep 0.1; done`;
       const script = [
