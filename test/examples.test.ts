@@ -170,6 +170,7 @@ describe("docs/identity-providers.md: the federation walkthrough followed step b
         "set -m -eu",
         "exec 2>>issuer.log",
         'trap \'for job in $(jobs -p); do kill -- "-$job" 2>/dev/null || true; done\' EXIT',
+        "trap 'exit 1' TERM",
         issuer,
         serving(1),
         `${curl} > first.json`,
@@ -182,6 +183,7 @@ describe("docs/identity-providers.md: the federation walkthrough followed step b
         cwd: dir,
         env: { ...process.env, LOCAL_ISSUER_PORT: String(port), LOCAL_ISSUER_KEY: join(dir, "issuer.jwk.json") },
         stdio: "ignore",
+        timeout: 90_000,
       });
       const code = await new Promise<number | null>((done) => shell.on("exit", done));
       const log = await readFile(join(dir, "issuer.log"), "utf8").catch(() => "");
