@@ -77,13 +77,18 @@ export async function anchorsOf(page: string): Promise<Set<string>> {
   return new Set(headings.map((heading) => slugger.slug(plain(heading.tokens))));
 }
 
+/** The file a link points at, relative to the repository root (its own page for `#anchor`), and its anchor. */
+export function linkTarget(link: DocLink): { file: string; anchor: string | undefined } {
+  const [path = "", anchor] = link.href.split("#", 2);
+  return { file: path === "" ? link.page : normalize(join(dirname(link.page), decodeURIComponent(path))), anchor };
+}
+
 /**
  * Why `link` does not resolve, or undefined when it does: its file must exist (relative to its page)
  * and its anchor, if any, must be a heading of that file.
  */
 export async function brokenReason(link: DocLink): Promise<string | undefined> {
-  const [path = "", anchor] = link.href.split("#", 2);
-  const target = path === "" ? link.page : normalize(join(dirname(link.page), decodeURIComponent(path)));
+  const { file: target, anchor } = linkTarget(link);
   if (!existsSync(target)) return `${target} does not exist`;
   if (anchor === undefined) return undefined;
   if (!target.endsWith(".md")) return `#${anchor}: ${target} is not a Markdown page`;
