@@ -1,17 +1,18 @@
-// Rewrites the configuration reference of README.md (between the config-reference markers) from
-// the option definitions in src/config/options.ts. `npm run docs:config`; a test fails when stale.
+// Rewrites the configuration reference of docs/operations.md (between the config-reference markers)
+// from the option definitions in src/config/options.ts. `npm run docs:config`; a test fails when stale.
 import { readFileSync, writeFileSync } from "node:fs";
 import { configReferenceTable } from "../src/config/options.js";
 
+const PAGE = "docs/operations.md";
 const START = "<!-- config-reference:start -->";
 const END = "<!-- config-reference:end -->";
-const readme = readFileSync("README.md", "utf8");
-const start = readme.indexOf(START);
-const end = readme.indexOf(END);
+const page = readFileSync(PAGE, "utf8");
+const start = page.indexOf(START);
+const end = page.indexOf(END);
 if (start < 0 || end < start) {
-  process.stderr.write(`README.md: expected the markers ${START} and ${END}\n`);
+  process.stderr.write(`${PAGE}: expected the markers ${START} and ${END}\n`);
   process.exit(1);
 }
-const updated = `${readme.slice(0, start + START.length)}\n${configReferenceTable()}\n${readme.slice(end)}`;
-if (updated !== readme) writeFileSync("README.md", updated);
-process.stdout.write(updated === readme ? "README.md: configuration reference up to date\n" : "README.md: configuration reference rewritten\n");
+const updated = `${page.slice(0, start + START.length)}\n${configReferenceTable()}\n${page.slice(end)}`;
+if (updated !== page) writeFileSync(PAGE, updated);
+process.stdout.write(updated === page ? `${PAGE}: configuration reference up to date\n` : `${PAGE}: configuration reference rewritten\n`);

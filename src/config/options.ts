@@ -1,6 +1,6 @@
 /**
  * The one table of `tessera serve`'s settings: each has a flag, an environment variable and a key in
- * the config file (`--config`). The help text, the flag parser and the README's configuration
+ * the config file (`--config`). The help text, the flag parser and docs/operations.md's configuration
  * reference (`npm run docs:config`) are all generated from it.
  */
 
@@ -213,7 +213,7 @@ export function serveUsage(): string {
   return lines.join("\n");
 }
 
-/** The Markdown table of every setting, for the README (`npm run docs:config`). */
+/** The Markdown table of every setting, for docs/operations.md (`npm run docs:config`). */
 export function configReferenceTable(): string {
   const code = (text: string) => (text ? `\`${text}\`` : "");
   const rows = [

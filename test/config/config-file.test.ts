@@ -156,11 +156,11 @@ describe("tessera serve --print-config", () => {
   });
 });
 
-describe("README configuration reference", () => {
+describe("docs/operations.md configuration reference", () => {
   it("the table between the config-reference markers is the one generated from the option definitions (npm run docs:config)", async () => {
-    const readme = await readFile("README.md", "utf8");
-    const match = /<!-- config-reference:start -->\n([\s\S]*?)\n<!-- config-reference:end -->/.exec(readme);
-    assert.ok(match, "README.md has the config-reference markers");
-    assert.equal(match[1], configReferenceTable(), "README.md's configuration table is stale: run npm run docs:config");
+    const page = await readFile("docs/operations.md", "utf8");
+    const match = /<!-- config-reference:start -->\n([\s\S]*?)\n<!-- config-reference:end -->/.exec(page);
+    assert.ok(match, "docs/operations.md has the config-reference markers");
+    assert.equal(match[1], configReferenceTable(), "docs/operations.md's configuration table is stale: run npm run docs:config");
   });
 });

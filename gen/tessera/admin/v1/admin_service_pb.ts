@@ -2040,7 +2040,7 @@ export const RealmChangeSchema: GenMessage<RealmChange> = /*@__PURE__*/
 /**
  * AdminService manages realms, clients and scopes.
  * Every call needs `authorization: Bearer <access token>` of the `master` realm carrying an admin scope:
- * `admin`, `admin:{realm}`, `admin.read` or `admin.read:{realm}` (see the README).
+ * `admin`, `admin:{realm}`, `admin.read` or `admin.read:{realm}` (see docs/administration.md).
  *
  * @generated from service tessera.admin.v1.AdminService
  */
