@@ -1,7 +1,8 @@
+import { verifyClientSecret } from "../crypto/client-secrets.js";
 import type { Client, IdentityProvider, Realm, Scope, User } from "../domain/index.js";
 import type { RealmFile } from "../realm-file/index.js";
 import { validateRealmBundle, type ValidationIssue } from "../realm-file/index.js";
-import type { RealmBundle, RealmRepository } from "../storage/realm-repository.js";
+import type { RealmBundle, RealmLink, RealmRepository } from "../storage/realm-repository.js";
 import { canonicalJson, newEtag } from "./revisions.js";
 
 /** Every object of a stored realm, users included (all pages), or `undefined` for an unknown realm. */
@@ -24,12 +25,12 @@ export async function readRealmBundle(repository: RealmRepository, name: string)
 }
 
 /** The kinds of object a realm file holds. */
-export type RealmObjectKind = "realm" | "client" | "scope" | "user" | "identity_provider";
+export type RealmObjectKind = "realm" | "client" | "scope" | "user" | "identity_provider" | "link";
 
 /** One change an import makes. */
 export interface RealmChange {
   kind: RealmObjectKind;
-  /** Realm name, client id, scope name, username or alias. */
+  /** Realm name, client id, scope name, username, alias, or `username@alias` of a link. */
   key: string;
   action: "create" | "update" | "delete";
   /** For updates: the top-level fields that change. */
@@ -43,13 +44,15 @@ export interface RealmImportPlan {
   /** What is stored now; `undefined` when the import creates the realm. */
   existing: RealmBundle | undefined;
   changes: RealmChange[];
+  /** The links of the file that storage does not hold yet (links are only ever added by an import). */
+  newLinks: RealmLink[];
   /** Broken rules (realm-file paths); the plan must not be applied unless empty. */
   issues: ValidationIssue[];
 }
 
 /**
  * Plans the import of a parsed realm file over what storage holds: objects are matched by their
- * keys; what the file leaves out that storage knows is kept (client secrets, introspection client
+ * keys; what the file leaves out or repeats that storage knows is kept (client secrets, introspection client
  * secrets, client service-account ids and user ids the file does not name); then the whole realm is
  * checked as a realm file is. With `prune`, stored objects the file does not hold are deleted.
  */
@@ -63,17 +66,25 @@ export async function planRealmImport(
   const bundle = structuredClone(parsed);
   if (existing) {
     const clients = new Map(existing.clients.map((c) => [c.clientId, c]));
-    bundle.clients.forEach((client, i) => {
+    for (const [i, client] of bundle.clients.entries()) {
       const stored = clients.get(client.clientId);
-      if (!stored) return;
-      if (client.secretHash === undefined && stored.secretHash !== undefined && !client.publicClient) client.secretHash = stored.secretHash;
+      if (!stored) continue;
+      // The stored hash stays when the file has no secret, or the same one (a re-run changes nothing).
+      const secret = file.clients?.[i]?.secret;
+      const same = secret !== undefined && (await verifyClientSecret(stored.secretHash, secret));
+      if ((client.secretHash === undefined || same) && stored.secretHash !== undefined && !client.publicClient) client.secretHash = stored.secretHash;
       if (file.clients?.[i]?.serviceAccountUserId === undefined) client.serviceAccountUserId = stored.serviceAccountUserId;
-    });
+    }
     const users = new Map(existing.users.map((u) => [u.username, u]));
+    const kept = new Map<string, string>();
     bundle.users.forEach((user, i) => {
       const stored = users.get(user.username);
-      if (stored && file.users?.[i]?.id === undefined) user.id = stored.id;
+      if (stored && file.users?.[i]?.id === undefined) {
+        kept.set(user.id, stored.id);
+        user.id = stored.id;
+      }
     });
+    for (const link of bundle.links ?? []) link.userId = kept.get(link.userId) ?? link.userId;
     const providers = new Map(existing.identityProviders.map((p) => [p.alias, p]));
     for (const provider of bundle.identityProviders) {
       const kept = providers.get(provider.alias)?.introspection?.encryptedClientSecret;
@@ -82,7 +93,29 @@ export async function planRealmImport(
   }
   const issues = validateRealmBundle(bundle);
   const changes = existing ? diffBundles(existing, bundle, options.prune) : creations(bundle);
-  return { bundle, existing, changes, issues };
+  const newLinks = existing ? await linksToAdd(repository, bundle, issues) : (bundle.links ?? []);
+  const usernames = new Map(bundle.users.map((u) => [u.id, u.username]));
+  changes.push(...newLinks.map((l): RealmChange => ({ kind: "link", key: `${usernames.get(l.userId)}@${l.alias}`, action: "create", fields: [] })));
+  return { bundle, existing, changes, newLinks, issues };
+}
+
+/** The bundle's links storage lacks; an identity already linked to another user is an issue. */
+async function linksToAdd(repository: RealmRepository, bundle: RealmBundle, issues: ValidationIssue[]): Promise<RealmLink[]> {
+  const added: RealmLink[] = [];
+  for (const link of bundle.links ?? []) {
+    const stored = await repository.findLink(bundle.realm.name, link.alias, link.externalUserId);
+    if (!stored) added.push(link);
+    else if (stored.userId !== link.userId) {
+      const i = bundle.users.findIndex((u) => u.id === link.userId);
+      issues.push({ path: ["users", i, "links"], message: `expected an identity not linked yet: ${link.alias} ${JSON.stringify(link.externalUserId)} is another user's` });
+    }
+  }
+  return added;
+}
+
+/** Adds links once the realm, its identity providers and its users are stored. */
+export async function storeRealmLinks(repository: RealmRepository, realm: string, links: readonly RealmLink[]): Promise<void> {
+  for (const link of links) await repository.createLink(realm, { ...link, createdAt: new Date() });
 }
 
 /** Everything an import creating the realm makes. */
@@ -144,6 +177,7 @@ export async function applyRealmImport(repository: RealmRepository, plan: RealmI
   const name = bundle.realm.name;
   if (!existing) {
     await repository.importRealm(bundle);
+    await storeRealmLinks(repository, name, plan.newLinks);
     return bundle.realm;
   }
   const versioned = <T extends object>(item: T): T => ({ ...item, etag: newEtag() });
@@ -179,12 +213,13 @@ export async function applyRealmImport(repository: RealmRepository, plan: RealmI
         await repository.deleteUser(name, stored.id);
         await repository.createUser(name, versioned(user));
       } else if (user) await repository.updateUser(name, versioned(user));
-    } else {
+    } else if (kind === "identity_provider") {
       const provider = providers.get(key);
       if (action === "delete") await repository.deleteIdentityProvider(name, key);
       else if (provider && action === "create") await repository.createIdentityProvider(name, versioned(provider));
       else if (provider) await repository.updateIdentityProvider(name, versioned(provider));
     }
   }
+  await storeRealmLinks(repository, name, plan.newLinks);
   return realm;
 }

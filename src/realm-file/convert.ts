@@ -22,6 +22,7 @@ import type { RealmFile, RealmFileClient, RealmFileIdentityProvider, RealmFileUs
  * so `clients[i]` of the bundle is `clients[i]` of the file. Checks no rule: see `validateRealmBundle`.
  */
 export async function toRealmBundle(file: RealmFile, options: ConversionOptions = {}): Promise<RealmBundle> {
+  const users = (file.users ?? []).map(toUser);
   return {
     realm: {
       name: file.realm,
@@ -39,8 +40,9 @@ export async function toRealmBundle(file: RealmFile, options: ConversionOptions 
       ...(s.description !== undefined && { description: s.description }),
     })),
     clients: await Promise.all((file.clients ?? []).map(toClient)),
-    users: (file.users ?? []).map(toUser),
+    users,
     identityProviders: await Promise.all((file.identityProviders ?? []).map((p) => toIdentityProvider(file.realm, p, options))),
+    links: (file.users ?? []).flatMap((u, i) => (u.links ?? []).map((link) => ({ userId: users[i].id, ...link }))),
   };
 }
 

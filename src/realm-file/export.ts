@@ -45,8 +45,6 @@ function clientOf(c: Client): FileClient {
     ...(c.jwks !== undefined && { jwks: structuredClone(c.jwks) }),
     ...(c.jwksUri !== undefined && { jwksUri: c.jwksUri }),
     ...(c.tlsClientAuthSubjectDn !== undefined && { tlsClientAuthSubjectDn: c.tlsClientAuthSubjectDn }),
-    ...(c.certificateBoundAccessTokens && { certificateBoundAccessTokens: true }),
-    ...(c.tlsClientAuthSubjectDn !== undefined && { tlsClientAuthSubjectDn: c.tlsClientAuthSubjectDn }),
     ...(c.certificateBoundAccessTokens !== undefined && { certificateBoundAccessTokens: c.certificateBoundAccessTokens }),
     serviceAccount: c.serviceAccount,
     serviceAccountUserId: c.serviceAccountUserId,

@@ -98,6 +98,8 @@ const userSchema = strictObject({
   email: z.string().optional(),
   enabled: z.boolean().optional(),
   attributes: z.record(z.string(), attributeValue).optional(),
+  /** The user's identities at the realm's identity providers (their ids there), e.g. from a migration. */
+  links: z.array(strictObject({ alias: nonEmpty, externalUserId: nonEmpty })).optional(),
 });
 
 /**

@@ -83,6 +83,35 @@ export function validateRealmBundle(bundle: RealmBundle): ValidationIssue[] {
   });
   bundle.scopes.forEach((scope, i) => issues.push(...prefixIssues(["scopes", i], validateScope(scope, { clientIds }))));
   bundle.users.forEach((user, i) => issues.push(...prefixIssues(["users", i], validateUser(user))));
+  issues.push(...linkIssues(bundle, providerAliases));
+  return issues;
+}
+
+/**
+ * Links name a provider of the realm, and are unique per (alias, external id) and per (alias,
+ * user), as storage keeps them (see `RealmRepository.createLink`).
+ */
+function linkIssues(bundle: RealmBundle, providerAliases: ReadonlySet<string>): ValidationIssue[] {
+  const issues: ValidationIssue[] = [];
+  const seenExternal = new Set<string>();
+  const seenUser = new Set<string>();
+  const userIndex = new Map(bundle.users.map((u, i) => [u.id, i]));
+  const position = new Map<string, number>();
+  for (const link of bundle.links ?? []) {
+    const i = userIndex.get(link.userId) ?? 0;
+    const j = position.get(link.userId) ?? 0;
+    position.set(link.userId, j + 1);
+    const path = ["users", i, "links", j];
+    if (!providerAliases.has(link.alias)) {
+      issues.push({ path: [...path, "alias"], message: `expected the alias of an identity provider of the realm, got ${JSON.stringify(link.alias)}` });
+    }
+    const external = JSON.stringify([link.alias, link.externalUserId]);
+    if (seenExternal.has(external)) issues.push({ path: [...path, "externalUserId"], message: `expected one user per identity at ${link.alias}` });
+    const perUser = JSON.stringify([link.alias, link.userId]);
+    if (seenUser.has(perUser)) issues.push({ path, message: `expected at most one link per identity provider, got a second to ${link.alias}` });
+    seenExternal.add(external);
+    seenUser.add(perUser);
+  }
   return issues;
 }
 

@@ -15,6 +15,7 @@ import { AdminAuthenticationError, type AdminTokenAuthenticator } from "../admin
 import { MASTER_REALM } from "../admin/admin-access.js";
 import { digestOf } from "../admin/revisions.js";
 import type { AuditLog } from "../exchange/audit-log.js";
+import { keycloakRealmName } from "../keycloak/convert-realm.js";
 
 /** The verified caller of the current AdminService call, set before the method runs. */
 export const ADMIN_PRINCIPAL = createContextKey<AdminPrincipal | undefined>(undefined, { description: "admin caller" });
@@ -79,6 +80,7 @@ export const ADMIN_RULES: { [M in AdminMethod]: (request: RequestOf<M>) => Admin
   deleteRealm: (r) => write(r.name),
   exportRealm: (r) => read(r.realm),
   importRealm: (r) => write(r.realm),
+  importKeycloakRealm: (r) => write(r.realm || keycloakRealmName(r.realmExport)),
   createClient: (r) => write(r.realm),
   getClient: (r) => read(r.realm),
   listClients: (r) => read(r.realm),

@@ -9,6 +9,7 @@ import { ConfigError, SERVE_USAGE, parseServeConfig, type ServeSettings, type Tl
 import { requestLogFields } from "../ops/request-context.js";
 import { createLogger, type Logger } from "../ops/logger.js";
 import { bootstrapAdmin, type BootstrapOutcome } from "../admin/bootstrap.js";
+import { storeRealmLinks } from "../admin/realm-transfer.js";
 import { RealmFileError, parseRealmFile } from "../realm-file/index.js";
 import { renderEffectiveConfig } from "../config/print-config.js";
 import { authority } from "../domain/authority.js";
@@ -271,6 +272,7 @@ async function importRealms(repository: RealmRepository, bundles: RealmBundle[],
   for (const [i, bundle] of bundles.entries()) {
     try {
       await repository.importRealm(bundle);
+      await storeRealmLinks(repository, bundle.realm.name, bundle.links ?? []);
       log.info({ realm: bundle.realm.name, file: files[i] }, "realm imported");
     } catch (error) {
       if (!(error instanceof StorageConflictError)) throw error;

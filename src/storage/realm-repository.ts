@@ -20,6 +20,19 @@ export interface RealmBundle {
   scopes: Scope[];
   users: User[];
   identityProviders: IdentityProvider[];
+  /**
+   * Users' links to identity providers that a realm file names (a migration's federated
+   * identities). Not written by `importRealm`: `storeRealmLinks` (src/admin/realm-transfer.ts) adds
+   * them once the realm, its providers and its users exist.
+   */
+  links?: RealmLink[];
+}
+
+/** A link a realm file names: a user of the realm and their id at an identity provider. */
+export interface RealmLink {
+  userId: string;
+  alias: string;
+  externalUserId: string;
 }
 
 /** One page of a listing, and the opaque token of the next page when there is one. */

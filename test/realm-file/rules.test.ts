@@ -35,6 +35,27 @@ describe("realm rules", () => {
     }
   });
 
+  it("takes users' links to the realm's identity providers; refuses an unknown alias, an identity linked twice, two links to one provider", async () => {
+    const provider = { alias: "corp", issuer: "https://corp.example", jwksUri: "https://corp.example/jwks", audiences: ["tessera"] };
+    const withLinks = (users: Record<string, unknown>[]) => ({ ...validDoc(), identityProviders: [provider], users });
+    const bundle = await parseDoc(withLinks([{ username: "alice", links: [{ alias: "corp", externalUserId: "c-1" }] }]));
+    assert.deepEqual(bundle.links, [{ userId: bundle.users[0].id, alias: "corp", externalUserId: "c-1" }]);
+    await assertDocRefused(withLinks([{ username: "alice", links: [{ alias: "nope", externalUserId: "c-1" }] }]), "users[0].links[0].alias", [
+      'expected the alias of an identity provider of the realm, got "nope"',
+    ]);
+    await assertDocRefused(
+      withLinks([
+        { username: "alice", links: [{ alias: "corp", externalUserId: "c-1" }] },
+        { username: "bob", links: [{ alias: "corp", externalUserId: "c-1" }] },
+      ]),
+      "users[1].links[0].externalUserId",
+      ["expected one user per identity at corp"],
+    );
+    await assertDocRefused(withLinks([{ username: "alice", links: [{ alias: "corp", externalUserId: "c-1" }, { alias: "corp", externalUserId: "c-2" }] }]), "users[0].links[1]", [
+      "expected at most one link per identity provider",
+    ]);
+  });
+
   it("refuses duplicate client ids, scope names, usernames and user ids", async () => {
     await assertDocRefused(withClient({ clientId: "gateway", public: true }), "clients[3].clientId", [
       'expected a unique clientId, got "gateway" as in clients[0]',
