@@ -1,4 +1,4 @@
-import type { Collection, Db } from "mongodb";
+import type { Collection, Db, DeleteResult } from "mongodb";
 import type { MongoCalls } from "./mongo-calls.js";
 import type {
   ClientDoc,
@@ -127,6 +127,15 @@ export async function createIndexes(c: MongoCollections): Promise<void> {
     c.revisionClaims.createIndex({ realm: 1, kind: 1, key: 1, revision: 1 }, { unique: true }),
     c.revisionClaims.createIndex({ expiresAt: 1 }),
   ]);
+}
+
+/** A collection of documents with an `expiresAt`, as {@link deleteExpired} uses it. */
+type ExpiringCollection = { deleteMany(filter: { expiresAt: { $lte: Date } }): Promise<DeleteResult> };
+
+/** Deletes the documents of `expiring` whose `expiresAt` is not after `now`; returns how many went. */
+export async function deleteExpired(now: Date, ...expiring: ExpiringCollection[]): Promise<number> {
+  const deleted = await Promise.all(expiring.map((collection) => collection.deleteMany({ expiresAt: { $lte: now } })));
+  return deleted.reduce((sum, result) => sum + result.deletedCount, 0);
 }
 
 /** What every store of the adapter works with: the collections and the driver calls' error translation. */

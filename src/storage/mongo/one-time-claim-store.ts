@@ -1,5 +1,5 @@
 import type { ExpiringRecords, OneTimeClaimStore } from "../composed-realm-repository.js";
-import type { MongoStoreContext } from "./collections.js";
+import { deleteExpired, type MongoStoreContext } from "./collections.js";
 
 /** How often one instance sweeps expired used jtis, at most. */
 const JTI_SWEEP_INTERVAL_MS = 60_000;
@@ -42,11 +42,7 @@ export class MongoOneTimeClaimStore implements OneTimeClaimStore, ExpiringRecord
   /** Counts the used jtis and revision claims past their expiry. */
   async purgeExpired(now: Date): Promise<number> {
     const { collections, calls } = this.context;
-    const past = { expiresAt: { $lte: now } };
-    return calls.call(async () => {
-      const deleted = await Promise.all([collections.usedJtis.deleteMany(past), collections.revisionClaims.deleteMany(past)]);
-      return deleted.reduce((sum, result) => sum + result.deletedCount, 0);
-    });
+    return calls.call(() => deleteExpired(now, collections.usedJtis, collections.revisionClaims));
   }
 
   /** Waits for a sweep under way (before the connection closes). */

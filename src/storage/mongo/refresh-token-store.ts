@@ -1,6 +1,6 @@
 import type { RefreshTokenRecord } from "../../domain/index.js";
 import type { ExpiringRecords, RefreshTokenStore } from "../composed-realm-repository.js";
-import { HIDDEN_FIELDS, type MongoStoreContext } from "./collections.js";
+import { deleteExpired, HIDDEN_FIELDS, type MongoStoreContext } from "./collections.js";
 import { fromRefreshTokenDoc, toRefreshTokenDoc, type RefreshTokenDoc } from "./documents.js";
 
 /**
@@ -51,11 +51,10 @@ export class MongoRefreshTokenStore implements RefreshTokenStore, ExpiringRecord
   /** Counts the refresh tokens past their expiry; their uses go too, uncounted. */
   async purgeExpired(now: Date): Promise<number> {
     const { collections, calls } = this.context;
-    const past = { expiresAt: { $lte: now } };
     return calls.call(async () => {
-      const deleted = await collections.refreshTokens.deleteMany(past);
-      await collections.refreshTokenUses.deleteMany(past);
-      return deleted.deletedCount;
+      const purged = await deleteExpired(now, collections.refreshTokens);
+      await deleteExpired(now, collections.refreshTokenUses);
+      return purged;
     });
   }
 }

@@ -1,7 +1,7 @@
 import type { ExpiringRecords, RevocationStore } from "../composed-realm-repository.js";
 import { GroupCommit } from "../group-commit.js";
 import type { TokenLineage } from "../realm-repository.js";
-import { HIDDEN_FIELDS, type MongoStoreContext } from "./collections.js";
+import { deleteExpired, HIDDEN_FIELDS, type MongoStoreContext } from "./collections.js";
 
 /** A lineage record waiting in the group commit, with its realm. */
 type ScopedLineage = { realm: string; lineage: TokenLineage };
@@ -66,10 +66,6 @@ export class MongoRevocationStore implements RevocationStore, ExpiringRecords {
   /** Counts the revocations and lineage records past their expiry. */
   async purgeExpired(now: Date): Promise<number> {
     const { collections, calls } = this.context;
-    const past = { expiresAt: { $lte: now } };
-    return calls.call(async () => {
-      const deleted = await Promise.all([collections.revocations.deleteMany(past), collections.lineage.deleteMany(past)]);
-      return deleted.reduce((sum, result) => sum + result.deletedCount, 0);
-    });
+    return calls.call(() => deleteExpired(now, collections.revocations, collections.lineage));
   }
 }
