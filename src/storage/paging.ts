@@ -96,6 +96,12 @@ export function isAfter(item: PageCursor, cursor: PageCursor): boolean {
   return a < b || (a === b && item.id > cursor.id);
 }
 
+/** The sort key of a session in a session listing: its start. */
+export const sessionCursor = (session: { startedAt: Date; id: string }): PageCursor => ({ time: session.startedAt, id: session.id });
+
+/** The sort key of an audit event in an event listing: its time. */
+export const eventCursor = (event: { time: Date; id: string }): PageCursor => ({ time: event.time, id: event.id });
+
 /** Newest first, ties by id ascending. */
 export function compareNewestFirst(a: PageCursor, b: PageCursor): number {
   const byTime = b.time.getTime() - a.time.getTime();

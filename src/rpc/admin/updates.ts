@@ -1,9 +1,9 @@
 import { Code, ConnectError } from "@connectrpc/connect";
-import { etagOf, newEtag, type Versioned } from "../admin/revisions.js";
-import type { Clock } from "../domain/index.js";
-import type { RealmRepository } from "../storage/realm-repository.js";
-import { invalidField } from "./admin-errors.js";
-import { FieldMaskError } from "./field-mask.js";
+import { etagOf, newEtag, type Versioned } from "../../admin/revisions.js";
+import type { Clock } from "../../domain/index.js";
+import type { RealmRepository } from "../../storage/realm-repository.js";
+import { invalidField } from "./errors.js";
+import { FieldMaskError } from "../field-mask.js";
 
 /** How long a claimed revision is remembered: far longer than any update takes. */
 const CLAIM_TTL_MS = 60 * 60 * 1000;

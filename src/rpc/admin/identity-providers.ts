@@ -1,12 +1,12 @@
 import { create } from "@bufbuild/protobuf";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
-import { Code, ConnectError, type ServiceImpl } from "@connectrpc/connect";
-import type { AdminService } from "../../gen/tessera/admin/v1/admin_service_pb.js";
+import type { ServiceImpl } from "@connectrpc/connect";
+import type { AdminService } from "../../../gen/tessera/admin/v1/admin_service_pb.js";
 import {
   IdentityProviderSchema,
   type IdentityProvider as ProviderMessage,
-} from "../../gen/tessera/admin/v1/identity_provider_pb.js";
-import type { MasterKeyCipher } from "../crypto/master-key-cipher.js";
+} from "../../../gen/tessera/admin/v1/identity_provider_pb.js";
+import type { MasterKeyCipher } from "../../crypto/master-key-cipher.js";
 import {
   CLAIM_MAPPING_DEFAULTS,
   DEFAULT_PROVIDER_ALGORITHMS,
@@ -14,18 +14,17 @@ import {
   type IdentityProvider,
   type PublicJwk,
   type UserPolicy,
-} from "../domain/index.js";
-import type { ProviderKeyCache } from "../idp/provider-keys.js";
-import { parseJwkSet } from "./admin-convert.js";
-import { validateIdentityProvider, type ValidationIssue } from "../realm-file/index.js";
-import type { RealmRepository } from "../storage/realm-repository.js";
-import { pageByKey } from "../storage/paging.js";
-import type { Clock } from "../domain/index.js";
-import { etagOf, newEtag } from "../admin/revisions.js";
-import { invalidArgument, invalidField } from "./admin-errors.js";
-import { mergeUpdate } from "./field-mask.js";
-import { updateVersioned } from "./admin-updates.js";
-import { noteAdminChange } from "./admin-auth.js";
+} from "../../domain/index.js";
+import type { ProviderKeyCache } from "../../idp/provider-keys.js";
+import { parseJwkSet } from "./convert.js";
+import { validateIdentityProvider, type ValidationIssue } from "../../realm-file/index.js";
+import { pageByKey } from "../../storage/paging.js";
+import { etagOf, newEtag } from "../../admin/revisions.js";
+import { invalidArgument, invalidField, notFound } from "./errors.js";
+import { pageRequest, type AdminHandlerDeps } from "./handler-deps.js";
+import { mergeUpdate } from "../field-mask.js";
+import { updateVersioned } from "./updates.js";
+import { noteAdminChange } from "../admin-auth.js";
 
 /** The identity-provider methods of the AdminService. */
 export type IdentityProviderMethods = Pick<
@@ -35,14 +34,17 @@ export type IdentityProviderMethods = Pick<
 
 const USER_POLICIES: readonly UserPolicy[] = ["create", "link-existing", "create-if-absent"];
 
+/** What the identity-provider methods need. */
+export interface IdentityProviderMethodDeps extends AdminHandlerDeps {
+  /** Encrypts introspection client secrets. */
+  cipher: MasterKeyCipher;
+  /** The providers' key-fetch health, shown with them. */
+  keys: ProviderKeyCache;
+}
+
 /** CRUD of identity providers; secrets encrypted on the way in and never sent back. */
-export function identityProviderMethods(
-  repository: RealmRepository,
-  cipher: MasterKeyCipher,
-  keys: ProviderKeyCache,
-  requireRealm: (name: string) => Promise<unknown>,
-  clock: Clock,
-): IdentityProviderMethods {
+export function identityProviderMethods(deps: IdentityProviderMethodDeps): IdentityProviderMethods {
+  const { repository, cipher, keys, requireRealm, clock } = deps;
   const toMessage = (realm: string, provider: IdentityProvider): ProviderMessage => {
     const health = keys.health(realm, provider);
     return create(IdentityProviderSchema, {
@@ -117,7 +119,7 @@ export function identityProviderMethods(
     return provider;
   };
 
-  const notFound = (alias: string) => new ConnectError(`identity provider ${alias} not found`, Code.NotFound);
+  const providerNotFound = (alias: string) => notFound(`identity provider ${alias}`);
 
   return {
     createIdentityProvider: async ({ realm, identityProvider }, context) => {
@@ -129,15 +131,14 @@ export function identityProviderMethods(
     },
     getIdentityProvider: async ({ realm, alias }) => {
       const provider = await repository.getIdentityProvider(realm, alias);
-      if (!provider) throw notFound(alias);
+      if (!provider) throw providerNotFound(alias);
       return { identityProvider: toMessage(realm, provider) };
     },
     listIdentityProviders: async (request) => {
       const { realm, aliasPrefix, enabled } = request;
       await requireRealm(realm);
-      const size = request.pageSize > 0 ? request.pageSize : 100;
       const shape = ["identity_providers", realm, aliasPrefix, String(enabled)];
-      const page = pageByKey(await repository.listIdentityProviders(realm), { pageSize: size, pageToken: request.pageToken }, shape, (p) => p.alias, (p) =>
+      const page = pageByKey(await repository.listIdentityProviders(realm), pageRequest(request), shape, (p) => p.alias, (p) =>
         p.alias.startsWith(aliasPrefix) && (enabled === undefined || p.enabled === enabled),
       );
       return { identityProviders: page.items.map((p) => toMessage(realm, p)), nextPageToken: page.nextPageToken ?? "" };
@@ -156,14 +157,14 @@ export function identityProviderMethods(
           return fromMessage(realm, mergeUpdate(IdentityProviderSchema, toMessage(realm, existing), identityProvider, updateMask, outputOnly), existing);
         },
         write: (next) => repository.updateIdentityProvider(realm, next),
-        notFound: () => notFound(alias),
+        notFound: () => providerNotFound(alias),
       });
       noteAdminChange(context, { resource: `identity-providers/${alias}`, before, after });
       return { identityProvider: toMessage(realm, after) };
     },
     deleteIdentityProvider: async ({ realm, alias }, context) => {
       noteAdminChange(context, { resource: `identity-providers/${alias}`, before: await repository.getIdentityProvider(realm, alias) });
-      if (!(await repository.deleteIdentityProvider(realm, alias))) throw notFound(alias);
+      if (!(await repository.deleteIdentityProvider(realm, alias))) throw providerNotFound(alias);
       return {};
     },
   };

@@ -1,26 +1,22 @@
 import { create } from "@bufbuild/protobuf";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
-import { Code, ConnectError, type ServiceImpl } from "@connectrpc/connect";
+import type { ServiceImpl } from "@connectrpc/connect";
 import type { JWK } from "jose";
-import type { AdminService } from "../../gen/tessera/admin/v1/admin_service_pb.js";
-import { SigningKeySchema, type SigningKey as SigningKeyMessage } from "../../gen/tessera/admin/v1/signing_key_pb.js";
-import { SIGNING_ALGORITHMS, type Clock, type Realm, type SigningAlgorithm, type SigningKey } from "../domain/index.js";
-import type { RealmRepository } from "../storage/realm-repository.js";
-import { effectiveKeyState, SigningKeyError, type RealmKeyStore } from "../tokens/realm-keys.js";
-import { invalidField } from "./admin-errors.js";
-import { updateVersioned } from "./admin-updates.js";
-import { noteAdminChange } from "./admin-auth.js";
+import type { AdminService } from "../../../gen/tessera/admin/v1/admin_service_pb.js";
+import { SigningKeySchema, type SigningKey as SigningKeyMessage } from "../../../gen/tessera/admin/v1/signing_key_pb.js";
+import { SIGNING_ALGORITHMS, type Realm, type SigningAlgorithm, type SigningKey } from "../../domain/index.js";
+import { effectiveKeyState, SigningKeyError, type RealmKeyStore } from "../../tokens/realm-keys.js";
+import { invalidField, notFound } from "./errors.js";
+import { updateVersioned } from "./updates.js";
+import { noteAdminChange } from "../admin-auth.js";
+import type { AdminHandlerDeps } from "./handler-deps.js";
 
 /** The signing-key methods of the AdminService. */
 export type SigningKeyMethods = Pick<ServiceImpl<typeof AdminService>, "listSigningKeys" | "rotateSigningKey" | "importSigningKey">;
 
 /** What the signing-key methods need. */
-export interface SigningKeyMethodDeps {
-  repository: RealmRepository;
+export interface SigningKeyMethodDeps extends AdminHandlerDeps {
   keys: RealmKeyStore;
-  clock: Clock;
-  /** Resolves the realm or throws NOT_FOUND. */
-  requireRealm: (name: string) => Promise<Realm>;
 }
 
 /** A key's public view: never its private half. */
@@ -56,7 +52,7 @@ export function signingKeyMethods(deps: SigningKeyMethodDeps): SigningKeyMethods
       read: () => repository.getRealm(realm.name),
       apply: async (current) => ({ ...current, signingAlgorithm: algorithm }),
       write: (next) => repository.updateRealm(next),
-      notFound: () => new ConnectError(`realm ${realm.name} not found`, Code.NotFound),
+      notFound: () => notFound(`realm ${realm.name}`),
     });
     return after;
   };

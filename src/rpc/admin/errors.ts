@@ -1,6 +1,6 @@
 import { Code, ConnectError } from "@connectrpc/connect";
-import { BadRequestSchema } from "../../gen/google/rpc/error_details_pb.js";
-import { formatIssue, type IssuePath, type ValidationIssue } from "../realm-file/index.js";
+import { BadRequestSchema } from "../../../gen/google/rpc/error_details_pb.js";
+import { formatIssue, type IssuePath, type ValidationIssue } from "../../realm-file/index.js";
 
 /** Realm-file key names that differ from the admin messages' field names. */
 const PROTO_NAMES: Readonly<Record<string, string>> = { public: "public_client", jwks: "jwks_json", realm: "name" };
@@ -35,4 +35,15 @@ export function badRequest(message: string, violations: { field: string; descrip
 /** INVALID_ARGUMENT naming one request field. */
 export function invalidField(field: string, description: string): ConnectError {
   return badRequest(`${field}: ${description}`, [{ field, description }]);
+}
+
+/** NOT_FOUND naming what was not found: `client app not found`. */
+export function notFound(what: string): ConnectError {
+  return new ConnectError(`${what} not found`, Code.NotFound);
+}
+
+/** The value of a request field that must not be empty; INVALID_ARGUMENT naming the field if it is. */
+export function requiredField(value: string, field: string): string {
+  if (value === "") throw invalidField(field, "expected a non-empty string");
+  return value;
 }

@@ -1,17 +1,17 @@
 import { randomUUID } from "node:crypto";
-import { Code, ConnectError, type ServiceImpl } from "@connectrpc/connect";
-import type { AdminService } from "../../gen/tessera/admin/v1/admin_service_pb.js";
-import { UserSchema, type User as UserMessage } from "../../gen/tessera/admin/v1/user_pb.js";
-import { newEtag } from "../admin/revisions.js";
-import { invalidArgument, invalidField } from "./admin-errors.js";
-import { updateVersioned } from "./admin-updates.js";
-import { mergeUpdate } from "./field-mask.js";
-import type { Clock, User } from "../domain/index.js";
-import type { SessionManager } from "../exchange/sessions.js";
-import { validateUser } from "../realm-file/index.js";
-import type { RealmRepository } from "../storage/realm-repository.js";
-import { linkToMessage, userFromMessage, userToMessage } from "./admin-convert.js";
-import { noteAdminChange } from "./admin-auth.js";
+import type { ServiceImpl } from "@connectrpc/connect";
+import type { AdminService } from "../../../gen/tessera/admin/v1/admin_service_pb.js";
+import { UserSchema, type User as UserMessage } from "../../../gen/tessera/admin/v1/user_pb.js";
+import { newEtag } from "../../admin/revisions.js";
+import { invalidArgument, invalidField, notFound } from "./errors.js";
+import { updateVersioned } from "./updates.js";
+import { mergeUpdate } from "../field-mask.js";
+import type { User } from "../../domain/index.js";
+import type { SessionManager } from "../../exchange/sessions.js";
+import { validateUser } from "../../realm-file/index.js";
+import { linkToMessage, userFromMessage, userToMessage } from "./convert.js";
+import { noteAdminChange } from "../admin-auth.js";
+import { pageRequest, type AdminHandlerDeps } from "./handler-deps.js";
 
 /** The user methods of the AdminService. */
 export type UserMethods = Pick<
@@ -20,14 +20,9 @@ export type UserMethods = Pick<
 >;
 
 /** What the user methods need. */
-export interface UserMethodDeps {
-  repository: RealmRepository;
+export interface UserMethodDeps extends AdminHandlerDeps {
+  /** Ends a deleted user's sessions. */
   sessions: SessionManager;
-  clock: Clock;
-  /** Resolves the realm or throws NOT_FOUND. */
-  requireRealm: (name: string) => Promise<unknown>;
-  /** Page size and token of a listing request. */
-  pageOf: (request: { pageSize: number; pageToken: string }) => { pageSize: number; pageToken?: string };
 }
 
 /** Refuses a user that breaks a rule of realm files, naming the field. */
@@ -41,14 +36,14 @@ function checked(user: User): User {
 /** CRUD of a realm's users and a view of their identity-provider links. */
 export function userMethods(deps: UserMethodDeps): UserMethods {
   const { repository, requireRealm } = deps;
-  const notFound = (what: string) => new ConnectError(`user ${what} not found`, Code.NotFound);
+  const userNotFound = (what: string) => notFound(`user ${what}`);
   const required = (message: UserMessage | undefined): UserMessage => {
     if (!message) throw invalidField("user", "required");
     return message;
   };
   const existing = async (realm: string, id: string): Promise<User> => {
     const user = id === "" ? undefined : await repository.getUser(realm, id);
-    if (!user) throw notFound(id);
+    if (!user) throw userNotFound(id);
     return user;
   };
   return {
@@ -63,13 +58,13 @@ export function userMethods(deps: UserMethodDeps): UserMethods {
     getUser: async ({ realm, userId, username }) => {
       if ((userId === "") === (username === "")) throw invalidField("user_id", "expected exactly one of user_id and username");
       const user = userId ? await repository.getUser(realm, userId) : await repository.findUserByUsername(realm, username);
-      if (!user) throw notFound(userId || username);
+      if (!user) throw userNotFound(userId || username);
       return { user: userToMessage(user) };
     },
     listUsers: async (request) => {
       await requireRealm(request.realm);
       const page = await repository.listUsers(request.realm, {
-        ...deps.pageOf(request),
+        ...pageRequest(request),
         ...(request.usernamePrefix && { usernamePrefix: request.usernamePrefix }),
         ...(request.email && { email: request.email }),
         ...(request.enabled !== undefined && { enabled: request.enabled }),
@@ -87,14 +82,14 @@ export function userMethods(deps: UserMethodDeps): UserMethods {
         read: () => repository.getUser(realm, message.id),
         apply: async (current) => checked(userFromMessage(mergeUpdate(UserSchema, userToMessage(current), message, updateMask, ["etag"]), current.id)),
         write: (next) => repository.updateUser(realm, next),
-        notFound: () => notFound(message.id),
+        notFound: () => userNotFound(message.id),
       });
       noteAdminChange(context, { resource: `users/${message.id}`, before, after });
       return { user: userToMessage(after) };
     },
     deleteUser: async ({ realm, userId }, context) => {
       noteAdminChange(context, { resource: `users/${userId}`, before: await repository.getUser(realm, userId) });
-      if (!(await repository.deleteUser(realm, userId))) throw notFound(userId);
+      if (!(await repository.deleteUser(realm, userId))) throw userNotFound(userId);
       // A deleted user's tokens stop working: its sessions end (tokens without a session expire on their own).
       let pageToken: string | undefined;
       do {

@@ -1,14 +1,14 @@
 import { Code, ConnectError, type HandlerContext, type ServiceImpl } from "@connectrpc/connect";
-import type { AdminService } from "../../gen/tessera/admin/v1/admin_service_pb.js";
-import { allowsRealmCreation } from "../admin/admin-access.js";
-import { applyRealmImport, planRealmImport, readRealmBundle } from "../admin/realm-transfer.js";
-import type { MasterKeyCipher } from "../crypto/master-key-cipher.js";
-import type { Realm } from "../domain/index.js";
-import { convertKeycloakExport, KeycloakExportError } from "../keycloak/convert-realm.js";
-import { formatIssue, formatIssuePath, RealmFileError, readRealmDocument, renderRealmFile, toRealmFile, type RealmFile, type ValidationIssue } from "../realm-file/index.js";
-import type { RealmRepository } from "../storage/realm-repository.js";
-import { adminPrincipalOf, noteAdminChange } from "./admin-auth.js";
-import { badRequest, invalidField } from "./admin-errors.js";
+import type { AdminService } from "../../../gen/tessera/admin/v1/admin_service_pb.js";
+import { allowsRealmCreation } from "../../admin/admin-access.js";
+import { applyRealmImport, planRealmImport, readRealmBundle } from "../../admin/realm-transfer.js";
+import type { MasterKeyCipher } from "../../crypto/master-key-cipher.js";
+import type { Realm } from "../../domain/index.js";
+import { convertKeycloakExport, KeycloakExportError } from "../../keycloak/convert-realm.js";
+import { formatIssue, formatIssuePath, RealmFileError, readRealmDocument, renderRealmFile, toRealmFile, type RealmFile, type ValidationIssue } from "../../realm-file/index.js";
+import type { RealmRepository } from "../../storage/realm-repository.js";
+import { adminPrincipalOf, noteAdminChange } from "../admin-auth.js";
+import { badRequest, invalidField } from "./errors.js";
 
 /** The realm-file methods of the AdminService. */
 export type RealmFileMethods = Pick<ServiceImpl<typeof AdminService>, "exportRealm" | "importRealm" | "importKeycloakRealm">;

@@ -1,12 +1,12 @@
 import { create } from "@bufbuild/protobuf";
-import { ClientSchema, type Client as ClientMessage } from "../../gen/tessera/admin/v1/client_pb.js";
-import { RealmSchema, type Realm as RealmMessage } from "../../gen/tessera/admin/v1/realm_pb.js";
-import { ScopeSchema, type Scope as ScopeMessage } from "../../gen/tessera/admin/v1/scope_pb.js";
+import { ClientSchema, type Client as ClientMessage } from "../../../gen/tessera/admin/v1/client_pb.js";
+import { RealmSchema, type Realm as RealmMessage } from "../../../gen/tessera/admin/v1/realm_pb.js";
+import { ScopeSchema, type Scope as ScopeMessage } from "../../../gen/tessera/admin/v1/scope_pb.js";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
-import { EventSchema, type Event as EventMessage } from "../../gen/tessera/admin/v1/event_pb.js";
-import { SessionSchema, type Session as SessionMessage } from "../../gen/tessera/admin/v1/session_pb.js";
-import { etagOf } from "../admin/revisions.js";
-import { UserLinkSchema, UserSchema, type User as UserMessage, type UserLink as UserLinkMessage } from "../../gen/tessera/admin/v1/user_pb.js";
+import { EventSchema, type Event as EventMessage } from "../../../gen/tessera/admin/v1/event_pb.js";
+import { SessionSchema, type Session as SessionMessage } from "../../../gen/tessera/admin/v1/session_pb.js";
+import { etagOf } from "../../admin/revisions.js";
+import { UserLinkSchema, UserSchema, type User as UserMessage, type UserLink as UserLinkMessage } from "../../../gen/tessera/admin/v1/user_pb.js";
 import {
   isSessionActive,
   sessionExpiresAt,
@@ -18,7 +18,7 @@ import {
   type Scope,
   type Session,
   type User,
-} from "../domain/index.js";
+} from "../../domain/index.js";
 
 /** Domain realm to its admin message. */
 export function realmToMessage(realm: Realm): RealmMessage {
