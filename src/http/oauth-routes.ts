@@ -27,8 +27,11 @@ export interface OAuthRoutesDeps {
 
 type Endpoint = "token" | "introspect" | "revoke" | "logout" | "certs" | "metadata";
 
-/** `/realms/{realm}/{rest}` paths and the endpoint each serves. */
-const ENDPOINTS: Record<string, Endpoint> = {
+/**
+ * `/realms/{realm}/{rest}` paths and the endpoint each serves. A Map, not an object literal: a
+ * path such as `valueOf` or `__proto__` must find nothing rather than Object.prototype's members.
+ */
+const ENDPOINTS = new Map<string, Endpoint>(Object.entries({
   "protocol/openid-connect/token": "token",
   "protocol/openid-connect/token/introspect": "introspect",
   "protocol/openid-connect/revoke": "revoke",
@@ -36,7 +39,7 @@ const ENDPOINTS: Record<string, Endpoint> = {
   "protocol/openid-connect/certs": "certs",
   ".well-known/openid-configuration": "metadata",
   ".well-known/oauth-authorization-server": "metadata",
-};
+}));
 
 const METHODS: Record<Endpoint, string> = { token: "POST", introspect: "POST", revoke: "POST", logout: "POST", certs: "GET", metadata: "GET" };
 
@@ -74,7 +77,7 @@ export function createOAuthRoutes(deps: OAuthRoutesDeps): (req: HttpRequest, res
 async function serve(deps: OAuthRoutesDeps, req: HttpRequest, res: HttpResponse): Promise<void> {
   const path = new URL(req.url ?? "/", "http://localhost").pathname;
   const match = /^\/realms\/([^/]+)\/(.+)$/.exec(path);
-  const endpoint = match ? ENDPOINTS[match[2]] : undefined;
+  const endpoint = match ? ENDPOINTS.get(match[2]) : undefined;
   if (!match || !endpoint) {
     req.resume();
     return sendAdapterError(res, new OAuthError("not_found", "no such endpoint"), deps.log);
