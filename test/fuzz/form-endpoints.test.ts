@@ -20,6 +20,9 @@ const CREDENTIALS = new Set(["client_secret", "client_assertion", "subject_token
 const PATHS = ["protocol/openid-connect/token", "protocol/openid-connect/token/introspect", "protocol/openid-connect/revoke", "protocol/openid-connect/logout", "protocol/openid-connect/certs", ".well-known/openid-configuration", "protocol/openid-connect/auth", ""];
 const CONTENT_TYPES = ["application/x-www-form-urlencoded", "application/x-www-form-urlencoded; charset=utf-8", "application/json", "text/plain", "multipart/form-data; boundary=x", ""];
 
+/** `text` with lone surrogates replaced, as encodeURIComponent takes only well-formed UTF-16. */
+const wellFormed = (text: string): string => Buffer.from(text, "utf8").toString("utf8");
+
 interface FuzzRequest {
   method: string;
   realm: string;
@@ -70,9 +73,9 @@ describe("fuzzing the OAuth form endpoints", () => {
         const headers: Record<string, string> = {};
         if (request.contentType) headers["content-type"] = request.contentType;
         if (request.basic) headers.authorization = `Basic ${Buffer.from(request.basic.join(":")).toString("base64")}`;
-        const body = "form" in request.body ? new URLSearchParams(request.body.form).toString() : request.body.raw;
+        const body = "form" in request.body ? new URLSearchParams(request.body.form).toString() : Buffer.from(request.body.raw);
         const hasBody = request.method !== "GET" && request.method !== "OPTIONS";
-        const url = `${harness.baseUrl}/realms/${encodeURIComponent(request.realm.toWellFormed())}/${request.path}`;
+        const url = `${harness.baseUrl}/realms/${encodeURIComponent(wellFormed(request.realm))}/${request.path}`;
         const response = await fetch(url, { method: request.method, headers, body: hasBody ? body : undefined });
         const text = await response.text();
         assert.ok(response.status < 500, `${request.method} ${request.path}: ${response.status} ${text.slice(0, 200)}`);
