@@ -11,11 +11,11 @@ type FileScope = NonNullable<RealmFile["scopes"]>[number];
 export const KEYCLOAK_BUILT_IN_CLIENTS = new Set(["account", "account-console", "admin-cli", "broker", "realm-management", "security-admin-console"]);
 
 /** Keycloak mappers whose claim Tessera always writes itself. */
-const NATIVE_MAPPERS: Record<string, string> = {
+const NATIVE_MAPPERS = new Map<string, string>(Object.entries({
   "oidc-sub-mapper": "Tessera always sets sub",
   "oidc-audience-resolve-mapper": "Tessera sets aud from the granted scopes' audiences",
   "oidc-allowed-origins-mapper": "CORS is configured per server (--cors-origin), not per token",
-};
+}));
 
 /** Keycloak's attribute that turns on standard token exchange (V2) for a client, and its refresh setting. */
 const TOKEN_EXCHANGE_ENABLED = "standard.token.exchange.enabled";
@@ -59,7 +59,7 @@ function scopeAudiences(scope: KeycloakClientScope, clientIds: ReadonlySet<strin
       else if (audience && clientIds.has(audience)) audiences.push(audience);
       else if (audience) report.leftOut(element, `audience ${audience} is not an imported client`);
       else report.leftOut(element, "a custom audience: a Tessera audience names a client of the realm");
-    } else if (NATIVE_MAPPERS[mapper.protocolMapper]) {
+    } else if (NATIVE_MAPPERS.has(mapper.protocolMapper)) {
       continue; // the claim is there without a mapper
     } else {
       report.leftOut(element, `mapper type ${mapper.protocolMapper}: Tessera's tokens carry fixed claims (RFC 9068), scopes grant audiences only`);
@@ -117,7 +117,7 @@ export function convertClient(client: KeycloakClient, source: KeycloakExport, sc
     report.leftOut(`${element} browser and password flows`, "Tessera serves client credentials, token exchange and refresh; logins stay with your identity provider");
   }
   for (const mapper of client.protocolMappers ?? []) {
-    if (!NATIVE_MAPPERS[mapper.protocolMapper]) {
+    if (!NATIVE_MAPPERS.has(mapper.protocolMapper)) {
       report.leftOut(`${element} mapper ${mapper.name}`, `mapper type ${mapper.protocolMapper}: per-client claims have no Tessera meaning; audiences come from scopes`);
     }
   }
