@@ -1,4 +1,6 @@
 import type { RealmUrls } from "../domain/index.js";
+import type { AuthAttempt, AuthThrottle } from "../exchange/auth-throttle.js";
+import { oauthError } from "../exchange/errors.js";
 import { checkRealmAccessToken, issuedToClient, scopesOf } from "../exchange/presented-tokens.js";
 import type { SessionManager } from "../exchange/sessions.js";
 import type { RealmRepository } from "../storage/realm-repository.js";
@@ -19,6 +21,8 @@ export interface AdminTokenAuthenticatorDeps {
   verifier: RealmTokenVerifier;
   sessions: SessionManager;
   urls: (realm: string) => RealmUrls;
+  /** Throttles refused tokens per source address (issue 13); none: every call is checked. */
+  throttle?: AuthThrottle;
 }
 
 /** `Bearer <token>` (RFC 6750 §2.1; the scheme is case-insensitive, RFC 7235 §2.1). */
@@ -33,10 +37,30 @@ const BEARER = /^Bearer +([A-Za-z0-9\-._~+/]+=*) *$/i;
 export class AdminTokenAuthenticator {
   constructor(private readonly deps: AdminTokenAuthenticatorDeps) {}
 
-  /** The caller of a call with this `authorization` header; throws {@link AdminAuthenticationError}. */
-  async authenticate(authorization: string | null): Promise<AdminPrincipal> {
-    // RFC 6750 §3.1: a request without credentials gets no error code, just the challenge.
+  /**
+   * The caller of a call with this `authorization` header, from `sourceAddress`; throws
+   * {@link AdminAuthenticationError}, or a throttled `temporarily_unavailable` OAuthError after too
+   * many refused tokens from that address (checked before the token is).
+   */
+  async authenticate(authorization: string | null, sourceAddress?: string): Promise<AdminPrincipal> {
+    const { throttle } = this.deps;
+    const attempt: AuthAttempt = { kind: "admin_bearer", realm: MASTER_REALM, clientId: "", sourceAddress };
+    const retryAfter = throttle?.retryAfterSeconds(attempt);
+    // Issue 13: while throttled, refuse before the token is verified.
+    if (retryAfter !== undefined) throw oauthError.throttled(retryAfter);
+    // RFC 6750 §3.1: a request without credentials gets no error code, just the challenge (and is no failed attempt).
     if (authorization === null || authorization === "") throw new AdminAuthenticationError("bearer token required");
+    try {
+      const principal = await this.#authenticate(authorization);
+      throttle?.succeeded(attempt);
+      return principal;
+    } catch (error) {
+      if (error instanceof AdminAuthenticationError) throttle?.failed(attempt, "bad_admin_token");
+      throw error;
+    }
+  }
+
+  async #authenticate(authorization: string): Promise<AdminPrincipal> {
     const token = BEARER.exec(authorization)?.[1];
     if (token === undefined) throw new AdminAuthenticationError("expected an authorization header: Bearer <access token>");
     const { repository, verifier, sessions, urls } = this.deps;
