@@ -1,6 +1,5 @@
 import type { RealmUrls } from "../domain/index.js";
-import type { AuthAttempt, AuthThrottle } from "../exchange/auth-throttle.js";
-import { oauthError } from "../exchange/errors.js";
+import type { AuthThrottle } from "../exchange/auth-throttle.js";
 import { checkRealmAccessToken, issuedToClient, scopesOf } from "../exchange/presented-tokens.js";
 import type { SessionManager } from "../exchange/sessions.js";
 import type { RealmRepository } from "../storage/realm-repository.js";
@@ -43,24 +42,17 @@ export class AdminTokenAuthenticator {
    * many refused tokens from that address (checked before the token is).
    */
   async authenticate(authorization: string | null, sourceAddress?: string): Promise<AdminPrincipal> {
-    const { throttle } = this.deps;
-    const attempt: AuthAttempt = { kind: "admin_bearer", realm: MASTER_REALM, clientId: "", sourceAddress };
-    const retryAfter = throttle?.retryAfterSeconds(attempt);
-    // Issue 13: while throttled, refuse before the token is verified.
-    if (retryAfter !== undefined) throw oauthError.throttled(retryAfter);
-    // RFC 6750 §3.1: a request without credentials gets no error code, just the challenge (and is no failed attempt).
-    if (authorization === null || authorization === "") throw new AdminAuthenticationError("bearer token required");
-    try {
-      const principal = await this.#authenticate(authorization);
-      throttle?.succeeded(attempt);
-      return principal;
-    } catch (error) {
-      if (error instanceof AdminAuthenticationError) throttle?.failed(attempt, "bad_admin_token");
-      throw error;
-    }
+    const attempt = { kind: "admin_bearer", realm: MASTER_REALM, clientId: "", sourceAddress } as const;
+    const presented = authorization !== null && authorization !== "";
+    const check = () => this.#authenticate(authorization);
+    // A call without credentials is no failed attempt.
+    const failureOf = (error: unknown) => (presented && error instanceof AdminAuthenticationError ? "bad_admin_token" : undefined);
+    return this.deps.throttle?.guard(attempt, check, failureOf) ?? check();
   }
 
-  async #authenticate(authorization: string): Promise<AdminPrincipal> {
+  async #authenticate(authorization: string | null): Promise<AdminPrincipal> {
+    // RFC 6750 §3.1: a request without credentials gets no error code, just the challenge.
+    if (authorization === null || authorization === "") throw new AdminAuthenticationError("bearer token required");
     const token = BEARER.exec(authorization)?.[1];
     if (token === undefined) throw new AdminAuthenticationError("expected an authorization header: Bearer <access token>");
     const { repository, verifier, sessions, urls } = this.deps;

@@ -1,6 +1,6 @@
 import { createHash } from "node:crypto";
 import type { Clock } from "../domain/index.js";
-import type { ClientAuthFailure } from "./errors.js";
+import { oauthError, type ClientAuthFailure } from "./errors.js";
 import { sourceAddressKey } from "./source-address.js";
 
 /** Settings of {@link AuthThrottle} (`--auth-throttle*`). */
@@ -79,8 +79,34 @@ export class AuthThrottle {
     private readonly maxEntries = MAX_THROTTLE_ENTRIES,
   ) {}
 
+  /**
+   * Runs one authentication attempt under the throttle: refused with a throttled
+   * `temporarily_unavailable` before `check` runs while the attempt's counters wait; else `check`
+   * runs, and a failure (one `failureOf` names) is counted. An attempt whose counters came to wait
+   * while it was checked (a burst of parallel guesses) is refused the same way whatever its outcome,
+   * so no answer past the threshold tells a right credential from a wrong one.
+   */
+  async guard<T>(attempt: AuthAttempt, check: () => Promise<T>, failureOf: (error: unknown) => ClientAuthFailure | undefined): Promise<T> {
+    const early = this.#retryAfterSeconds(attempt);
+    // Issue 13: while throttled, refuse before any credential is checked.
+    if (early !== undefined) throw oauthError.throttled(early);
+    let outcome: { value: T } | { error: unknown };
+    try {
+      outcome = { value: await check() };
+    } catch (error) {
+      outcome = { error };
+    }
+    const late = this.#retryAfterSeconds(attempt);
+    const failure = "error" in outcome ? failureOf(outcome.error) : undefined;
+    if (failure !== undefined) this.#failed(attempt, failure);
+    if (late !== undefined) throw oauthError.throttled(late);
+    if ("error" in outcome) throw outcome.error;
+    this.#succeeded(attempt);
+    return outcome.value;
+  }
+
   /** Seconds the caller must wait before this attempt is checked at all, or undefined when it may go ahead. */
-  retryAfterSeconds(attempt: AuthAttempt): number | undefined {
+  #retryAfterSeconds(attempt: AuthAttempt): number | undefined {
     if (!this.settings.enabled) return undefined;
     const now = this.clock.now().getTime();
     for (const [scope, key] of this.#keys(attempt)) {
@@ -94,7 +120,7 @@ export class AuthThrottle {
   }
 
   /** Counts a failed attempt; reaching a threshold blocks its counter for the next back-off, doubled at each further failure. */
-  failed(attempt: AuthAttempt, reason: ClientAuthFailure): void {
+  #failed(attempt: AuthAttempt, reason: ClientAuthFailure): void {
     this.observer?.authenticationFailed(attempt.realm, reason);
     if (!this.settings.enabled) return;
     const now = this.clock.now().getTime();
@@ -116,7 +142,7 @@ export class AuthThrottle {
   }
 
   /** A successful attempt forgets its (realm, client, address) counter; the address's stays. */
-  succeeded(attempt: AuthAttempt): void {
+  #succeeded(attempt: AuthAttempt): void {
     if (!this.settings.enabled) return;
     this.#counters.delete(this.#keys(attempt)[0][1]);
   }

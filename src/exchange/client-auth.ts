@@ -18,7 +18,7 @@ import {
 } from "../domain/index.js";
 import type { ClientSecretVerifier } from "../crypto/client-secrets.js";
 import type { RealmRepository } from "../storage/realm-repository.js";
-import type { AuthAttempt, AuthThrottle } from "./auth-throttle.js";
+import type { AuthThrottle } from "./auth-throttle.js";
 import { OAuthError, oauthError } from "./errors.js";
 
 /** A client certificate presented over mutual TLS (RFC 8705). */
@@ -126,19 +126,10 @@ export class ClientAuthenticator {
 
   /** Authenticates; throws `invalid_client` (or `invalid_request` for a malformed request). */
   async authenticate(realm: Realm, presented: PresentedClientCredentials): Promise<AuthenticatedClient> {
-    const { throttle } = this.deps;
-    const attempt: AuthAttempt = { kind: "client", realm: realm.name, clientId: claimedClientId(presented), sourceAddress: presented.sourceAddress };
-    const retryAfter = throttle?.retryAfterSeconds(attempt);
-    // Issue 13: while throttled, refuse before any credential is checked, so the answer tells nothing about them.
-    if (retryAfter !== undefined) throw oauthError.throttled(retryAfter);
-    let authenticated: AuthenticatedClient;
-    try {
-      authenticated = await this.#authenticate(realm, presented);
-    } catch (error) {
-      if (error instanceof OAuthError && error.code === "invalid_client") throttle?.failed(attempt, error.reason ?? "malformed");
-      throw error;
-    }
-    throttle?.succeeded(attempt);
+    const attempt = { kind: "client", realm: realm.name, clientId: claimedClientId(presented), sourceAddress: presented.sourceAddress } as const;
+    const check = () => this.#authenticate(realm, presented);
+    const failureOf = (error: unknown) => (error instanceof OAuthError && error.code === "invalid_client" ? (error.reason ?? "malformed") : undefined);
+    const authenticated = await (this.deps.throttle?.guard(attempt, check, failureOf) ?? check());
     const certificate = presented.clientCertificate;
     return certificate?.authorized ? { ...authenticated, certificateThumbprint: certificate.thumbprintS256 } : authenticated;
   }

@@ -97,6 +97,13 @@ describe("throttled client authentication (issue 13)", () => {
     assert.equal((await gateway(SECRETS.gateway)).status, 200);
   });
 
+  it("a burst of parallel guesses: only the first five are answered, every later one is 429 whatever its secret", async () => {
+    const burst = await Promise.all([...Array(20).fill("wrong-secret"), SECRETS.gateway].map((secret: string) => gateway(secret)));
+    const statuses = burst.map((answer) => answer.status);
+    assert.equal(statuses.filter((s) => s === 401).length, 5, statuses.join(" "));
+    assert.equal(statuses.filter((s) => s === 429).length + statuses.filter((s) => s === 200).length, 16, statuses.join(" "));
+  });
+
   it("the legitimate client from another address keeps working: no lock-out by client_id", async () => {
     await failTimes(5, () => gateway("wrong-secret"));
     assert.equal((await gateway(SECRETS.gateway)).status, 429);
