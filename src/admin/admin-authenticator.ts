@@ -1,4 +1,5 @@
 import type { RealmUrls } from "../domain/index.js";
+import type { AuthThrottle } from "../exchange/auth-throttle.js";
 import { checkRealmAccessToken, issuedToClient, scopesOf } from "../exchange/presented-tokens.js";
 import type { SessionManager } from "../exchange/sessions.js";
 import type { RealmRepository } from "../storage/realm-repository.js";
@@ -19,6 +20,8 @@ export interface AdminTokenAuthenticatorDeps {
   verifier: RealmTokenVerifier;
   sessions: SessionManager;
   urls: (realm: string) => RealmUrls;
+  /** Throttles refused tokens per source address (issue 13); none: every call is checked. */
+  throttle?: AuthThrottle;
 }
 
 /** `Bearer <token>` (RFC 6750 §2.1; the scheme is case-insensitive, RFC 7235 §2.1). */
@@ -33,8 +36,21 @@ const BEARER = /^Bearer +([A-Za-z0-9\-._~+/]+=*) *$/i;
 export class AdminTokenAuthenticator {
   constructor(private readonly deps: AdminTokenAuthenticatorDeps) {}
 
-  /** The caller of a call with this `authorization` header; throws {@link AdminAuthenticationError}. */
-  async authenticate(authorization: string | null): Promise<AdminPrincipal> {
+  /**
+   * The caller of a call with this `authorization` header, from `sourceAddress`; throws
+   * {@link AdminAuthenticationError}, or a throttled `temporarily_unavailable` OAuthError after too
+   * many refused tokens from that address (checked before the token is).
+   */
+  async authenticate(authorization: string | null, sourceAddress?: string): Promise<AdminPrincipal> {
+    const attempt = { kind: "admin_bearer", realm: MASTER_REALM, clientId: "", sourceAddress } as const;
+    const presented = authorization !== null && authorization !== "";
+    const check = () => this.#authenticate(authorization);
+    // A call without credentials is no failed attempt.
+    const failureOf = (error: unknown) => (presented && error instanceof AdminAuthenticationError ? "bad_admin_token" : undefined);
+    return this.deps.throttle?.guard(attempt, check, failureOf) ?? check();
+  }
+
+  async #authenticate(authorization: string | null): Promise<AdminPrincipal> {
     // RFC 6750 §3.1: a request without credentials gets no error code, just the challenge.
     if (authorization === null || authorization === "") throw new AdminAuthenticationError("bearer token required");
     const token = BEARER.exec(authorization)?.[1];

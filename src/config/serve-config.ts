@@ -1,5 +1,6 @@
 import { parseArgs } from "node:util";
 import { authority } from "../domain/authority.js";
+import { DEFAULT_AUTH_THROTTLE, type AuthThrottleSettings } from "../exchange/auth-throttle.js";
 import { ConfigFileError, readConfigFile, type ConfigFile } from "./config-file.js";
 import { LOG_LEVELS, PARSE_ARGS_OPTIONS, SERVE_OPTIONS, STORAGE_KINDS, serveUsage, type OptionKey } from "./options.js";
 
@@ -44,6 +45,8 @@ export interface ServeSettings {
   shutdownGraceMs: number;
   /** Leeway on `exp`/`nbf` of the realms' own tokens, seconds (`--token-clock-skew`). */
   tokenClockSkewSeconds: number;
+  /** `--auth-throttle*`: throttling of failed authentication. */
+  authThrottle: AuthThrottleSettings;
   /** Origins allowed by CORS (`*` for any); empty: CORS off. */
   corsOrigins: string[];
   /** The admin client created in an empty master realm on a first start (both or neither set). */
@@ -165,6 +168,7 @@ export function parseServeConfig(argv: string[], env: NodeJS.ProcessEnv): ServeC
     tls,
     shutdownGraceMs: durationOf(pick(sources, "shutdownGrace")) ?? 10_000,
     tokenClockSkewSeconds: clockSkewOf(pick(sources, "tokenClockSkew")),
+    authThrottle: authThrottleOf(sources),
     corsOrigins: corsOriginsOf(pickList(sources, "corsOrigins")),
     bootstrapAdmin: bootstrapAdminOf(pick(sources, "bootstrapAdminClientId"), pick(sources, "bootstrapAdminSecret")),
     sources: sources.picked,
@@ -313,6 +317,30 @@ function clockSkewOf(setting: Setting | undefined): number {
   const ms = durationOf(setting) ?? 0;
   if (setting !== undefined && ms > 300_000) fail(setting, "expected at most 5m (a skew, not a lifetime)", true);
   return ms / 1000;
+}
+
+/** An integer setting within `min`-`max`. */
+function integerOf(setting: Setting | undefined, min: number, max: number): number | undefined {
+  if (setting === undefined) return undefined;
+  const value = /^\d{1,6}$/.test(setting.value) ? Number(setting.value) : NaN;
+  if (!(value >= min && value <= max)) fail(setting, `expected an integer ${min}-${max}`, true);
+  return value;
+}
+
+/** `--auth-throttle*`: on or off, the two thresholds, the back-off and the window; unset ones take {@link DEFAULT_AUTH_THROTTLE}. */
+function authThrottleOf(sources: Sources): AuthThrottleSettings {
+  const d = DEFAULT_AUTH_THROTTLE;
+  const settings: AuthThrottleSettings = {
+    enabled: (oneOf(pick(sources, "authThrottle"), ["on", "off"]) ?? "on") === "on",
+    clientFailures: integerOf(pick(sources, "authThrottleClientFailures"), 1, 1000) ?? d.clientFailures,
+    addressFailures: integerOf(pick(sources, "authThrottleAddressFailures"), 0, 100_000) ?? d.addressFailures,
+    initialBackoffMs: durationOf(pick(sources, "authThrottleBackoff")) ?? d.initialBackoffMs,
+    maxBackoffMs: durationOf(pick(sources, "authThrottleMaxBackoff")) ?? d.maxBackoffMs,
+    windowMs: durationOf(pick(sources, "authThrottleWindow")) ?? d.windowMs,
+  };
+  const backoff = pick(sources, "authThrottleBackoff");
+  if (backoff !== undefined && settings.initialBackoffMs > settings.maxBackoffMs) fail(backoff, `expected at most the longest back-off (${settings.maxBackoffMs} ms)`, true);
+  return settings;
 }
 
 /**

@@ -33,6 +33,8 @@ export interface AuditEvent {
   sessionId?: string;
   /** Ids of the tokens involved: presented first, then issued. */
   jtis: string[];
+  /** The peer address of the request's connection (Tessera reads no forwarding header). */
+  sourceAddress?: string;
   /** `admin` events: the AdminService method (`UpdateClient`). */
   operation?: string;
   /** `admin` events: what it changed (`clients/gateway`, `realms/demo`). */

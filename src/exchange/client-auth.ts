@@ -18,6 +18,7 @@ import {
 } from "../domain/index.js";
 import type { ClientSecretVerifier } from "../crypto/client-secrets.js";
 import type { RealmRepository } from "../storage/realm-repository.js";
+import type { AuthThrottle } from "./auth-throttle.js";
 import { OAuthError, oauthError } from "./errors.js";
 
 /** A client certificate presented over mutual TLS (RFC 8705). */
@@ -40,6 +41,8 @@ export interface PresentedClientCredentials {
   clientSecret?: string;
   clientAssertionType?: string;
   clientAssertion?: string;
+  /** The peer address of the connection the request came by (throttling); undefined in-process. */
+  sourceAddress?: string;
 }
 
 /** How the client proved who it is. */
@@ -93,6 +96,22 @@ export interface ClientAuthenticatorDeps {
   secrets: ClientSecretVerifier;
   clock: Clock;
   urls: (realm: string) => RealmUrls;
+  /** Throttles failed attempts (issue 13); none: every attempt is checked. */
+  throttle?: AuthThrottle;
+}
+
+/**
+ * The client an attempt claims to be, before anything is checked: the Basic user, else `client_id`,
+ * else the `sub` of the assertion (decoded, not verified); empty when it names none.
+ */
+export function claimedClientId(presented: PresentedClientCredentials): string {
+  if (presented.authorization !== undefined) return parseBasicAuthorization(presented.authorization)?.clientId ?? "";
+  if (presented.clientId !== undefined) return presented.clientId;
+  try {
+    return presented.clientAssertion ? (decodeJwt(presented.clientAssertion).sub ?? "") : "";
+  } catch {
+    return "";
+  }
 }
 
 /**
@@ -107,7 +126,10 @@ export class ClientAuthenticator {
 
   /** Authenticates; throws `invalid_client` (or `invalid_request` for a malformed request). */
   async authenticate(realm: Realm, presented: PresentedClientCredentials): Promise<AuthenticatedClient> {
-    const authenticated = await this.#authenticate(realm, presented);
+    const attempt = { kind: "client", realm: realm.name, clientId: claimedClientId(presented), sourceAddress: presented.sourceAddress } as const;
+    const check = () => this.#authenticate(realm, presented);
+    const failureOf = (error: unknown) => (error instanceof OAuthError && error.code === "invalid_client" ? (error.reason ?? "malformed") : undefined);
+    const authenticated = await (this.deps.throttle?.guard(attempt, check, failureOf) ?? check());
     const certificate = presented.clientCertificate;
     return certificate?.authorized ? { ...authenticated, certificateThumbprint: certificate.thumbprintS256 } : authenticated;
   }
@@ -116,14 +138,14 @@ export class ClientAuthenticator {
     const basic = presented.authorization !== undefined;
     const methods = [basic, presented.clientSecret !== undefined, presented.clientAssertion !== undefined];
     // RFC 6749 §2.3: the client MUST NOT use more than one authentication method in each request.
-    if (methods.filter(Boolean).length > 1) throw oauthError.invalidClient(basic);
+    if (methods.filter(Boolean).length > 1) throw oauthError.invalidClient(basic, "malformed");
     if (basic) return this.#basic(realm, presented);
     if (presented.clientAssertion !== undefined || presented.clientAssertionType !== undefined) {
       return this.#assertion(realm, presented);
     }
     if (presented.clientId === undefined) {
       // RFC 6749 §3.2.1: a client that does not authenticate must still identify itself.
-      throw oauthError.invalidClient(false);
+      throw oauthError.invalidClient(false, "malformed");
     }
     if (presented.clientSecret !== undefined) {
       return this.#secret(realm, presented.clientId, presented.clientSecret, "client_secret_post", false);
@@ -136,7 +158,7 @@ export class ClientAuthenticator {
     const parsed = parseBasicAuthorization(presented.authorization ?? "");
     // RFC 6749 §2.3.1: a client_id in the body must name the same client.
     if (!parsed || (presented.clientId !== undefined && presented.clientId !== parsed.clientId)) {
-      throw oauthError.invalidClient(true);
+      throw oauthError.invalidClient(true, "malformed");
     }
     return this.#secret(realm, parsed.clientId, parsed.secret, "client_secret_basic", true);
   }
@@ -151,7 +173,9 @@ export class ClientAuthenticator {
     const client = await this.deps.repository.getClient(realm.name, clientId);
     const storedHash = acceptsMethod(client, method) ? client.secretHash : undefined;
     const ok = await this.deps.secrets.verify(`${realm.name}\u0000${clientId}`, storedHash, secret);
-    if (!ok || !client) throw oauthError.invalidClient(basicChallenge);
+    if (!ok || !client) {
+      throw oauthError.invalidClient(basicChallenge, !client ? "unknown_client" : storedHash === undefined ? "method_not_allowed" : "wrong_secret");
+    }
     return { client, method };
   }
 
@@ -164,7 +188,7 @@ export class ClientAuthenticator {
     const usable = acceptsMethod(client, "tls_client_auth") && expected !== undefined;
     // RFC 8705 §2.1: the certificate must chain to a trusted CA and match the registered subject.
     if (!usable || !certificate.authorized || normalizeDn(certificate.subjectDn) !== normalizeDn(expected)) {
-      throw oauthError.invalidClient(false);
+      throw oauthError.invalidClient(false, client ? "bad_certificate" : "unknown_client");
     }
     return { client, method: "tls_client_auth" };
   }
@@ -172,27 +196,27 @@ export class ClientAuthenticator {
   async #public(realm: Realm, clientId: string): Promise<AuthenticatedClient> {
     const client = await this.deps.repository.getClient(realm.name, clientId);
     // RFC 6749 §2.1: only a client registered as public may go without credentials.
-    if (!client?.enabled || !client.publicClient) throw oauthError.invalidClient(false);
+    if (!client?.enabled || !client.publicClient) throw oauthError.invalidClient(false, client ? "method_not_allowed" : "unknown_client");
     return { client, method: "none" };
   }
 
   async #assertion(realm: Realm, presented: PresentedClientCredentials): Promise<AuthenticatedClient> {
     // RFC 7523 §2.2: both parameters, with the jwt-bearer assertion type.
     if (presented.clientAssertionType !== JWT_BEARER_ASSERTION_TYPE || !presented.clientAssertion) {
-      throw oauthError.invalidClient(false);
+      throw oauthError.invalidClient(false, "malformed");
     }
     const assertion = presented.clientAssertion;
     let clientId: string | undefined;
     try {
       clientId = decodeJwt(assertion).sub;
     } catch (cause) {
-      throw oauthError.invalidClient(false, cause);
+      throw oauthError.invalidClient(false, "bad_assertion", cause);
     }
     if (!clientId || (presented.clientId !== undefined && presented.clientId !== clientId)) {
-      throw oauthError.invalidClient(false);
+      throw oauthError.invalidClient(false, "bad_assertion");
     }
     const client = await this.deps.repository.getClient(realm.name, clientId);
-    if (!acceptsMethod(client, "private_key_jwt")) throw oauthError.invalidClient(false);
+    if (!acceptsMethod(client, "private_key_jwt")) throw oauthError.invalidClient(false, client ? "method_not_allowed" : "unknown_client");
     const urls = this.deps.urls(realm.name);
     const now = this.deps.clock.now();
     let payload;
@@ -208,22 +232,22 @@ export class ClientAuthenticator {
         clockTolerance: 5,
       }));
     } catch (cause) {
-      if (cause instanceof errors.JOSEError || cause instanceof TypeError) throw oauthError.invalidClient(false, cause);
+      if (cause instanceof errors.JOSEError || cause instanceof TypeError) throw oauthError.invalidClient(false, "bad_assertion", cause);
       throw cause;
     }
     const exp = payload.exp ?? 0;
     if (typeof payload.jti !== "string" || exp - epochSeconds(now) > MAX_ASSERTION_LIFETIME_SECONDS) {
-      throw oauthError.invalidClient(false);
+      throw oauthError.invalidClient(false, "bad_assertion");
     }
     // RFC 7523 §3 item 7: the jti is accepted once.
     const first = await this.deps.repository.consumeJti(realm.name, clientId, payload.jti, new Date(exp * 1000));
-    if (!first) throw oauthError.invalidClient(false);
+    if (!first) throw oauthError.invalidClient(false, "assertion_replay");
     return { client, method: "private_key_jwt" };
   }
 
   #clientKeys(realm: string, client: Client): JWTVerifyGetKey {
     if (client.jwks) return createLocalJWKSet(client.jwks as Parameters<typeof createLocalJWKSet>[0]);
-    if (!client.jwksUri) throw new OAuthError("invalid_client", "client authentication failed");
+    if (!client.jwksUri) throw oauthError.invalidClient(false, "bad_assertion");
     const key = `${realm}\u0000${client.clientId}\u0000${client.jwksUri}`;
     let remote = this.#remoteJwks.get(key);
     if (!remote) {

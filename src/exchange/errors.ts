@@ -26,7 +26,22 @@ export interface OAuthErrorOptions {
   accountLinkUrl?: string;
   /** The underlying failure, for logs only; never shown to the client. */
   cause?: unknown;
+  /** Why client authentication failed ({@link ClientAuthFailure}), for metrics only; never shown to the client. */
+  reason?: ClientAuthFailure;
+  /** A throttled attempt (`temporarily_unavailable`): seconds before the client may retry (HTTP 429 `Retry-After`). */
+  retryAfterSeconds?: number;
 }
+
+/** Why client authentication failed, as metrics label it; the client always sees the same `invalid_client`. */
+export type ClientAuthFailure =
+  | "malformed"
+  | "unknown_client"
+  | "method_not_allowed"
+  | "wrong_secret"
+  | "bad_assertion"
+  | "assertion_replay"
+  | "bad_certificate"
+  | "bad_admin_token";
 
 /**
  * A refusal that a client sees: an OAuth error code and a description. The description names the
@@ -37,6 +52,8 @@ export class OAuthError extends Error {
   override readonly name = "OAuthError";
   readonly basicChallenge: boolean;
   readonly accountLinkUrl?: string;
+  readonly reason?: ClientAuthFailure;
+  readonly retryAfterSeconds?: number;
 
   constructor(
     readonly code: OAuthErrorCode,
@@ -46,14 +63,16 @@ export class OAuthError extends Error {
     super(`${code}: ${description}`, { cause: options.cause });
     this.basicChallenge = options.basicChallenge ?? false;
     this.accountLinkUrl = options.accountLinkUrl;
+    this.reason = options.reason;
+    this.retryAfterSeconds = options.retryAfterSeconds;
   }
 }
 
 /** Shorthands for the errors the grants raise, one per code. */
 export const oauthError = {
   invalidRequest: (description: string) => new OAuthError("invalid_request", description),
-  invalidClient: (basicChallenge: boolean, cause?: unknown) =>
-    new OAuthError("invalid_client", "client authentication failed", { basicChallenge, cause }),
+  invalidClient: (basicChallenge: boolean, reason: ClientAuthFailure, cause?: unknown) =>
+    new OAuthError("invalid_client", "client authentication failed", { basicChallenge, reason, cause }),
   unauthorizedClient: (description: string) => new OAuthError("unauthorized_client", description),
   unsupportedGrantType: (description: string) => new OAuthError("unsupported_grant_type", description),
   invalidScope: (description: string) => new OAuthError("invalid_scope", description),
@@ -61,6 +80,9 @@ export const oauthError = {
   invalidGrant: (description: string) => new OAuthError("invalid_grant", description),
   temporarilyUnavailable: (cause: unknown) =>
     new OAuthError("temporarily_unavailable", "storage is temporarily unavailable, retry later", { cause }),
+  /** Too many failed authentication attempts from this address (issue 13): refused before any credential is checked. */
+  throttled: (retryAfterSeconds: number) =>
+    new OAuthError("temporarily_unavailable", "too many failed authentication attempts, retry later", { retryAfterSeconds }),
   realmNotFound: (realm: string) =>
     new OAuthError("not_found", realm ? `realm ${JSON.stringify(realm)} not found` : "realm not found"),
 } as const;

@@ -1,7 +1,7 @@
 import { REALM_NAME_PATTERN, type Realm, type RealmUrls } from "../domain/index.js";
 import type { RealmRepository } from "../storage/realm-repository.js";
 import type { AuditDraft } from "./audit-log.js";
-import type { AuthenticatedClient, PresentedClientCredentials } from "./client-auth.js";
+import { claimedClientId, type AuthenticatedClient, type PresentedClientCredentials } from "./client-auth.js";
 import { oauthError } from "./errors.js";
 import type { GrantDeps } from "./grant-deps.js";
 
@@ -23,6 +23,9 @@ export async function requireRealm(
   return { realm, urls: urls(name) };
 }
 
+/** Longest claimed client id written on the audit event of a failed authentication. */
+const MAX_AUDITED_CLIENT_ID = 255;
+
 /** A request's realm and its authenticated client. */
 export interface AuthenticatedRequest {
   context: RealmContext;
@@ -40,7 +43,17 @@ export async function authenticateRequest(
   draft: AuditDraft,
 ): Promise<AuthenticatedRequest> {
   const context = await requireRealm(deps.repository, deps.urls, request.realm);
-  const authenticated = await deps.authenticator.authenticate(context.realm, request.credentials);
+  const { sourceAddress } = request.credentials;
+  if (sourceAddress !== undefined) draft.sourceAddress = sourceAddress;
+  let authenticated: AuthenticatedClient;
+  try {
+    authenticated = await deps.authenticator.authenticate(context.realm, request.credentials);
+  } catch (error) {
+    // A failed attempt is audited under the client it claimed to be (bounded: the claim is the caller's).
+    const claimed = claimedClientId(request.credentials);
+    if (claimed !== "" && claimed.length <= MAX_AUDITED_CLIENT_ID) draft.clientId = claimed;
+    throw error;
+  }
   draft.clientId = authenticated.client.clientId;
   return { context, authenticated, client: authenticated.client };
 }

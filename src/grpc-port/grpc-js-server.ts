@@ -9,8 +9,8 @@ import { healthServiceImpl } from "../ops/grpc-health.js";
 import type { ListeningServer, TlsCredentials } from "../server/listen.js";
 import { authority } from "../domain/authority.js";
 import { GrpcTlsCertificates } from "./grpc-js-credentials.js";
-import { addConnectService, type GrpcCallOptions } from "./grpc-js-service.js";
-import { CLIENT_CERTIFICATE } from "../rpc/token-exchange-service.js";
+import { addConnectService, hostOf, type GrpcCallOptions } from "./grpc-js-service.js";
+import { CLIENT_CERTIFICATE, SOURCE_ADDRESS } from "../rpc/token-exchange-service.js";
 
 /** Options of {@link listenGrpc}. */
 export interface GrpcPortOptions {
@@ -48,7 +48,9 @@ export async function listenGrpc(options: GrpcPortOptions): Promise<GrpcListenin
     contextValues: (call) => {
       const peer = call.getAuthContext().sslPeerCertificate;
       // getAuthContext gives a certificate only when it chains to the client CA (the socket is `authorized`).
-      return createContextValues().set(CLIENT_CERTIFICATE, peer && presentedCertificate(peer.raw, true));
+      return createContextValues()
+        .set(CLIENT_CERTIFICATE, peer && presentedCertificate(peer.raw, true))
+        .set(SOURCE_ADDRESS, hostOf(call.getPeer()));
     },
     log,
     metrics: tessera.operations.metrics,

@@ -132,6 +132,6 @@ function unaryHandler(spec: UnarySpec, options: GrpcCallOptions): handleUnaryCal
 }
 
 /** The address of a grpc-js peer (`host:port`, `[v6]:port`), without the port. */
-function hostOf(peer: string): string {
+export function hostOf(peer: string): string {
   return peer.replace(/:\d+$/, "").replace(/^\[(.*)\]$/, "$1");
 }

@@ -27,8 +27,13 @@ export function presentedCertificate(der: Buffer, authorized: boolean): Presente
   };
 }
 
-/** What the transport says of the client: its `Authorization` header and mutual-TLS certificate. */
+/** What the transport says of the client: its `Authorization` header, mutual-TLS certificate and peer address. */
 export function transportOf(req: HttpRequest): TransportCredentials {
   const clientCertificate = clientCertificateOf(req);
-  return { authorization: req.headers.authorization, ...(clientCertificate && { clientCertificate }) };
+  return { authorization: req.headers.authorization, ...(clientCertificate && { clientCertificate }), sourceAddress: sourceAddressOf(req) };
+}
+
+/** The peer address of a request's connection (the socket's: Tessera reads no forwarding header). */
+export function sourceAddressOf(req: HttpRequest): string | undefined {
+  return req.socket?.remoteAddress;
 }

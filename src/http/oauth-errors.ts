@@ -1,5 +1,5 @@
 import type { HttpResponse } from "./node-types.js";
-import { ConnectError } from "@connectrpc/connect";
+import { Code, ConnectError } from "@connectrpc/connect";
 import { toOAuthError, type OAuthError, type OAuthErrorCode } from "../exchange/errors.js";
 import type { Logger } from "../ops/logger.js";
 import { oauthDetailOf, toConnectError } from "../rpc/errors.js";
@@ -36,7 +36,11 @@ export function sendOAuthError(res: HttpResponse, failure: unknown, log: Logger)
   const headers: Record<string, string> = {};
   const challenge = connectError.metadata.get("www-authenticate");
   if (challenge) headers["www-authenticate"] = challenge;
-  sendJson(res, HTTP_STATUS[code] ?? 500, body, { headers });
+  const retryAfter = connectError.metadata.get("retry-after");
+  if (retryAfter) headers["retry-after"] = retryAfter;
+  // Issue 13: a throttled attempt is 429 Too Many Requests (RFC 6585 §4), the RPC's RESOURCE_EXHAUSTED.
+  const status = connectError.code === Code.ResourceExhausted ? 429 : (HTTP_STATUS[code] ?? 500);
+  sendJson(res, status, body, { headers });
 }
 
 /** Renders an {@link OAuthError} raised by the adapter itself (malformed form, unknown path). */

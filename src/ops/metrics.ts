@@ -1,5 +1,7 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
 import { REALM_NAME_PATTERN } from "../domain/index.js";
+import type { AuthThrottleObserver, CredentialKind, ThrottleScope } from "../exchange/auth-throttle.js";
+import type { ClientAuthFailure } from "../exchange/errors.js";
 import type { RequestRecord } from "./request-context.js";
 
 /** Options of {@link TesseraMetrics}. */
@@ -20,7 +22,7 @@ const TOKEN_TYPES = new Set(["access_token", "refresh_token", "id_token", "jwt",
  * process). No label carries a token, a secret, a user or an unbounded value: realms are labelled
  * only once they are known to exist, operations are RPC names or fixed endpoint names.
  */
-export class TesseraMetrics {
+export class TesseraMetrics implements AuthThrottleObserver {
   readonly registry = new Registry();
 
   /** Requests by surface, RPC or endpoint/grant, result and OAuth error code. */
@@ -50,6 +52,20 @@ export class TesseraMetrics {
     name: "tessera_client_authentication_failures_total",
     help: "Requests refused with invalid_client (client authentication failed), by surface",
     labelNames: ["surface"] as const,
+    registers: [this.registry],
+  });
+
+  readonly clientAuthFailures = new Counter({
+    name: "tessera_client_auth_failures_total",
+    help: "Failed authentication attempts (clients on the token endpoints, AdminService bearer tokens), by realm and reason",
+    labelNames: ["realm", "reason"] as const,
+    registers: [this.registry],
+  });
+
+  readonly authThrottled = new Counter({
+    name: "tessera_auth_throttled_total",
+    help: "Attempts refused unchecked while throttled after failed authentication, by credential (client, admin_bearer) and counter (client_address, address)",
+    labelNames: ["credential", "scope"] as const,
     registers: [this.registry],
   });
 
@@ -90,6 +106,16 @@ export class TesseraMetrics {
     this.requests.inc({ surface: record.surface, operation: record.operation, result: ok ? "ok" : "error", error });
     this.requestDuration.observe({ surface: record.surface, operation: record.operation }, record.elapsedSeconds());
     if (error === "invalid_client") this.clientAuthenticationFailures.inc({ surface: record.surface });
+  }
+
+  /** Counts a failed authentication attempt in a realm that exists. */
+  authenticationFailed(realm: string, reason: ClientAuthFailure): void {
+    this.clientAuthFailures.inc({ realm: realmLabel(realm), reason });
+  }
+
+  /** Counts an attempt refused while throttled. */
+  throttled(credential: CredentialKind, scope: ThrottleScope): void {
+    this.authThrottled.inc({ credential, scope });
   }
 
   /** Counts an issued token; `tokenType` is an RFC 8693 token type URN (or empty for an access token). */

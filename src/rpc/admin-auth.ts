@@ -15,7 +15,10 @@ import { AdminAuthenticationError, type AdminTokenAuthenticator } from "../admin
 import { MASTER_REALM } from "../admin/admin-access.js";
 import { digestOf } from "../admin/revisions.js";
 import type { AuditLog } from "../exchange/audit-log.js";
+import { OAuthError } from "../exchange/errors.js";
 import { keycloakRealmName } from "../keycloak/convert-realm.js";
+import { connectErrorOf } from "./errors.js";
+import { SOURCE_ADDRESS } from "./token-exchange-service.js";
 
 /** The verified caller of the current AdminService call, set before the method runs. */
 export const ADMIN_PRINCIPAL = createContextKey<AdminPrincipal | undefined>(undefined, { description: "admin caller" });
@@ -152,12 +155,20 @@ export function authorizeAdminService(impl: AdminImpl, authenticator: AdminToken
     const rule = rules[name];
     wrapped[name] = async (req: unknown, ctx: HandlerContext) => {
       const authorization = ctx.requestHeader.get("authorization");
+      const presented = authorization !== null && authorization !== "";
+      const sourceAddress = ctx.values.get(SOURCE_ADDRESS);
+      const operation = name.charAt(0).toUpperCase() + name.slice(1);
       let principal: AdminPrincipal;
       try {
-        principal = await authenticator.authenticate(authorization);
+        principal = await authenticator.authenticate(authorization, sourceAddress);
       } catch (error) {
-        if (error instanceof AdminAuthenticationError) throw unauthenticated(error.reason, authorization !== null && authorization !== "");
-        throw error;
+        const refused = error instanceof AdminAuthenticationError ? unauthenticated(error.reason, presented) : error instanceof OAuthError ? connectErrorOf(error) : undefined;
+        if (!refused) throw error;
+        // A refused token (or a throttled call) is a failed attempt on the audit trail; a call without credentials is not.
+        if (presented || error instanceof OAuthError) {
+          audit?.record(MASTER_REALM, "admin", "failure", { jtis: [], operation, ...(sourceAddress && { sourceAddress }) }, error instanceof OAuthError ? error.code : "unauthenticated");
+        }
+        throw refused;
       }
       // Fail closed: a method without a rule is never served.
       if (rule === undefined) throw new ConnectError(`no access rule for ${name}`, Code.Internal);
@@ -176,7 +187,8 @@ export function authorizeAdminService(impl: AdminImpl, authenticator: AdminToken
           clientId: principal.clientId,
           subject: principal.subject,
           jtis: [principal.tokenId],
-          operation: name.charAt(0).toUpperCase() + name.slice(1),
+          operation,
+          ...(sourceAddress && { sourceAddress }),
           ...(change && { resource: change.resource }),
           ...(beforeDigest && { beforeDigest }),
           ...(afterDigest && { afterDigest }),

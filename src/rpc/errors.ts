@@ -1,6 +1,6 @@
 import { Code, ConnectError } from "@connectrpc/connect";
 import { OAuthErrorSchema, type OAuthError as OAuthErrorDetail } from "../../gen/tessera/exchange/v1/token_exchange_service_pb.js";
-import { toOAuthError, type OAuthErrorCode } from "../exchange/errors.js";
+import { toOAuthError, type OAuthError, type OAuthErrorCode } from "../exchange/errors.js";
 import type { Logger } from "pino";
 
 /** The one table from OAuth error codes to gRPC / Connect codes (EXCHANGE.md, "Errors"). */
@@ -27,9 +27,19 @@ export function toConnectError(failure: unknown, log: Logger): ConnectError {
   if (failure instanceof ConnectError) return failure;
   const { error, unexpected, errorId } = toOAuthError(failure);
   if (unexpected) log.error({ errorId, err: failure }, "unexpected failure");
+  return connectErrorOf(error);
+}
+
+/**
+ * An OAuth error as a ConnectError: its code from the table, except a throttled attempt, which is
+ * RESOURCE_EXHAUSTED with a `retry-after` trailer (issue 13; the detail still says `temporarily_unavailable`).
+ */
+export function connectErrorOf(error: OAuthError): ConnectError {
   const metadata = new Headers();
   if (error.basicChallenge) metadata.set("www-authenticate", 'Basic realm="tessera", charset="UTF-8"');
-  return new ConnectError(error.description, CONNECT_CODE[error.code], metadata, [
+  const throttled = error.retryAfterSeconds !== undefined;
+  if (throttled) metadata.set("retry-after", String(error.retryAfterSeconds));
+  return new ConnectError(error.description, throttled ? Code.ResourceExhausted : CONNECT_CODE[error.code], metadata, [
     {
       desc: OAuthErrorSchema,
       value: { error: error.code, errorDescription: error.description, accountLinkUrl: error.accountLinkUrl ?? "" },

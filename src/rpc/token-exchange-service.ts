@@ -35,20 +35,26 @@ import { toConnectError } from "./errors.js";
 /** An empty proto3 string means "absent". */
 const present = (value: string): string | undefined => (value === "" ? undefined : value);
 
-/** What the transport carries about the client: the `authorization` header and a mutual-TLS certificate. */
+/** What the transport carries about the client: the `authorization` header, a mutual-TLS certificate, the peer address. */
 export interface TransportCredentials {
   authorization?: string;
   clientCertificate?: PresentedCertificate;
+  /** The connection's peer address (throttling of failed authentication). */
+  sourceAddress?: string;
 }
 
 /** The context key under which the Connect handler finds the request's client certificate. */
 export const CLIENT_CERTIFICATE = createContextKey<PresentedCertificate | undefined>(undefined, { description: "mutual-TLS client certificate" });
 
+/** The context key under which a Connect handler finds the peer address of the request's connection. */
+export const SOURCE_ADDRESS = createContextKey<string | undefined>(undefined, { description: "peer address of the connection" });
+
 /** Client credentials from the transport and the request's `client` fields. */
-function credentialsOf(client: ClientAuthentication | undefined, { authorization, clientCertificate }: TransportCredentials): PresentedClientCredentials {
+function credentialsOf(client: ClientAuthentication | undefined, { authorization, clientCertificate, sourceAddress }: TransportCredentials): PresentedClientCredentials {
   return {
     authorization,
     ...(clientCertificate && { clientCertificate }),
+    ...(sourceAddress !== undefined && { sourceAddress }),
     clientId: present(client?.clientId ?? ""),
     clientSecret: present(client?.clientSecret ?? ""),
     clientAssertionType: present(client?.clientAssertionType ?? ""),
@@ -210,6 +216,7 @@ export class TokenExchangeRpc {
     const transport = (context: HandlerContext): TransportCredentials => ({
       authorization: context.requestHeader.get("authorization") ?? undefined,
       clientCertificate: context.values.get(CLIENT_CERTIFICATE),
+      sourceAddress: context.values.get(SOURCE_ADDRESS),
     });
     return {
       exchangeToken: (request, context) => this.exchangeToken(request, transport(context)),

@@ -108,6 +108,7 @@ export async function serve(settings: ServeSettings, log: Logger, options: Serve
       operations,
       mutualTls: settings.tls?.clientCaFile !== undefined,
       tokenClockSkewSeconds: settings.tokenClockSkewSeconds,
+      authThrottle: settings.authThrottle,
     });
     if (worker) shareMetricsWithPrimary(tessera.operations.metrics.registry);
     handler = tessera.handler;

@@ -6,6 +6,7 @@ import { ClientSecretVerifier } from "../crypto/client-secrets.js";
 import { MasterKeyCipher } from "../crypto/master-key-cipher.js";
 import { realmUrls, systemClock, type Clock } from "../domain/index.js";
 import { ClientAuthenticator } from "../exchange/client-auth.js";
+import { AuthThrottle, DEFAULT_AUTH_THROTTLE, type AuthThrottleSettings } from "../exchange/auth-throttle.js";
 import { ClientCredentialsGrant } from "../exchange/client-credentials-grant.js";
 import type { GrantDeps } from "../exchange/grant-deps.js";
 import { TokenExchangeGrant } from "../exchange/token-exchange-grant.js";
@@ -28,8 +29,8 @@ import type { Logger } from "../ops/logger.js";
 import { Operations, type OperationsOptions } from "../ops/operations.js";
 import { AdminRpc } from "../rpc/admin-service.js";
 import { AdminTokenAuthenticator } from "../admin/admin-authenticator.js";
-import { CLIENT_CERTIFICATE, TokenExchangeRpc } from "../rpc/token-exchange-service.js";
-import { clientCertificateOf } from "../http/client-certificate.js";
+import { CLIENT_CERTIFICATE, SOURCE_ADDRESS, TokenExchangeRpc } from "../rpc/token-exchange-service.js";
+import { clientCertificateOf, sourceAddressOf } from "../http/client-certificate.js";
 import type { DualHandler } from "./listen.js";
 import type { RealmRepository } from "../storage/realm-repository.js";
 import { RealmKeyStore } from "../tokens/realm-keys.js";
@@ -53,6 +54,8 @@ export interface TesseraOptions {
   configurationCacheTtlMs?: number;
   /** Health, metrics, CORS: see {@link OperationsOptions}. */
   operations?: OperationsOptions;
+  /** Throttling of failed authentication; unset settings take {@link DEFAULT_AUTH_THROTTLE}. */
+  authThrottle?: Partial<AuthThrottleSettings>;
 }
 
 /** The assembled services and the one request handler that serves them all. */
@@ -89,7 +92,8 @@ export function createTessera(options: TesseraOptions): Tessera {
   const urls = (realm: string) => realmUrls(options.publicUrl, realm);
   const cipher = new MasterKeyCipher(options.masterKey);
   const keys = new RealmKeyStore(repository, cipher, clock);
-  const authenticator = new ClientAuthenticator({ repository, secrets: new ClientSecretVerifier(), clock, urls });
+  const throttle = new AuthThrottle({ ...DEFAULT_AUTH_THROTTLE, ...options.authThrottle }, clock, operations.metrics);
+  const authenticator = new ClientAuthenticator({ repository, secrets: new ClientSecretVerifier(), clock, urls, throttle });
   const audit = new AuditLog(repository, clock, log);
   const providerKeys = new ProviderKeyCache(clock);
   const sessions = new SessionManager(repository, clock, audit);
@@ -119,7 +123,7 @@ export function createTessera(options: TesseraOptions): Tessera {
     },
     log,
   );
-  const adminAuthenticator = new AdminTokenAuthenticator({ repository, verifier: deps.verifier, sessions, urls });
+  const adminAuthenticator = new AdminTokenAuthenticator({ repository, verifier: deps.verifier, sessions, urls, throttle });
   const admin = new AdminRpc(repository, sessions, audit, clock, log, { cipher, keys: providerKeys }, adminAuthenticator, keys);
   const sweeper = new ExpirySweeper(repository, clock, log);
   const oauthRoutes = createOAuthRoutes({ rpc: operations.observeRpc(tokenExchange), repository, keys, urls, log, mutualTls: options.mutualTls ?? false });
@@ -132,8 +136,8 @@ export function createTessera(options: TesseraOptions): Tessera {
       operations.registerServices(router);
     },
     interceptors: operations.interceptors,
-    // The mutual-TLS client certificate, for tls_client_auth and certificate-bound tokens (RFC 8705).
-    contextValues: (req) => createContextValues().set(CLIENT_CERTIFICATE, clientCertificateOf(req)),
+    // The mutual-TLS client certificate, for tls_client_auth and certificate-bound tokens (RFC 8705); the peer, for throttling.
+    contextValues: (req) => createContextValues().set(CLIENT_CERTIFICATE, clientCertificateOf(req)).set(SOURCE_ADDRESS, sourceAddressOf(req)),
     readMaxBytes: MAX_MESSAGE_BYTES,
     // connect-node types its response without `write` overloads; it is the same object.
     fallback: (req, res) => oauthRoutes(req, res as HttpResponse),

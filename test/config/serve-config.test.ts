@@ -42,6 +42,7 @@ describe("parseServeConfig defaults", () => {
       tls: undefined,
       shutdownGraceMs: 10_000,
       tokenClockSkewSeconds: 0,
+      authThrottle: { enabled: true, clientFailures: 5, addressFailures: 20, initialBackoffMs: 1000, maxBackoffMs: 300_000, windowMs: 900_000 },
       corsOrigins: [],
       bootstrapAdmin: {},
       sources: {},
@@ -158,6 +159,7 @@ describe("parseServeConfig values and precedence", () => {
       tls: undefined,
       shutdownGraceMs: 10_000,
       tokenClockSkewSeconds: 0,
+      authThrottle: { enabled: true, clientFailures: 5, addressFailures: 20, initialBackoffMs: 1000, maxBackoffMs: 300_000, windowMs: 900_000 },
       corsOrigins: [],
       bootstrapAdmin: {},
     });
@@ -324,6 +326,21 @@ describe("parseServeConfig errors", () => {
     assert.equal(settings(["--token-clock-skew", "5m"]).tokenClockSkewSeconds, 300);
     assertConfigError(["--token-clock-skew", "6m"], {}, '--token-clock-skew: expected at most 5m (a skew, not a lifetime), got "6m"');
     assertConfigError(["--token-clock-skew", "soon"], {}, /^--token-clock-skew: expected a duration/);
+  });
+
+  it("takes the --auth-throttle settings and refuses bad ones", () => {
+    assert.deepEqual(
+      settings(["--auth-throttle-client-failures", "3", "--auth-throttle-backoff", "250ms", "--auth-throttle-max-backoff", "1m"], {
+        TESSERA_AUTH_THROTTLE_ADDRESS_FAILURES: "0",
+        TESSERA_AUTH_THROTTLE_WINDOW: "5m",
+      }).authThrottle,
+      { enabled: true, clientFailures: 3, addressFailures: 0, initialBackoffMs: 250, maxBackoffMs: 60_000, windowMs: 300_000 },
+    );
+    assert.equal(settings([], { TESSERA_AUTH_THROTTLE: "off" }).authThrottle.enabled, false);
+    assertConfigError(["--auth-throttle", "yes"], {}, '--auth-throttle: expected one of on | off, got "yes"');
+    assertConfigError(["--auth-throttle-client-failures", "0"], {}, '--auth-throttle-client-failures: expected an integer 1-1000, got "0"');
+    assertConfigError(["--auth-throttle-address-failures", "-1"], {}, /^--auth-throttle-address-failures: expected/);
+    assertConfigError(["--auth-throttle-backoff", "10m"], {}, '--auth-throttle-backoff: expected at most the longest back-off (300000 ms), got "10m"');
   });
 
   it("refuses a master key that is not 32 bytes of base64, never echoing it", () => {

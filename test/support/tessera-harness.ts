@@ -2,6 +2,7 @@ import { randomBytes } from "node:crypto";
 import { Writable } from "node:stream";
 import { createTessera, type Tessera } from "../../src/server/tessera.js";
 import type { Clock } from "../../src/domain/index.js";
+import type { AuthThrottleSettings } from "../../src/exchange/auth-throttle.js";
 import { createLogger } from "../../src/ops/logger.js";
 import { requestLogFields } from "../../src/ops/request-context.js";
 import type { OperationsOptions } from "../../src/ops/operations.js";
@@ -54,6 +55,8 @@ export interface HarnessOptions {
   operations?: OperationsOptions;
   /** Also serve the `--grpc-port` (gRPC through @grpc/grpc-js) on a free port, with the same TLS. */
   grpcPort?: boolean;
+  /** Throttling of failed authentication (`--auth-throttle*`); defaults as `tessera serve`'s, `{ enabled: false }` turns it off. */
+  authThrottle?: Partial<AuthThrottleSettings>;
 }
 
 /** Starts the real server (the same composition as `tessera serve`) on a free port. */
@@ -74,7 +77,7 @@ export async function startTessera(options: HarnessOptions = {}): Promise<Tesser
   const port = server.address.port;
   const ownUrl = `${options.tls ? "https" : "http"}://127.0.0.1:${port}`;
   const publicUrl = options.publicUrl ?? ownUrl;
-  const tessera = createTessera({ repository, publicUrl, masterKey: options.masterKey ?? randomBytes(32), log, clock: options.clock, operations: options.operations, mutualTls: options.tls?.ca !== undefined, configurationCacheTtlMs: options.configurationCacheTtlMs });
+  const tessera = createTessera({ repository, publicUrl, masterKey: options.masterKey ?? randomBytes(32), log, clock: options.clock, operations: options.operations, mutualTls: options.tls?.ca !== undefined, configurationCacheTtlMs: options.configurationCacheTtlMs, authThrottle: options.authThrottle });
   handler = tessera.handler;
   const grpcServer = options.grpcPort ? await listenGrpc({ tessera, log, host: "127.0.0.1", port: 0, tls: options.tls }) : undefined;
   return {

@@ -104,6 +104,7 @@ export function eventToMessage(event: AuditEvent): EventMessage {
     resource: event.resource ?? "",
     beforeDigest: event.beforeDigest ?? "",
     afterDigest: event.afterDigest ?? "",
+    sourceAddress: event.sourceAddress ?? "",
   });
 }
 

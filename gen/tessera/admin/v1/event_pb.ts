@@ -12,7 +12,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file tessera/admin/v1/event.proto.
  */
 export const file_tessera_admin_v1_event: GenFile = /*@__PURE__*/
-  fileDesc("Chx0ZXNzZXJhL2FkbWluL3YxL2V2ZW50LnByb3RvEhB0ZXNzZXJhLmFkbWluLnYxIrMCCgVFdmVudBIKCgJpZBgBIAEoCRIoCgR0aW1lGAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIMCgRraW5kGAMgASgJEg4KBnJlc3VsdBgEIAEoCRINCgVlcnJvchgFIAEoCRIRCgljbGllbnRfaWQYBiABKAkSDwoHc3ViamVjdBgHIAEoCRINCgVhY3RvchgIIAEoCRIQCghhdWRpZW5jZRgJIAMoCRIOCgZzY29wZXMYCiADKAkSEgoKc2Vzc2lvbl9pZBgLIAEoCRIMCgRqdGlzGAwgAygJEhEKCW9wZXJhdGlvbhgNIAEoCRIQCghyZXNvdXJjZRgOIAEoCRIVCg1iZWZvcmVfZGlnZXN0GA8gASgJEhQKDGFmdGVyX2RpZ2VzdBgQIAEoCWIGcHJvdG8z", [file_google_protobuf_timestamp]);
+  fileDesc("Chx0ZXNzZXJhL2FkbWluL3YxL2V2ZW50LnByb3RvEhB0ZXNzZXJhLmFkbWluLnYxIssCCgVFdmVudBIKCgJpZBgBIAEoCRIoCgR0aW1lGAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIMCgRraW5kGAMgASgJEg4KBnJlc3VsdBgEIAEoCRINCgVlcnJvchgFIAEoCRIRCgljbGllbnRfaWQYBiABKAkSDwoHc3ViamVjdBgHIAEoCRINCgVhY3RvchgIIAEoCRIQCghhdWRpZW5jZRgJIAMoCRIOCgZzY29wZXMYCiADKAkSEgoKc2Vzc2lvbl9pZBgLIAEoCRIMCgRqdGlzGAwgAygJEhEKCW9wZXJhdGlvbhgNIAEoCRIQCghyZXNvdXJjZRgOIAEoCRIVCg1iZWZvcmVfZGlnZXN0GA8gASgJEhQKDGFmdGVyX2RpZ2VzdBgQIAEoCRIWCg5zb3VyY2VfYWRkcmVzcxgRIAEoCWIGcHJvdG8z", [file_google_protobuf_timestamp]);
 
 /**
  * Event is one audited operation. It never carries a token or a secret, only token ids.
@@ -131,6 +131,13 @@ export type Event = Message<"tessera.admin.v1.Event"> & {
    * @generated from field: string after_digest = 16;
    */
   afterDigest: string;
+
+  /**
+   * The peer address of the request's connection (a proxy's, behind one).
+   *
+   * @generated from field: string source_address = 17;
+   */
+  sourceAddress: string;
 };
 
 /**
