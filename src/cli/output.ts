@@ -61,7 +61,8 @@ export function describeFailure(error: unknown): AdminCliError {
     return new AdminCliError(
       network ? EXIT.unavailable : (CODE_EXIT[error.code] ?? EXIT.failure),
       `${codeName}: ${error.rawMessage}`,
-      violations.map((v) => `${v.field}: ${v.description}`),
+      // Each violation once: a message that already names it (one violation) is not repeated below it.
+      violations.map((v) => `${v.field}: ${v.description}`).filter((line) => !error.rawMessage.includes(line)),
     );
   }
   const message = error instanceof Error ? error.message : String(error);

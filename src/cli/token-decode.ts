@@ -1,6 +1,6 @@
-import { readFile } from "node:fs/promises";
 import { parseArgs } from "node:util";
 import { compactVerify, createRemoteJWKSet, decodeJwt, decodeProtectedHeader, type JWTPayload } from "jose";
+import { readInput } from "./input.js";
 
 /** The help of `tessera token decode`. */
 export const TOKEN_USAGE = `Usage: tessera token decode [TOKEN|-] [flags]
@@ -69,7 +69,7 @@ export async function runTokenDecode(argv: string[], out: (text: string) => void
     err(`tessera token: ${action !== "decode" ? `unknown command ${JSON.stringify(action ?? "")}` : extra.length > 0 ? "expected one TOKEN" : "--output: expected json or table"} (see tessera token decode --help)\n`);
     return 2;
   }
-  const token = (source === "-" ? await readFile("/dev/stdin", "utf8") : source).trim();
+  const token = (source === "-" ? await readInput("-") : source).trim();
   let header, claims;
   try {
     header = decodeProtectedHeader(token);

@@ -1,7 +1,7 @@
-import { readFile } from "node:fs/promises";
 import type { Client } from "@connectrpc/connect";
 import type { DescMessage, MessageShape } from "@bufbuild/protobuf";
 import type { AdminService } from "../../../gen/tessera/admin/v1/admin_service_pb.js";
+import { readInput } from "../input.js";
 import { messageJson } from "../message-json.js";
 import { AdminCliError, EXIT, renderObject, renderRows, type Cell, type OutputFormat } from "../output.js";
 
@@ -39,7 +39,7 @@ export const usageError = (message: string, help = "tessera admin --help") => ne
 /** A file the user named (`-`: standard input), or exit 2 saying why it cannot be read. */
 export async function readUserFile(path: string, what = path): Promise<string> {
   try {
-    return await readFile(path === "-" ? "/dev/stdin" : path, "utf8");
+    return await readInput(path);
   } catch (error) {
     throw usageError(`cannot read ${what}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
   }
