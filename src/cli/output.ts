@@ -61,7 +61,8 @@ export function describeFailure(error: unknown): AdminCliError {
     return new AdminCliError(
       network ? EXIT.unavailable : (CODE_EXIT[error.code] ?? EXIT.failure),
       `${codeName}: ${error.rawMessage}`,
-      violations.map((v) => `${v.field}: ${v.description}`),
+      // Each violation once: a message that already names it (one violation) is not repeated below it.
+      violations.map((v) => `${v.field}: ${v.description}`).filter((line) => !error.rawMessage.includes(line)),
     );
   }
   const message = error instanceof Error ? error.message : String(error);
@@ -69,11 +70,33 @@ export function describeFailure(error: unknown): AdminCliError {
   return new AdminCliError(EXIT.failure, message);
 }
 
-/** Rows as JSON (an array of objects) or as an aligned table with a header line. */
-export function renderRows(rows: Record<string, string>[], columns: string[], format: OutputFormat): string {
+/** A cell of a table or a value of a JSON row: typed as the API types it. */
+export type Cell = string | number | boolean | null | undefined | Cell[] | { [key: string]: Cell };
+
+/** A table cell's text: lists joined by commas, objects as JSON, absent values empty. */
+function cellText(value: Cell): string {
+  if (value === null || value === undefined) return "";
+  if (Array.isArray(value)) return value.map(cellText).join(",");
+  if (typeof value === "object") return JSON.stringify(value);
+  return String(value);
+}
+
+/** Rows as JSON (an array of objects, values typed) or as an aligned table of `columns` with a header line. */
+export function renderRows(rows: Record<string, Cell>[], columns: string[], format: OutputFormat): string {
   if (format === "json") return `${JSON.stringify(rows, null, 2)}\n`;
   if (rows.length === 0) return "(none)\n";
-  const widths = columns.map((column) => Math.max(column.length, ...rows.map((row) => (row[column] ?? "").length)));
-  const line = (cells: string[]) => cells.map((cell, i) => cell.padEnd(widths[i])).join("  ").trimEnd();
-  return `${[line(columns.map((c) => c.toUpperCase())), ...rows.map((row) => line(columns.map((c) => row[c] ?? "")))].join("\n")}\n`;
+  const cells = rows.map((row) => columns.map((column) => cellText(row[column])));
+  const widths = columns.map((column, i) => Math.max(column.length, ...cells.map((row) => row[i].length)));
+  const line = (texts: string[]) => texts.map((text, i) => text.padEnd(widths[i])).join("  ").trimEnd();
+  return `${[line(columns.map((c) => c.toUpperCase())), ...cells.map(line)].join("\n")}\n`;
+}
+
+/** One object as JSON, or as `key: value` lines for a person to read. */
+export function renderObject(object: Record<string, Cell>, format: OutputFormat): string {
+  if (format === "json") return `${JSON.stringify(object, null, 2)}\n`;
+  const width = Math.max(0, ...Object.keys(object).map((key) => key.length));
+  return Object.entries(object)
+    .map(([key, value]) => `${`${key}:`.padEnd(width + 2)}${cellText(value)}`.trimEnd())
+    .join("\n")
+    .concat("\n");
 }

@@ -222,7 +222,7 @@ export type OptionKey = (typeof SERVE_OPTIONS)[number]["key"];
 const ACTION_FLAGS = [
   { flag: "config", placeholder: "FILE", help: "read settings from this YAML file (its keys: the config file keys)", env: "TESSERA_CONFIG" },
   { flag: "print-config", placeholder: "", help: "print the effective configuration, secrets masked, and exit", env: "" },
-  { flag: "help", placeholder: "", help: "print this help and exit", env: "" },
+  { flag: "help", placeholder: "", help: "print this help and exit (also -h)", env: "" },
 ] as const;
 
 /** The `node:util` parseArgs options of `tessera serve`. */
@@ -233,8 +233,8 @@ export const PARSE_ARGS_OPTIONS = Object.fromEntries([
   ]),
   ["config", { type: "string" }],
   ["print-config", { type: "boolean" }],
-  ["help", { type: "boolean" }],
-]) as Record<string, { type: "string" | "boolean"; multiple?: boolean }>;
+  ["help", { type: "boolean", short: "h" }],
+]) as Record<string, { type: "string" | "boolean"; multiple?: boolean; short?: string }>;
 
 function flagColumn(flag: string | undefined, placeholder: string): string {
   return flag === undefined ? "" : `--${flag}${placeholder ? ` ${placeholder}` : ""}`;
