@@ -19,6 +19,7 @@ import {
 import type { ClientSecretVerifier } from "../crypto/client-secrets.js";
 import type { RealmRepository } from "../storage/realm-repository.js";
 import { OAuthError, oauthError } from "./errors.js";
+import { inSpan } from "../ops/tracing.js";
 
 /** A client certificate presented over mutual TLS (RFC 8705). */
 export interface PresentedCertificate {
@@ -105,11 +106,17 @@ export class ClientAuthenticator {
 
   constructor(private readonly deps: ClientAuthenticatorDeps) {}
 
-  /** Authenticates; throws `invalid_client` (or `invalid_request` for a malformed request). */
-  async authenticate(realm: Realm, presented: PresentedClientCredentials): Promise<AuthenticatedClient> {
-    const authenticated = await this.#authenticate(realm, presented);
-    const certificate = presented.clientCertificate;
-    return certificate?.authorized ? { ...authenticated, certificateThumbprint: certificate.thumbprintS256 } : authenticated;
+  /**
+   * Authenticates; throws `invalid_client` (or `invalid_request` for a malformed request). Traced as
+   * a `client authentication` span: realm, then the client id and method once they check out.
+   */
+  authenticate(realm: Realm, presented: PresentedClientCredentials): Promise<AuthenticatedClient> {
+    return inSpan("client authentication", { "tessera.realm": realm.name }, async (span) => {
+      const authenticated = await this.#authenticate(realm, presented);
+      span?.setAttributes({ "oauth.client_id": authenticated.client.clientId, "oauth.client_auth_method": authenticated.method });
+      const certificate = presented.clientCertificate;
+      return certificate?.authorized ? { ...authenticated, certificateThumbprint: certificate.thumbprintS256 } : authenticated;
+    });
   }
 
   async #authenticate(realm: Realm, presented: PresentedClientCredentials): Promise<AuthenticatedClient> {
