@@ -26,24 +26,26 @@ export interface Tracing {
 
 /**
  * Whether the environment asks for traces: an OTLP endpoint (`OTEL_EXPORTER_OTLP_ENDPOINT` or
- * `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`), or `OTEL_TRACES_EXPORTER` naming an exporter other than
- * `none`; never with `OTEL_SDK_DISABLED=true`.
+ * `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`), or `OTEL_TRACES_EXPORTER` naming an exporter; never with
+ * `OTEL_SDK_DISABLED=true` or `OTEL_TRACES_EXPORTER=none`.
  */
 export function tracingRequested(env: NodeJS.ProcessEnv): boolean {
   if (env.OTEL_SDK_DISABLED?.trim().toLowerCase() === "true") return false;
-  if (env.OTEL_EXPORTER_OTLP_ENDPOINT || env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT) return true;
   const exporters = (env.OTEL_TRACES_EXPORTER ?? "").split(",").map((name) => name.trim()).filter((name) => name !== "");
-  return exporters.length > 0 && !exporters.includes("none");
+  // The SDK starts no exporter for `none` alone (and the default one for `none` among others).
+  if (exporters.length > 0 && exporters.every((name) => name === "none")) return false;
+  return Boolean(env.OTEL_EXPORTER_OTLP_ENDPOINT || env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT) || exporters.length > 0;
 }
 
 /**
- * Starts the OpenTelemetry Node SDK for traces when {@link tracingRequested}, configured by the
- * standard `OTEL_*` variables (exporter, protocol, endpoint, headers, sampler, propagators,
- * resource); the service name defaults to `tessera`. Metrics and logs stay Prometheus and pino:
- * the SDK starts no metric reader and no log exporter. Without a request, nothing is loaded and
- * `undefined` is returned.
+ * Starts the OpenTelemetry Node SDK for traces when the process environment asks for them
+ * ({@link tracingRequested}); the SDK reads the standard `OTEL_*` variables itself (exporter,
+ * protocol, endpoint, headers, sampler, propagators, resource); the service name defaults to
+ * `tessera`. Metrics and logs stay Prometheus and pino: no metric reader, no log exporter. When
+ * not asked, nothing is loaded and `undefined` is returned.
  */
-export async function startTracing(env: NodeJS.ProcessEnv): Promise<Tracing | undefined> {
+export async function startTracing(): Promise<Tracing | undefined> {
+  const env = process.env;
   if (!tracingRequested(env)) return undefined;
   const { NodeSDK } = await import("@opentelemetry/sdk-node");
   const sdk = new NodeSDK({

@@ -309,7 +309,7 @@ export async function runServe(argv: string[], env: NodeJS.ProcessEnv): Promise<
       const worker = cluster.worker;
       const log = worker ? root.child({ worker: worker.id }) : root;
       // Each serving process (a single one, or each --workers worker) traces its own requests.
-      const tracing = await startTracing(env);
+      const tracing = await startTracing();
       const running = await serve(settings, log, { worker: worker !== undefined }).catch(async (error: unknown) => {
         await tracing?.shutdown();
         throw error;

@@ -8,57 +8,16 @@
 import assert from "node:assert/strict";
 import { spawn, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { createServer, type Server } from "node:http";
-import type { AddressInfo } from "node:net";
 import { after, before, describe, it } from "node:test";
 import * as grpc from "@grpc/grpc-js";
 import { loadTokenExchangeClient, type ClientCredentialsResponse } from "../support/grpc-js-client.js";
 import { bannerOf, eventually, jsonLines } from "./support.js";
+import { attributesOf, SPAN_KIND, startOtlpReceiver, type OtlpReceiver, type OtlpSpan } from "../support/otlp-receiver.js";
 
 const CLI = ["--import", "tsx", "src/cli/tessera.ts", "serve", "--port", "0"];
 const ACCESS_TOKEN = "urn:ietf:params:oauth:token-type:access_token";
 const GATEWAY_SECRET = "gateway-secret";
-const SERVER = 2;
-
-/** A span as OTLP/JSON carries it (ids hex). */
-interface OtlpSpan {
-  traceId: string;
-  spanId: string;
-  parentSpanId?: string;
-  name: string;
-  kind: number;
-  attributes?: { key: string; value: Record<string, unknown> }[];
-}
-
-/** The attributes of a span as plain values. */
-function attributesOf(span: OtlpSpan): Record<string, unknown> {
-  return Object.fromEntries((span.attributes ?? []).map(({ key, value }) => [key, Object.values(value)[0]]));
-}
-
-/** An OTLP/HTTP receiver: POST /v1/traces with a JSON body; keeps every span and the service names. */
-async function startReceiver(): Promise<{ server: Server; url: string; spans: OtlpSpan[]; services: Set<string> }> {
-  const spans: OtlpSpan[] = [];
-  const services = new Set<string>();
-  const server = createServer((req, res) => {
-    let body = "";
-    req.setEncoding("utf8").on("data", (chunk: string) => (body += chunk));
-    req.on("end", () => {
-      if (req.method !== "POST" || req.url !== "/v1/traces" || !String(req.headers["content-type"]).startsWith("application/json")) {
-        res.writeHead(404).end();
-        return;
-      }
-      type Export = { resourceSpans: { resource: { attributes: OtlpSpan["attributes"] }; scopeSpans: { spans: OtlpSpan[] }[] }[] };
-      for (const resourceSpans of (JSON.parse(body) as Export).resourceSpans) {
-        const service = resourceSpans.resource.attributes?.find((a) => a.key === "service.name")?.value.stringValue;
-        if (typeof service === "string") services.add(service);
-        for (const scope of resourceSpans.scopeSpans) spans.push(...scope.spans);
-      }
-      res.writeHead(200, { "content-type": "application/json" }).end("{}");
-    });
-  });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  return { server, url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, spans, services };
-}
+const SERVER = SPAN_KIND.server;
 
 /** `tessera serve` with `args` and `env`, stdout and stderr collected; resolves once its banner is out. */
 async function serve(args: string[], env: Record<string, string>): Promise<{ child: ChildProcess; stdout: () => string; stderr: () => string; exited: Promise<number | null> }> {
@@ -95,7 +54,7 @@ async function form(url: string, params: Record<string, string>, traceparent?: s
 }
 
 describe("tracing: OTLP export of a form exchange and a grpc-js call, in the caller's trace", () => {
-  let receiver: Awaited<ReturnType<typeof startReceiver>>;
+  let receiver: OtlpReceiver;
   let served: Awaited<ReturnType<typeof serve>>;
   let exitCode: number | null;
   const httpCaller = callerTrace();
@@ -104,7 +63,7 @@ describe("tracing: OTLP export of a form exchange and a grpc-js call, in the cal
   const secrets = [GATEWAY_SECRET];
 
   before(async () => {
-    receiver = await startReceiver();
+    receiver = await startOtlpReceiver();
     served = await serve(["--grpc-port", "0"], {
       OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url,
       OTEL_EXPORTER_OTLP_PROTOCOL: "http/json",
