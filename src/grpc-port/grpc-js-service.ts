@@ -16,6 +16,7 @@ import type { TesseraMetrics } from "../ops/metrics.js";
 import { RequestRecord, requestIdOf, runWithRequest } from "../ops/request-context.js";
 import { logRequest } from "../ops/request-log.js";
 import { runInSpanContext, startServerSpan } from "../ops/tracing.js";
+import { isTracedRpc } from "../ops/request-span.js";
 import { toConnectError } from "../rpc/errors.js";
 import { grpcStatusOf, headersOf, metadataOf } from "./grpc-js-metadata.js";
 
@@ -100,7 +101,7 @@ function unaryHandler(spec: UnarySpec, options: GrpcCallOptions): handleUnaryCal
     record.surface = "grpc";
     record.operation = operation;
     // The caller's `traceparent` metadata is the parent of the call's server span (tracing on).
-    const traced = startServerSpan(operation, { metadata: call.metadata }, { "tessera.surface": "grpc" });
+    const traced = isTracedRpc(operation) ? startServerSpan(operation, { metadata: call.metadata }, { "tessera.surface": "grpc" }) : undefined;
     record.span = traced?.span;
     void runWithRequest(record, () => runInSpanContext(traced, async () => {
       const header = new Metadata();

@@ -18,6 +18,7 @@ import { RequestRecord, requestIdOf, runWithRequest, type Surface } from "./requ
 import { captureGrpcStatus, finishRequest } from "./request-log.js";
 import { observeRpcImplementation, observingInterceptor } from "./rpc-observer.js";
 import { runInSpanContext, startServerSpan } from "./tracing.js";
+import { isTracedRpc } from "./request-span.js";
 
 /** Options of {@link Operations}. */
 export interface OperationsOptions {
@@ -125,7 +126,8 @@ export class Operations {
       res.setHeader("x-request-id", record.id);
       if (record.surface === "grpc") captureGrpcStatus(res, record);
       // Probes and scrapes are not traced: a span every few seconds per probe says nothing.
-      const traced = OPS_PATHS.has(path) ? undefined : startServerSpan(rpc ?? req.method ?? "HTTP", { headers: req.headers }, { "tessera.surface": record.surface });
+      const probe = OPS_PATHS.has(path) || (rpc !== undefined && !isTracedRpc(rpc));
+      const traced = probe ? undefined : startServerSpan(rpc ?? req.method ?? "HTTP", { headers: req.headers }, { "tessera.surface": record.surface });
       record.span = traced?.span;
       res.once("close", () => finishRequest(req, res, record, this.#log, this.metrics));
       runWithRequest(record, () => runInSpanContext(traced, () => {

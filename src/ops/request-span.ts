@@ -11,6 +11,11 @@ const GRANT_OF_METHOD = new Map<string, string>([
   ["refreshToken", GrantType.refreshToken],
 ]);
 
+/** Health checks (`grpc.health.v1.Health`) are probes: like `/healthz`, not traced. */
+export function isTracedRpc(operation: string): boolean {
+  return !operation.startsWith("grpc.health.v1.Health/");
+}
+
 /** Token type URIs of RFC 8693 §3: only these are recorded, so a span never holds what a caller typed there. */
 const KNOWN_TOKEN_TYPES = new Set<string>(Object.values(TokenType));
 

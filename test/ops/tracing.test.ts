@@ -59,6 +59,7 @@ describe("tracing: OTLP export of a form exchange and a grpc-js call, in the cal
   let exitCode: number | null;
   const httpCaller = callerTrace();
   const grpcCaller = callerTrace();
+  const probeCaller = callerTrace();
   /** What no attribute or log line may contain. */
   const secrets = [GATEWAY_SECRET];
 
@@ -89,6 +90,16 @@ describe("tracing: OTLP export of a form exchange and a grpc-js call, in the cal
     const issued = await new Promise<ClientCredentialsResponse>((resolve, reject) =>
       client.ClientCredentials({ realm: "demo", scope: "orders.read" }, metadata, (error, response) => (error || !response ? reject(error) : resolve(response))),
     );
+    // A health check with a traceparent of its own, on each port: probes make no spans.
+    const health = new grpc.Client(new URL(banner.urls.grpc).host, grpc.credentials.createInsecure());
+    const probeMetadata = new grpc.Metadata();
+    probeMetadata.set("traceparent", probeCaller.header);
+    const empty = (value: Buffer) => value;
+    await new Promise<void>((resolve, reject) =>
+      health.makeUnaryRequest("/grpc.health.v1.Health/Check", empty, empty, Buffer.alloc(0), probeMetadata, (error) => (error ? reject(error) : resolve())),
+    );
+    health.close();
+    await (await fetch(`${banner.urls.main}/healthz`, { headers: { traceparent: probeCaller.header } })).body?.cancel();
     client.close();
     secrets.push(issued.accessToken);
     // Both traces exported (the batch is sent every 100 ms), then a clean stop.
@@ -137,6 +148,10 @@ describe("tracing: OTLP export of a form exchange and a grpc-js call, in the cal
     assert.equal(attributesOf(server)["rpc.method"], "ClientCredentials");
     assert.equal(attributesOf(server)["oauth.grant_type"], "client_credentials");
     assert.ok(children.some((s) => s.name === "client authentication"));
+  });
+
+  it("health checks (gRPC Health on --grpc-port, /healthz) make no span", () => {
+    assert.deepEqual(receiver.spans.filter((s) => s.traceId === probeCaller.traceId), []);
   });
 
   it("spans name the service of OTEL_SERVICE_NAME, and no attribute holds the client secret or a token", () => {
