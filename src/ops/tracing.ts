@@ -47,9 +47,18 @@ export function tracingRequested(env: NodeJS.ProcessEnv): boolean {
 export async function startTracing(): Promise<Tracing | undefined> {
   const env = process.env;
   if (!tracingRequested(env)) return undefined;
-  const { NodeSDK } = await import("@opentelemetry/sdk-node");
+  const [{ NodeSDK }, resources] = await Promise.all([import("@opentelemetry/sdk-node"), import("@opentelemetry/resources")]);
   const sdk = new NodeSDK({
     serviceName: env.OTEL_SERVICE_NAME || "tessera",
+    // The SDK's process detector records the command line (`process.command_args`), which may hold a
+    // MongoDB URI with its password: the process is described by its pid and runtime instead,
+    // unless OTEL_NODE_RESOURCE_DETECTORS chooses the detectors.
+    ...(!env.OTEL_NODE_RESOURCE_DETECTORS && {
+      resourceDetectors: [resources.envDetector, resources.hostDetector, resources.osDetector, resources.serviceInstanceIdDetector],
+      resource: resources.defaultResource().merge(
+        resources.resourceFromAttributes({ "process.pid": process.pid, "process.runtime.name": "nodejs", "process.runtime.version": process.versions.node }),
+      ),
+    }),
     metricReaders: [],
     logRecordProcessors: [],
     instrumentations: [],
@@ -126,9 +135,12 @@ export async function inSpan<T>(name: string, attributes: Attributes, fn: (span:
   });
 }
 
-/** Starts a child span of the active one, not made active itself (a leaf); `undefined` when tracing is off. */
+/**
+ * Starts a child span of the active one, not made active itself (a leaf); `undefined` when tracing
+ * is off or no span is active (background work such as readiness checks makes no trace of its own).
+ */
 export function startLeafSpan(name: string, attributes: Attributes, kind = SpanKind.INTERNAL): Span | undefined {
-  return enabled ? trace.getTracer(TRACER_NAME).startSpan(name, { kind, attributes }) : undefined;
+  return enabled && trace.getActiveSpan() !== undefined ? trace.getTracer(TRACER_NAME).startSpan(name, { kind, attributes }) : undefined;
 }
 
 /** Ends a span of {@link startLeafSpan}: ok, or failed with `errorType` (see {@link failSpan}). */

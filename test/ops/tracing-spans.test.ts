@@ -9,7 +9,7 @@ import { after, before, describe, it } from "node:test";
 import { fetchProviderJson, ProviderUnavailableError } from "../../src/idp/provider-fetch.js";
 import { instrumentRepository } from "../../src/ops/instrumented-repository.js";
 import { TesseraMetrics } from "../../src/ops/metrics.js";
-import { startTracing, tracingRequested, type Tracing } from "../../src/ops/tracing.js";
+import { inSpan, startTracing, tracingRequested, type Tracing } from "../../src/ops/tracing.js";
 import { StorageUnavailableError } from "../../src/storage/realm-repository.js";
 import { attributesOf, SPAN_KIND, startOtlpReceiver, type OtlpReceiver, type OtlpSpan } from "../support/otlp-receiver.js";
 import { eventually, switchableRepository } from "./support.js";
@@ -62,10 +62,14 @@ describe("provider fetch and storage spans", () => {
     });
     const { repository, setReachable } = switchableRepository();
     const storage = instrumentRepository(repository, new TesseraMetrics({ processMetrics: false }).storageDuration);
-    await storage.listRealms();
-    setReachable(false);
-    await assert.rejects(storage.getRealm("nowhere"), StorageUnavailableError);
-    await eventually("five spans exported", async () => receiver.spans.length >= 5);
+    // Outside a request, a storage call makes no span; inside one, each call is a child.
+    await storage.getRealm("background");
+    await inSpan("a request", {}, async () => {
+      await storage.listRealms();
+      setReachable(false);
+      await assert.rejects(storage.getRealm("nowhere"), StorageUnavailableError);
+    });
+    await eventually("the request's span exported", async () => receiver.spans.some((s) => s.name === "a request"));
   });
 
   after(async () => {
@@ -103,9 +107,12 @@ describe("provider fetch and storage spans", () => {
     assert.ok(!values.includes(SECRET) && !values.includes("subject-token"), values);
   });
 
-  it("storage calls are client spans named by method; an unreachable storage fails its span with `unavailable`", () => {
+  it("storage calls in a request are its client spans named by method; an unreachable storage fails its span with `unavailable`", () => {
+    const request = span("a request");
     assert.equal(attributesOf(span("storage listRealms"))["db.operation.name"], "listRealms");
     assert.equal(span("storage listRealms").kind, SPAN_KIND.client);
+    assert.equal(span("storage listRealms").parentSpanId, request.spanId);
     assert.equal(attributesOf(span("storage getRealm"))["error.type"], "unavailable");
+    assert.equal(receiver.spans.filter((s) => s.name === "storage getRealm").length, 1, "the call outside a request made none");
   });
 });

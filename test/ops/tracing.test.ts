@@ -154,8 +154,13 @@ describe("tracing: OTLP export of a form exchange and a grpc-js call, in the cal
     assert.deepEqual(receiver.spans.filter((s) => s.traceId === probeCaller.traceId), []);
   });
 
-  it("spans name the service of OTEL_SERVICE_NAME, and no attribute holds the client secret or a token", () => {
+  it("spans name the service of OTEL_SERVICE_NAME and the process without its command line; no attribute holds the client secret or a token", () => {
     assert.deepEqual([...receiver.services], ["tessera-under-test"]);
+    // The command line may hold a MongoDB URI with its password: the resource has the pid, not the arguments.
+    const resource = receiver.spans[0].resource ?? {};
+    assert.equal(resource["process.pid"], served.child.pid);
+    assert.equal(resource["process.command_args"], undefined);
+    assert.ok(!JSON.stringify(receiver.spans.map((s) => s.resource)).includes("--grpc-port"));
     const values = JSON.stringify(receiver.spans.map((s) => s.attributes ?? []));
     for (const secret of secrets) assert.ok(!values.includes(secret), "a secret or token in an attribute");
   });

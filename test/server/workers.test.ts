@@ -9,6 +9,7 @@ import http from "node:http";
 import { after, before, describe, it } from "node:test";
 import { startMongoServer, type MongoServer } from "../support/mongo-server.js";
 import { bannerOf, eventually, jsonLines } from "../ops/support.js";
+import { SPAN_KIND, startOtlpReceiver } from "../support/otlp-receiver.js";
 
 const MASTER_KEY = Buffer.alloc(32, 9).toString("base64");
 const GATEWAY = `Basic ${Buffer.from("gateway:gateway-secret").toString("base64")}`;
@@ -24,9 +25,9 @@ interface Tree {
 }
 
 /** Starts `tessera serve` with `args` (info logs on stdout, JSON; start-up failures on stderr). */
-function start(args: string[], masterKey = MASTER_KEY): Tree {
+function start(args: string[], masterKey = MASTER_KEY, env: Record<string, string> = {}): Tree {
   const child = spawn(process.execPath, ["--import", "tsx", "src/cli/tessera.ts", "serve", "--port", "0", "--log-level", "info", ...args], {
-    env: { PATH: process.env.PATH, TESSERA_MASTER_KEY: masterKey },
+    env: { PATH: process.env.PATH, TESSERA_MASTER_KEY: masterKey, ...env },
     stdio: ["ignore", "pipe", "pipe"],
   });
   let stdout = "";
@@ -116,8 +117,10 @@ describe("tessera serve --workers", () => {
     assert.equal(tree.stderr(), 'tessera: --workers: expected an integer 1-256, got "0"\n');
   });
 
-  it("--workers 2 on MongoDB then one banner, realms imported once, both workers serve and honour each other's tokens, a killed worker is replaced, SIGTERM stops all with exit 0", async () => {
-    const tree = start(["--workers", "2", "--storage", "mongodb", "--mongodb-uri", mongo.uri, "--mongodb-database", database, "--import", "examples/demo-realm.yaml"]);
+  it("--workers 2 on MongoDB then one banner, realms imported once, both workers serve, trace and honour each other's tokens, a killed worker is replaced, SIGTERM stops all with exit 0", async () => {
+    const receiver = await startOtlpReceiver();
+    const tracing = { OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url, OTEL_EXPORTER_OTLP_PROTOCOL: "http/json", OTEL_BSP_SCHEDULE_DELAY: "100" };
+    const tree = start(["--workers", "2", "--storage", "mongodb", "--mongodb-uri", mongo.uri, "--mongodb-database", database, "--import", "examples/demo-realm.yaml"], MASTER_KEY, tracing);
     try {
       await eventually("the banner", async () => bannerOf(tree.stdout())?.workers === 2, 60_000);
       assert.equal(tree.logs().filter((l) => l.msg === "Tessera listening").length, 1, tree.stdout());
@@ -138,6 +141,10 @@ describe("tessera serve --workers", () => {
       assert.deepEqual(results.map((r) => r.status), Array(8).fill(200), JSON.stringify(results.find((r) => r.status !== 200)?.body));
       const served = new Set(tree.logs().filter((l) => l.msg === "request" && l.worker !== undefined).map((l) => l.worker));
       assert.equal(served.size, 2, `requests were served by workers ${[...served].join(", ")}`);
+      // Each worker runs its own SDK: the requests' server spans come from both worker processes.
+      const serverSpans = () => receiver.spans.filter((span) => span.kind === SPAN_KIND.server);
+      await eventually("both workers' spans", async () => new Set(serverSpans().map((span) => span.resource?.["process.pid"])).size === 2, 10_000);
+      assert.deepEqual(new Set(serverSpans().map((span) => span.resource?.["process.pid"])), new Set(workers));
 
       // Whichever worker a scrape reaches, /metrics counts the requests of both.
       for (let scrape = 0; scrape < 4; scrape += 1) {
@@ -160,6 +167,7 @@ describe("tessera serve --workers", () => {
       assert.ok(!isAlive(workers[1]) && !isAlive(replacement), "every worker has exited");
     } finally {
       if (tree.child.exitCode === null) tree.child.kill("SIGKILL");
+      receiver.server.close();
     }
   });
 

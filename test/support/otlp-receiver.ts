@@ -24,6 +24,8 @@ export interface OtlpSpan {
   name: string;
   kind: number;
   attributes?: { key: string; value: Record<string, unknown> }[];
+  /** The attributes of the resource that sent it (`service.name`, `process.pid`...), added by the receiver. */
+  resource?: Record<string, unknown>;
 }
 
 /** The attributes of a span as plain values. */
@@ -47,7 +49,8 @@ export async function startOtlpReceiver(): Promise<OtlpReceiver> {
       for (const resourceSpans of (JSON.parse(body) as Export).resourceSpans) {
         const service = resourceSpans.resource.attributes?.find((a) => a.key === "service.name")?.value.stringValue;
         if (typeof service === "string") services.add(service);
-        for (const scope of resourceSpans.scopeSpans) spans.push(...scope.spans);
+        const resource = attributesOf({ attributes: resourceSpans.resource.attributes } as OtlpSpan);
+        for (const scope of resourceSpans.scopeSpans) spans.push(...scope.spans.map((span) => ({ ...span, resource })));
       }
       res.writeHead(200, { "content-type": "application/json" }).end("{}");
     });
