@@ -49,6 +49,7 @@ describe("provider fetch and storage spans", () => {
     });
     await new Promise<void>((resolve) => provider.listen(0, "127.0.0.1", resolve));
     providerUrl = `http://127.0.0.1:${(provider.address() as AddressInfo).port}`;
+    delete process.env.OTEL_SERVICE_NAME;
     Object.assign(process.env, { OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url, OTEL_EXPORTER_OTLP_PROTOCOL: "http/json", OTEL_BSP_SCHEDULE_DELAY: "50" });
     tracing = await startTracing();
     assert.ok(tracing, "tracing started");
@@ -83,6 +84,10 @@ describe("provider fetch and storage spans", () => {
     assert.ok(found, `no span ${name} in ${JSON.stringify(receiver.spans.map((s) => s.name))}`);
     return found;
   }
+
+  it("without OTEL_SERVICE_NAME the service is tessera", () => {
+    assert.deepEqual([...receiver.services], ["tessera"]);
+  });
 
   it("a JWKS fetch is a client span with the provider's URL without its query, and the status", () => {
     const jwks = span("provider jwks");

@@ -38,13 +38,14 @@ function callerTrace(): { traceId: string; spanId: string; header: string } {
   return { traceId, spanId, header: `00-${traceId}-${spanId}-01` };
 }
 
-async function form(url: string, params: Record<string, string>, traceparent?: string): Promise<Record<string, string>> {
+async function form(url: string, params: Record<string, string>, traceparent?: string, requestId?: string): Promise<Record<string, string>> {
   const response = await fetch(url, {
     method: "POST",
     headers: {
       authorization: `Basic ${Buffer.from(`gateway:${GATEWAY_SECRET}`).toString("base64")}`,
       "content-type": "application/x-www-form-urlencoded",
       ...(traceparent && { traceparent }),
+      ...(requestId && { "x-request-id": requestId }),
     },
     body: new URLSearchParams(params).toString(),
   });
@@ -82,6 +83,8 @@ describe("tracing: OTLP export of a form exchange and a grpc-js call, in the cal
       httpCaller.header,
     );
     secrets.push(exchanged.access_token);
+    // A traceparent that is not one (W3C Trace Context §3.2.2): served, in a trace of its own.
+    secrets.push((await form(tokenUrl, { grant_type: "client_credentials" }, "00-not-a-trace-01", "malformed-traceparent")).access_token);
 
     const client = new (loadTokenExchangeClient())(new URL(banner.urls.grpc).host, grpc.credentials.createInsecure());
     const metadata = new grpc.Metadata();
@@ -148,6 +151,14 @@ describe("tracing: OTLP export of a form exchange and a grpc-js call, in the cal
     assert.equal(attributesOf(server)["rpc.method"], "ClientCredentials");
     assert.equal(attributesOf(server)["oauth.grant_type"], "client_credentials");
     assert.ok(children.some((s) => s.name === "client authentication"));
+  });
+
+  it("a malformed traceparent is ignored: the request is served as the root of a new trace", () => {
+    const span = receiver.spans.find((s) => attributesOf(s)["tessera.request_id"] === "malformed-traceparent");
+    assert.ok(span, "the request has its span");
+    assert.equal(span.parentSpanId ?? "", "");
+    assert.match(span.traceId, /^[0-9a-f]{32}$/);
+    assert.ok(![httpCaller.traceId, grpcCaller.traceId].includes(span.traceId));
   });
 
   it("health checks (gRPC Health on --grpc-port, /healthz) make no span", () => {
