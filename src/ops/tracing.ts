@@ -115,8 +115,9 @@ export function runInSpanContext<T>(started: { context: Context } | undefined, f
 /**
  * Runs `fn` in a child span of the active one (`kind` internal by default): the span ends when `fn`
  * settles, with an error status and `tessera.outcome: error` when it throws (an OAuth error's code
- * as `oauth.error` and `error.type`, else the error's class name; never its message). With tracing off, `fn` runs alone and gets `undefined`.
- * Attribute values must never hold a token, a secret or an assertion.
+ * as `oauth.error` and `error.type`, else the error's class name; never its message). With tracing
+ * off, `fn` runs alone and gets `undefined`. Attribute values must never hold a token, a secret or
+ * an assertion.
  */
 export async function inSpan<T>(name: string, attributes: Attributes, fn: (span: Span | undefined) => Promise<T>, kind = SpanKind.INTERNAL): Promise<T> {
   if (!enabled) return fn(undefined);
