@@ -144,7 +144,8 @@ export async function startTessera(options: TesseraOptions): Promise<ServerProce
     "--log-level",
     "warn",
   ];
-  const server = await startNode(options.label, args, env, port, /^Tessera listening on /, options.timeoutSeconds ?? 120, build);
+  // The banner: a JSON log record on a pipe, or the text line of builds before `--log-format`.
+  const server = await startNode(options.label, args, env, port, /^Tessera listening on |"msg":"Tessera listening"/, options.timeoutSeconds ?? 120, build);
   return grpcPort === undefined ? server : { ...server, grpcBase: `http://127.0.0.1:${grpcPort}` };
 }
 

@@ -7,6 +7,9 @@
 /** Log levels of `--log-level` (pino's). */
 export const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
 
+/** Log formats of `--log-format`: `auto` is `pretty` when stdout is a terminal, else `json`. */
+export const LOG_FORMATS = ["auto", "json", "pretty"] as const;
+
 /** Storage backends of `--storage`. */
 export const STORAGE_KINDS = ["memory", "mongodb"] as const;
 
@@ -85,6 +88,15 @@ export const SERVE_OPTIONS = [
     defaultText: "1",
   },
   { key: "logLevel", flag: "log-level", env: "TESSERA_LOG_LEVEL", kind: "string", placeholder: "LEVEL", help: LOG_LEVELS.join(" | "), defaultText: "info" },
+  {
+    key: "logFormat",
+    flag: "log-format",
+    env: "TESSERA_LOG_FORMAT",
+    kind: "string",
+    placeholder: "FORMAT",
+    help: `${LOG_FORMATS.join(" | ")}: json writes one JSON object a line on stdout (banner and shutdown included), pretty human-readable lines; auto is pretty when stdout is a terminal, else json`,
+    defaultText: "auto",
+  },
   {
     key: "tlsCert",
     flag: "tls-cert",

@@ -32,6 +32,7 @@ function effectiveValues(settings: ServeSettings): Record<OptionKey, unknown> {
     mongodbDatabase: mongo ? mongo.database : null,
     imports: settings.imports,
     logLevel: settings.logLevel,
+    logFormat: settings.logFormat,
     tlsCert: settings.tls?.certFile ?? null,
     tlsKey: settings.tls?.keyFile ?? null,
     tlsClientCa: settings.tls?.clientCaFile ?? null,

@@ -2,12 +2,15 @@ import { parseArgs } from "node:util";
 import { authority } from "../domain/authority.js";
 import { DEFAULT_AUTH_THROTTLE, type AuthThrottleSettings } from "../exchange/auth-throttle.js";
 import { ConfigFileError, readConfigFile, type ConfigFile } from "./config-file.js";
-import { LOG_LEVELS, PARSE_ARGS_OPTIONS, SERVE_OPTIONS, STORAGE_KINDS, serveUsage, type OptionKey } from "./options.js";
+import { LOG_FORMATS, LOG_LEVELS, PARSE_ARGS_OPTIONS, SERVE_OPTIONS, STORAGE_KINDS, serveUsage, type OptionKey } from "./options.js";
 
-export { LOG_LEVELS, STORAGE_KINDS };
+export { LOG_FORMATS, LOG_LEVELS, STORAGE_KINDS };
 
 /** A log level of `--log-level`. */
 export type LogLevel = (typeof LOG_LEVELS)[number];
+
+/** A log format of `--log-format`. */
+export type LogFormatSetting = (typeof LOG_FORMATS)[number];
 
 /** Where realms are stored. */
 export type StorageConfig = { kind: "memory" } | { kind: "mongodb"; uri: string; database: string };
@@ -37,6 +40,8 @@ export interface ServeSettings {
   /** Realm files to import at start, in order. */
   imports: string[];
   logLevel: LogLevel;
+  /** `--log-format`: `auto` (pretty on a terminal, else JSON), `json` or `pretty`. */
+  logFormat: LogFormatSetting;
   /** Key that encrypts private signing keys at rest (32 bytes), when `TESSERA_MASTER_KEY` is set. */
   masterKey: Uint8Array | undefined;
   /** Serve HTTPS and gRPC over TLS with these files; cleartext when undefined. */
@@ -149,6 +154,7 @@ export function parseServeConfig(argv: string[], env: NodeJS.ProcessEnv): ServeC
   const tls = tlsOf(pick(sources, "tlsCert"), pick(sources, "tlsKey"), pick(sources, "tlsClientCa"));
   const publicUrl = publicUrlOf(pick(sources, "publicUrl"), hostValue, port, tls !== undefined);
   const logLevel = oneOf(pick(sources, "logLevel"), LOG_LEVELS) ?? "info";
+  const logFormat = oneOf(pick(sources, "logFormat"), LOG_FORMATS) ?? "auto";
   const imports = pickList(sources, "imports");
   if (imports?.values.includes("")) throw new ConfigError(`${imports.name}: expected a file path`);
   const storage = storageOf(pick(sources, "storage"), pick(sources, "mongodbUri"), pick(sources, "mongodbDatabase"));
@@ -164,6 +170,7 @@ export function parseServeConfig(argv: string[], env: NodeJS.ProcessEnv): ServeC
     storage,
     imports: imports?.values ?? [],
     logLevel,
+    logFormat,
     masterKey: masterKeyOf(pick(sources, "masterKey")),
     tls,
     shutdownGraceMs: durationOf(pick(sources, "shutdownGrace")) ?? 10_000,
@@ -185,7 +192,8 @@ function parseFlags(argv: string[]): Sources["flags"] {
 
 /** Rewords `node:util` parseArgs errors as one line; a stray positional argument is not echoed. */
 function describeArgsError(error: Error & { code?: string }): string {
-  const option = /'(-[^' ]*)/.exec(error.message)?.[1] ?? "";
+  // "Option '-h, --help' does not take an argument": name the long form.
+  const option = /'(?:-\w, )?(-[^' ]*)/.exec(error.message)?.[1] ?? "";
   switch (error.code) {
     case "ERR_PARSE_ARGS_UNKNOWN_OPTION":
       return `unknown option ${option} (see tessera serve --help)`;

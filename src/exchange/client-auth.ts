@@ -20,6 +20,7 @@ import type { ClientSecretVerifier } from "../crypto/client-secrets.js";
 import type { RealmRepository } from "../storage/realm-repository.js";
 import type { AuthThrottle } from "./auth-throttle.js";
 import { OAuthError, oauthError } from "./errors.js";
+import { inSpan } from "../ops/tracing.js";
 
 /** A client certificate presented over mutual TLS (RFC 8705). */
 export interface PresentedCertificate {
@@ -124,14 +125,21 @@ export class ClientAuthenticator {
 
   constructor(private readonly deps: ClientAuthenticatorDeps) {}
 
-  /** Authenticates; throws `invalid_client` (or `invalid_request` for a malformed request). */
-  async authenticate(realm: Realm, presented: PresentedClientCredentials): Promise<AuthenticatedClient> {
-    const attempt = { kind: "client", realm: realm.name, clientId: claimedClientId(presented), sourceAddress: presented.sourceAddress } as const;
-    const check = () => this.#authenticate(realm, presented);
-    const failureOf = (error: unknown) => (error instanceof OAuthError && error.code === "invalid_client" ? (error.reason ?? "malformed") : undefined);
-    const authenticated = await (this.deps.throttle?.guard(attempt, check, failureOf) ?? check());
-    const certificate = presented.clientCertificate;
-    return certificate?.authorized ? { ...authenticated, certificateThumbprint: certificate.thumbprintS256 } : authenticated;
+  /**
+   * Authenticates under the throttle; throws `invalid_client` (or `invalid_request` for a malformed
+   * request). Traced as a `client authentication` span: realm, then the client id and method once
+   * they check out.
+   */
+  authenticate(realm: Realm, presented: PresentedClientCredentials): Promise<AuthenticatedClient> {
+    return inSpan("client authentication", { "tessera.realm": realm.name }, async (span) => {
+      const attempt = { kind: "client", realm: realm.name, clientId: claimedClientId(presented), sourceAddress: presented.sourceAddress } as const;
+      const check = () => this.#authenticate(realm, presented);
+      const failureOf = (error: unknown) => (error instanceof OAuthError && error.code === "invalid_client" ? (error.reason ?? "malformed") : undefined);
+      const authenticated = await (this.deps.throttle?.guard(attempt, check, failureOf) ?? check());
+      span?.setAttributes({ "oauth.client_id": authenticated.client.clientId, "oauth.client_auth_method": authenticated.method });
+      const certificate = presented.clientCertificate;
+      return certificate?.authorized ? { ...authenticated, certificateThumbprint: certificate.thumbprintS256 } : authenticated;
+    });
   }
 
   async #authenticate(realm: Realm, presented: PresentedClientCredentials): Promise<AuthenticatedClient> {

@@ -15,6 +15,8 @@ import type { Logger } from "../ops/logger.js";
 import type { TesseraMetrics } from "../ops/metrics.js";
 import { RequestRecord, requestIdOf, runWithRequest } from "../ops/request-context.js";
 import { logRequest } from "../ops/request-log.js";
+import { runInSpanContext, startServerSpan } from "../ops/tracing.js";
+import { isTracedRpc } from "../ops/request-span.js";
 import { toConnectError } from "../rpc/errors.js";
 import { grpcStatusOf, headersOf, metadataOf } from "./grpc-js-metadata.js";
 
@@ -46,8 +48,8 @@ export interface GrpcCallOptions {
  * the call's metadata). Streaming methods are left out: grpc-js answers them UNIMPLEMENTED.
  *
  * Each call is a request as the main port sees it: a {@link RequestRecord} (surface `grpc`, the
- * caller's `x-request-id` when safe, answered in the response metadata), one log line and the
- * request metrics. A failure that is not a ConnectError goes through the error table
+ * caller's `x-request-id` when safe, answered in the response metadata), a server span when
+ * tracing is on, one log line and the request metrics. A failure that is not a ConnectError goes through the error table
  * ({@link toConnectError}): logged with an id, answered without internals.
  *
  * Uses `invokeUnaryImplementation` and `setTrailerStatus`, marked internal by Connect (checked against
@@ -98,7 +100,10 @@ function unaryHandler(spec: UnarySpec, options: GrpcCallOptions): handleUnaryCal
     const record = new RequestRecord(requestIdOf(typeof requestId === "string" ? requestId : undefined));
     record.surface = "grpc";
     record.operation = operation;
-    void runWithRequest(record, async () => {
+    // The caller's `traceparent` metadata is the parent of the call's server span (tracing on).
+    const traced = isTracedRpc(operation) ? startServerSpan(operation, { metadata: call.metadata }, { "tessera.surface": "grpc" }) : undefined;
+    record.span = traced?.span;
+    void runWithRequest(record, () => runInSpanContext(traced, async () => {
       const header = new Metadata();
       header.set("x-request-id", record.id);
       try {
@@ -127,7 +132,7 @@ function unaryHandler(spec: UnarySpec, options: GrpcCallOptions): handleUnaryCal
       if (call.cancelled && record.error === undefined) record.error = "aborted";
       const transport = { method: "POST", path: `/${operation}`, httpVersion: "2.0", status: 200, remoteAddress: hostOf(call.getPeer()) };
       logRequest(record, transport, options.log, options.metrics);
-    });
+    }));
   };
 }
 

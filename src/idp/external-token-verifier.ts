@@ -65,7 +65,7 @@ export class ExternalTokenVerifier {
     const config = provider.introspection;
     if (!config) throw new ExternalTokenError("malformed");
     const secret = await this.cipher.open(config.encryptedClientSecret, introspectionSecretBinding(realm, provider.alias));
-    const answer = (await fetchProviderJson(config.endpoint, {
+    const answer = (await fetchProviderJson("introspection", config.endpoint, {
       method: "POST",
       headers: { authorization: basicAuthorization(config.clientId, secret), "content-type": "application/x-www-form-urlencoded", accept: "application/json" },
       body: new URLSearchParams({ token }).toString(),

@@ -121,7 +121,7 @@ export class ProviderKeyCache {
 /** Fetches a provider's JWKS from its `jwksUri`, or from the `jwks_uri` its discovery document names. */
 async function fetchJwks(provider: IdentityProvider): Promise<JSONWebKeySet> {
   const uri = provider.jwksUri ?? (await discoverJwksUri(provider));
-  const body = await fetchProviderJson(uri, { headers: { accept: "application/json" } });
+  const body = await fetchProviderJson("jwks", uri, { headers: { accept: "application/json" } });
   if (typeof body !== "object" || body === null || !Array.isArray((body as JSONWebKeySet).keys)) {
     throw new ProviderUnavailableError(`${new URL(uri).origin} answered something that is not a JWK Set`);
   }
@@ -131,7 +131,7 @@ async function fetchJwks(provider: IdentityProvider): Promise<JSONWebKeySet> {
 /** OpenID Connect Discovery 1.0 §4: the document's `issuer` must be the configured issuer. */
 async function discoverJwksUri(provider: IdentityProvider): Promise<string> {
   const url = `${provider.issuer.replace(/\/$/, "")}/.well-known/openid-configuration`;
-  const document = (await fetchProviderJson(url)) as { issuer?: unknown; jwks_uri?: unknown } | null;
+  const document = (await fetchProviderJson("discovery", url)) as { issuer?: unknown; jwks_uri?: unknown } | null;
   const jwksUri = document?.jwks_uri;
   if (document?.issuer !== provider.issuer || typeof jwksUri !== "string" || !URL.canParse(jwksUri)) {
     throw new ProviderUnavailableError(`${new URL(url).origin} discovery document does not match the issuer`);

@@ -1,3 +1,4 @@
+import { SpanKind } from "@opentelemetry/api";
 import type { Histogram } from "prom-client";
 import {
   StorageConflictError,
@@ -5,6 +6,7 @@ import {
   StorageUnavailableError,
   type RealmRepository,
 } from "../storage/realm-repository.js";
+import { endLeafSpan, startLeafSpan } from "./tracing.js";
 
 /** The `result` label of a failed storage call. */
 function resultOf(error: unknown): string {
@@ -16,7 +18,8 @@ function resultOf(error: unknown): string {
 
 /**
  * A {@link RealmRepository} that times every call of the one it wraps into `histogram`, labelled
- * with the method name and the result. Generic over the port's methods (a Proxy), so a method added
+ * with the method name and the result, and traces it as a `storage {method}` span when tracing is
+ * on (`db.operation.name` and the outcome; never an argument). Generic over the port's methods (a Proxy), so a method added
  * to the port is timed without a change here; methods are called on the wrapped object itself.
  */
 export function instrumentRepository(repository: RealmRepository, histogram: Histogram<"operation" | "result">): RealmRepository {
@@ -29,25 +32,30 @@ export function instrumentRepository(repository: RealmRepository, histogram: His
       if (wrapper === undefined) {
         const method = value as (...args: unknown[]) => unknown;
         wrapper = (...args: unknown[]) => {
-          const end = histogram.startTimer({ operation: property });
+          const timer = histogram.startTimer({ operation: property });
+          const span = startLeafSpan(`storage ${property}`, { "db.operation.name": property }, SpanKind.CLIENT);
+          const end = (result: string) => {
+            timer({ result });
+            endLeafSpan(span, result === "ok" ? undefined : result);
+          };
           let result: unknown;
           try {
             result = method.apply(target, args);
           } catch (error) {
-            end({ result: resultOf(error) });
+            end(resultOf(error));
             throw error;
           }
           if (!(result instanceof Promise)) {
-            end({ result: "ok" });
+            end("ok");
             return result;
           }
           return result.then(
             (resolved: unknown) => {
-              end({ result: "ok" });
+              end("ok");
               return resolved;
             },
             (error: unknown) => {
-              end({ result: resultOf(error) });
+              end(resultOf(error));
               throw error;
             },
           );

@@ -17,6 +17,8 @@ import { REFLECTION_SERVICES, reflectionServiceImpls } from "./reflection.js";
 import { RequestRecord, requestIdOf, runWithRequest, type Surface } from "./request-context.js";
 import { captureGrpcStatus, finishRequest } from "./request-log.js";
 import { observeRpcImplementation, observingInterceptor } from "./rpc-observer.js";
+import { runInSpanContext, startServerSpan } from "./tracing.js";
+import { isTracedRpc } from "./request-span.js";
 
 /** Options of {@link Operations}. */
 export interface OperationsOptions {
@@ -110,8 +112,9 @@ export class Operations {
   /**
    * Wraps the handler of every request: request id (`x-request-id`, accepted when safe, else new;
    * always answered), CORS, `/healthz`, `/readyz`, `/metrics`, then `handler` with the request as
-   * the current one (log lines written meanwhile carry its id); at the end, one log line and the
-   * request metrics.
+   * the current one (log lines written meanwhile carry its id) and, when tracing is on, in a
+   * server span whose parent is the caller's `traceparent`; at the end, one log line, the request
+   * metrics and the span's end.
    */
   wrap(handler: DualHandler): DualHandler {
     return (req, res) => {
@@ -122,8 +125,12 @@ export class Operations {
       if (rpc !== undefined) record.operation = rpc;
       res.setHeader("x-request-id", record.id);
       if (record.surface === "grpc") captureGrpcStatus(res, record);
+      // Probes and scrapes are not traced: a span every few seconds per probe says nothing.
+      const probe = OPS_PATHS.has(path) || (rpc !== undefined && !isTracedRpc(rpc));
+      const traced = probe ? undefined : startServerSpan(rpc ?? req.method ?? "HTTP", { headers: req.headers }, { "tessera.surface": record.surface });
+      record.span = traced?.span;
       res.once("close", () => finishRequest(req, res, record, this.#log, this.metrics));
-      runWithRequest(record, () => {
+      runWithRequest(record, () => runInSpanContext(traced, () => {
         if (this.#cors?.(req, res)) {
           record.operation = "cors_preflight";
         } else if (OPS_PATHS.has(path) && (req.method === "GET" || req.method === "HEAD")) {
@@ -133,7 +140,7 @@ export class Operations {
         } else {
           handler(req, res);
         }
-      });
+      }));
     };
   }
 

@@ -1,8 +1,10 @@
 import { AsyncLocalStorage } from "node:async_hooks";
 import { randomUUID } from "node:crypto";
 import { ConnectError, Code } from "@connectrpc/connect";
+import type { Span } from "@opentelemetry/api";
 import { toOAuthError } from "../exchange/errors.js";
 import { oauthDetailOf } from "../rpc/errors.js";
+import { traceLogFields } from "./tracing.js";
 
 /** Which protocol a request arrived with. */
 export type Surface = "grpc" | "grpc-web" | "connect" | "http";
@@ -23,6 +25,8 @@ export class RequestRecord {
   error: string | undefined;
   /** Probes and scrapes are logged at debug level. */
   quiet = false;
+  /** The request's OpenTelemetry server span, when tracing is on (ended with the request log line). */
+  span: Span | undefined;
 
   constructor(id: string) {
     this.id = id;
@@ -79,10 +83,13 @@ export function currentRequest(): RequestRecord | undefined {
   return storage.getStore();
 }
 
-/** Fields every log line written while serving a request carries (pino `mixin`). */
-export function requestLogFields(): { reqId?: string } {
+/**
+ * Fields every log line written while serving a request carries (pino `mixin`): the request id,
+ * and the `trace_id` / `span_id` of the active span when tracing is on.
+ */
+export function requestLogFields(): { reqId?: string; trace_id?: string; span_id?: string } {
   const record = storage.getStore();
-  return record ? { reqId: record.id } : {};
+  return { ...(record && { reqId: record.id }), ...traceLogFields() };
 }
 
 /** An `x-request-id` Tessera accepts from a caller: 1-128 characters of letters, digits and `._:-`. */

@@ -2,6 +2,8 @@ import type { HttpRequest, HttpResponse } from "../http/node-types.js";
 import type { Logger } from "./logger.js";
 import type { TesseraMetrics } from "./metrics.js";
 import { codeName, type RequestRecord } from "./request-context.js";
+import { endRequestSpan } from "./request-span.js";
+import { traceLogFields } from "./tracing.js";
 
 /**
  * Watches the `grpc-status` trailer of a gRPC answer (failures the Connect interceptor does not
@@ -48,7 +50,7 @@ export function finishRequest(req: HttpRequest, res: HttpResponse, record: Reque
 /**
  * Counts an answered request in the metrics and writes its one structured log line (never a body,
  * a query string or a credential header; request id, protocol, operation, status, OAuth error,
- * duration).
+ * duration, and the ids of the request's span when traced), then ends that span.
  */
 export function logRequest(record: RequestRecord, transport: TransportFacts, log: Logger, metrics: TesseraMetrics): void {
   const ok = record.error === undefined;
@@ -61,8 +63,10 @@ export function logRequest(record: RequestRecord, transport: TransportFacts, log
     result: ok ? "ok" : "error",
     ...(record.error !== undefined && { error: record.error }),
     durationMs: Math.round(record.elapsedSeconds() * 1e4) / 10,
+    ...traceLogFields(record.span),
   };
   if (record.quiet) log.debug(line, "request");
   else if (transport.status >= 500 || record.error === "internal" || record.error === "server_error") log.warn(line, "request");
   else log.info(line, "request");
+  endRequestSpan(record, transport);
 }

@@ -1,14 +1,9 @@
 import type { Interceptor } from "@connectrpc/connect";
 import type { TesseraMetrics } from "./metrics.js";
 import { currentRequest } from "./request-context.js";
+import { noteRpcOnSpan, stringField } from "./request-span.js";
 
 const REFRESH_TOKEN_TYPE = "urn:ietf:params:oauth:token-type:refresh_token";
-
-/** A string field of a message, read without knowing its schema. */
-function stringField(message: unknown, name: string): string {
-  const value: unknown = typeof message === "object" && message !== null ? Reflect.get(message, name) : undefined;
-  return typeof value === "string" ? value : "";
-}
 
 /**
  * Counts the tokens a token RPC answered with: an access token (of `issued_token_type` when the
@@ -23,16 +18,21 @@ function countIssuedTokens(metrics: TesseraMetrics, request: unknown, response: 
 
 /**
  * The Connect interceptor of the RPC surfaces (gRPC, gRPC-Web, Connect): notes a failure's OAuth
- * error on the current request and counts issued tokens.
+ * error on the current request, counts issued tokens and notes the grant on the request's span.
  */
 export function observingInterceptor(metrics: TesseraMetrics): Interceptor {
   return (next) => async (req) => {
+    const record = currentRequest();
+    if (!req.stream) noteRpcOnSpan(record, req.method.localName, req.message);
     try {
       const res = await next(req);
-      if (!res.stream) countIssuedTokens(metrics, req.message, res.message);
+      if (!res.stream) {
+        countIssuedTokens(metrics, req.message, res.message);
+        noteRpcOnSpan(record, req.method.localName, req.message, res.message);
+      }
       return res;
     } catch (error) {
-      currentRequest()?.fail(error);
+      record?.fail(error);
       throw error;
     }
   };
@@ -40,8 +40,8 @@ export function observingInterceptor(metrics: TesseraMetrics): Interceptor {
 
 /**
  * The same observation for callers that use an RPC implementation in-process (the OAuth HTTP
- * adapter): a Proxy whose methods count the tokens their answers carry. Methods run on the
- * implementation itself.
+ * adapter): a Proxy whose methods count the tokens their answers carry and note the grant on the
+ * request's span. Methods run on the implementation itself.
  */
 export function observeRpcImplementation<T extends object>(implementation: T, metrics: TesseraMetrics): T {
   return new Proxy(implementation, {
@@ -49,10 +49,13 @@ export function observeRpcImplementation<T extends object>(implementation: T, me
       const value: unknown = Reflect.get(target, property, target);
       if (typeof value !== "function") return value;
       return (...args: unknown[]) => {
+        const record = currentRequest();
+        noteRpcOnSpan(record, String(property), args[0]);
         const result: unknown = Reflect.apply(value, target, args);
         if (result instanceof Promise) {
           return result.then((response: unknown) => {
             countIssuedTokens(metrics, args[0], response);
+            noteRpcOnSpan(record, String(property), args[0], response);
             return response;
           });
         }

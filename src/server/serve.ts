@@ -7,12 +7,13 @@ import { createTessera, type Tessera } from "./tessera.js";
 import { MasterKeyCipher } from "../crypto/master-key-cipher.js";
 import { ConfigError, SERVE_USAGE, parseServeConfig, type ServeSettings, type TlsFiles } from "../config/serve-config.js";
 import { requestLogFields } from "../ops/request-context.js";
-import { createLogger, type Logger } from "../ops/logger.js";
+import { createLogger, resolveLogFormat, type Logger } from "../ops/logger.js";
+import { startTracing, type Tracing } from "../ops/tracing.js";
+import { announceListening, type ListeningFacts } from "./banner.js";
 import { bootstrapAdmin, type BootstrapOutcome } from "../admin/bootstrap.js";
 import { storeRealmLinks } from "../admin/realm-transfer.js";
 import { RealmFileError, parseRealmFile } from "../realm-file/index.js";
 import { renderEffectiveConfig } from "../config/print-config.js";
-import { authority } from "../domain/authority.js";
 import { listen, type DualHandler, type ListeningServer, type TlsCredentials } from "./listen.js";
 import { listenGrpc, type GrpcListeningServer } from "../grpc-port/grpc-js-server.js";
 import { MemoryRealmRepository } from "../storage/memory/memory-realm-repository.js";
@@ -286,6 +287,7 @@ async function importRealms(repository: RealmRepository, bundles: RealmBundle[],
 export async function runServe(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
   let settings: ServeSettings;
   let started: { facts: ListeningFacts; stop: () => Promise<boolean> };
+  let lifecycle: Logger;
   try {
     const config = parseServeConfig(argv, env);
     if (config.help) {
@@ -297,14 +299,22 @@ export async function runServe(argv: string[], env: NodeJS.ProcessEnv): Promise<
       return 0;
     }
     settings = config;
-    const root = createLogger(settings.logLevel, undefined, requestLogFields);
+    const format = resolveLogFormat(settings.logFormat);
+    const root = createLogger({ level: settings.logLevel, mixin: requestLogFields, format });
+    // The banner and the shutdown line are written whatever the level.
+    lifecycle = createLogger({ format });
     if (settings.workers > 1 && cluster.isPrimary) {
       const { pool, listening, bootstrap } = await startPrimary(settings, root);
       started = { facts: { ...listening, bootstrap, workers: settings.workers }, stop: pool.stop };
     } else {
       const worker = cluster.worker;
       const log = worker ? root.child({ worker: worker.id }) : root;
-      const running = await serve(settings, log, { worker: worker !== undefined });
+      // Each serving process (a single one, or each --workers worker) traces its own requests.
+      const tracing = await startTracing();
+      const running = await serve(settings, log, { worker: worker !== undefined }).catch(async (error: unknown) => {
+        await tracing?.shutdown();
+        throw error;
+      });
       const facts: ListeningFacts = {
         port: running.server.address.port,
         secure: running.server.secure,
@@ -313,8 +323,10 @@ export async function runServe(argv: string[], env: NodeJS.ProcessEnv): Promise<
         bootstrap: running.bootstrap,
       };
       reportListening(facts);
-      started = { facts, stop: () => running.stop().then(() => true) };
+      started = { facts, stop: () => running.stop().then(() => stopTracing(tracing, log)) };
     }
+    // A worker's banner is its primary's.
+    if (!cluster.isWorker) announceListening(settings, started.facts, format, lifecycle);
   } catch (error) {
     if (error instanceof WorkersFailedError) return error.code;
     if (error instanceof ConfigError || error instanceof RealmFileError || error instanceof StartupError) {
@@ -323,17 +335,21 @@ export async function runServe(argv: string[], env: NodeJS.ProcessEnv): Promise<
     }
     throw error;
   }
-  // A worker's banner is its primary's.
-  if (!cluster.isWorker) process.stdout.write(banner(settings, started.facts));
-  return untilSignal(started.stop);
+  return untilSignal(started.stop, lifecycle);
+}
+
+/** Exports the spans still buffered; an unreachable collector is logged, and the stop is still clean. */
+async function stopTracing(tracing: Tracing | undefined, log: Logger): Promise<boolean> {
+  await tracing?.shutdown().catch((error: unknown) => log.warn({ err: error }, "traces not exported at shutdown"));
+  return true;
 }
 
 /**
- * Waits for SIGTERM or SIGINT, then stops gracefully: 0 when the stop went well. A second signal
- * stops at once, except in a `--workers` worker, which its primary stops (a terminal's Ctrl-C reaches
- * both, and the primary's SIGTERM follows).
+ * Waits for SIGTERM or SIGINT, logs it, then stops gracefully: 0 when the stop went well. A second
+ * signal stops at once, except in a `--workers` worker, which its primary stops (a terminal's Ctrl-C
+ * reaches both, and the primary's SIGTERM follows).
  */
-function untilSignal(stop: () => Promise<boolean>): Promise<number> {
+function untilSignal(stop: () => Promise<boolean>, log: Logger): Promise<number> {
   return new Promise<number>((resolve) => {
     let stopping = false;
     const onSignal = (signal: string) => {
@@ -342,7 +358,7 @@ function untilSignal(stop: () => Promise<boolean>): Promise<number> {
         return;
       }
       stopping = true;
-      process.stderr.write(`tessera: ${signal}, shutting down\n`);
+      log.info({ signal, ...(cluster.worker && { worker: cluster.worker.id }) }, `${signal}, shutting down`);
       stop().then(
         (clean) => resolve(clean ? 0 : 1),
         () => resolve(1),
@@ -351,35 +367,4 @@ function untilSignal(stop: () => Promise<boolean>): Promise<number> {
     process.on("SIGTERM", () => onSignal("SIGTERM"));
     process.on("SIGINT", () => onSignal("SIGINT"));
   });
-}
-
-/** What the banner says: where Tessera listens, what the bootstrap did, how many workers. */
-type ListeningFacts = Omit<WorkerListening, "kind"> & { bootstrap: BootstrapOutcome | undefined; workers?: number };
-
-function banner(settings: ServeSettings, facts: ListeningFacts): string {
-  const scheme = facts.secure ? "https" : "http";
-  const base = `${scheme}://${authority(settings.host, facts.port)}`;
-  const processes = facts.workers !== undefined ? `; ${facts.workers} worker processes` : "";
-  const lines = [
-    `Tessera listening on ${base} (gRPC, gRPC-Web, Connect and OAuth 2.0 HTTP on one port)`,
-    ...(facts.grpcPort !== undefined ? [`Tessera listening on ${scheme}://${authority(settings.host, facts.grpcPort)} (gRPC only, through @grpc/grpc-js)`] : []),
-    `storage: ${settings.storage.kind}; issuers: ${facts.publicUrl}/realms/{realm}${processes}`,
-  ];
-  if (facts.bootstrap?.kind === "generated") {
-    lines.push(
-      "",
-      `AdminService admin client (realm master), shown once and never again:`,
-      `  client_id: ${facts.bootstrap.clientId}`,
-      `  secret:    ${facts.bootstrap.secret}`,
-      "  (set TESSERA_BOOTSTRAP_ADMIN_SECRET to choose it instead)",
-    );
-  }
-  if (settings.imports.length === 0 && settings.storage.kind === "memory") {
-    lines.push(
-      "",
-      "Demo realm loaded. Try:",
-      `  curl -s -u gateway:gateway-secret -d grant_type=client_credentials -d scope=orders.read ${base}/realms/demo/protocol/openid-connect/token`,
-    );
-  }
-  return `${lines.join("\n")}\n`;
 }

@@ -10,6 +10,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { promisify } from "node:util";
+import { bannerOf } from "../ops/support.js";
 
 const run = promisify(execFile);
 const ENTRY = "dist/src/cli/tessera.js";
@@ -39,8 +40,8 @@ describe("tessera installed with npm install -g", () => {
       const url = await new Promise<string>((resolve, reject) => {
         child.stdout.on("data", (chunk: Buffer) => {
           stdout += chunk;
-          const found = /Tessera listening on (http:\/\/\S+)/.exec(stdout);
-          if (found) resolve(found[1]);
+          const found = bannerOf(stdout)?.urls.main;
+          if (found) resolve(found);
         });
         child.on("exit", (code) => reject(new Error(`exited ${code}: ${stderr}`)));
       });

@@ -5,6 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, it } from "node:test";
 import { freePort } from "../support/ports.js";
+import { bannerOf, jsonLines } from "../ops/support.js";
 
 const CLI = ["--import", "tsx", "src/cli/tessera.ts"];
 const MASTER_KEY = Buffer.alloc(32, 7).toString("base64");
@@ -108,9 +109,9 @@ describe("tessera serve start-up", () => {
     child.stdout.on("data", (d: Buffer) => (stdout += d));
     const exited = new Promise<number | null>((resolve) => child.on("exit", resolve));
     const deadline = Date.now() + 20_000;
-    while (!stdout.includes("curl") && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+    while (bannerOf(stdout) === undefined && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
     try {
-      const command = /curl .*$/m.exec(stdout)?.[0] ?? "";
+      const command = bannerOf(stdout)?.tryCommand ?? "";
       const url = /http:\/\/\S+token/.exec(command)?.[0];
       assert.ok(url, `banner without example:\n${stdout}`);
       const response = await fetch(url, {
@@ -129,7 +130,7 @@ describe("tessera serve start-up", () => {
   });
 
   /** Starts `tessera serve --port 0` in memory mode and waits for its banner. */
-  async function serveMemory(env: Record<string, string>): Promise<{ stdout: string; stderr: () => string; stop: () => Promise<number | null> }> {
+  async function serveMemory(env: Record<string, string>): Promise<{ stdout: () => string; stderr: () => string; stop: () => Promise<number | null> }> {
     const child = spawn(process.execPath, [...CLI, "serve", "--port", "0"], { env: { PATH: process.env.PATH, ...env }, stdio: ["ignore", "pipe", "pipe"] });
     let stdout = "";
     let stderr = "";
@@ -137,9 +138,9 @@ describe("tessera serve start-up", () => {
     child.stderr.on("data", (d: Buffer) => (stderr += d));
     const exited = new Promise<number | null>((resolve) => child.on("exit", resolve));
     const deadline = Date.now() + 20_000;
-    while (!stdout.includes("curl") && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+    while (bannerOf(stdout) === undefined && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
     return {
-      stdout,
+      stdout: () => stdout,
       stderr: () => stderr,
       stop: () => {
         child.kill("SIGTERM");
@@ -148,15 +149,16 @@ describe("tessera serve start-up", () => {
     };
   }
 
-  it("memory storage without bootstrap credentials then a generated admin secret is printed once on stdout, never logged, and it works", async () => {
+  it("memory storage without bootstrap credentials then a generated admin secret is in the banner record once, in no other line, and it works", async () => {
     const served = await serveMemory({});
     try {
-      const secret = /secret: +(\S+)/.exec(served.stdout)?.[1];
-      const clientId = /client_id: +(\S+)/.exec(served.stdout)?.[1];
-      assert.ok(secret && clientId, `no admin credentials in the banner:\n${served.stdout}`);
+      const banner = bannerOf(served.stdout());
+      const secret = banner?.bootstrapAdmin?.generatedSecret;
+      const clientId = banner?.bootstrapAdmin?.clientId;
+      assert.ok(secret && clientId, `no admin credentials in the banner:\n${served.stdout()}`);
       assert.equal(clientId, "admin");
       assert.ok(secret.length >= 40, "a random secret of 32 bytes");
-      const base = /http:\/\/127\.0\.0\.1:\d+/.exec(served.stdout)?.[0];
+      const base = banner.urls.main;
       const token = await fetch(`${base}/realms/master/protocol/openid-connect/token`, {
         method: "POST",
         headers: { authorization: `Basic ${Buffer.from(`${clientId}:${secret}`).toString("base64")}`, "content-type": "application/x-www-form-urlencoded" },
@@ -174,7 +176,9 @@ describe("tessera serve start-up", () => {
       const anonymous = await fetch(`${base}/tessera.admin.v1.AdminService/ListRealms`, { method: "POST", headers: { "content-type": "application/json" }, body: "{}" });
       assert.equal(anonymous.status, 401, "no token: unauthenticated");
       await anonymous.body?.cancel();
-      assert.ok(!served.stderr().includes(secret), "the secret is never logged");
+      const others = jsonLines(served.stdout()).filter((line) => line.msg !== "Tessera listening");
+      assert.ok(others.length > 0 && !others.some((line) => JSON.stringify(line).includes(secret)), "the secret is in no log line");
+      assert.ok(!served.stderr().includes(secret), "nor on stderr");
     } finally {
       assert.equal(await served.stop(), 0);
     }
@@ -183,8 +187,9 @@ describe("tessera serve start-up", () => {
   it("bootstrap credentials in the environment then no secret is printed and those credentials work", async () => {
     const served = await serveMemory({ TESSERA_BOOTSTRAP_ADMIN_CLIENT_ID: "ops", TESSERA_BOOTSTRAP_ADMIN_SECRET: "ops-secret-of-some-length" });
     try {
-      assert.doesNotMatch(served.stdout, /secret:/);
-      const base = /http:\/\/127\.0\.0\.1:\d+/.exec(served.stdout)?.[0];
+      assert.equal(bannerOf(served.stdout())?.bootstrapAdmin, undefined);
+      assert.doesNotMatch(served.stdout(), /ops-secret-of-some-length/);
+      const base = bannerOf(served.stdout())?.urls.main;
       const token = await fetch(`${base}/realms/master/protocol/openid-connect/token`, {
         method: "POST",
         headers: { authorization: `Basic ${Buffer.from("ops:ops-secret-of-some-length").toString("base64")}`, "content-type": "application/x-www-form-urlencoded" },

@@ -11,7 +11,7 @@ import { describe, it } from "node:test";
 import { createClient } from "@connectrpc/connect";
 import { createGrpcTransport, Http2SessionManager } from "@connectrpc/connect-node";
 import { TokenExchangeService } from "../../gen/tessera/exchange/v1/token_exchange_service_pb.js";
-import { eventually } from "./support.js";
+import { bannerOf, eventually } from "./support.js";
 
 const BASIC = `Basic ${Buffer.from("gateway:gateway-secret").toString("base64")}`;
 const FORM = "grant_type=client_credentials&scope=orders.read";
@@ -30,8 +30,8 @@ async function serve(args: string[]): Promise<Served> {
   let stdout = "";
   child.stdout?.on("data", (d: Buffer) => (stdout += d));
   const exited = new Promise<{ code: number | null; at: number }>((resolve) => child.on("exit", (code) => resolve({ code, at: Date.now() })));
-  await eventually("listening", async () => /listening on http:\/\/\S+:\d+/.test(stdout), 20_000);
-  return { child, port: Number(/listening on http:\/\/\S+:(\d+)/.exec(stdout)?.[1]), exited };
+  await eventually("listening", async () => bannerOf(stdout) !== undefined, 20_000);
+  return { child, port: Number(new URL(bannerOf(stdout)?.urls.main ?? "").port), exited };
 }
 
 /** A token request on a connection of its own (no keep-alive reuse). */

@@ -45,3 +45,26 @@ export async function getJson(baseUrl: string, path: string): Promise<{ status: 
   const response = await fetch(`${baseUrl}${path}`);
   return { status: response.status, body: (await response.json()) as Record<string, unknown> };
 }
+
+/** The start banner of a `tessera serve` run in JSON log format: the record `msg: "Tessera listening"`. */
+export interface BannerRecord {
+  urls: { main: string; grpc?: string };
+  storage: string;
+  issuers: string;
+  workers?: number;
+  bootstrapAdmin?: { realm: string; clientId: string; generatedSecret: string };
+  tryCommand?: string;
+}
+
+/** The JSON lines of a run's stdout so far (a partial last line is left out). */
+export function jsonLines(stdout: string): Record<string, unknown>[] {
+  return stdout
+    .split("\n")
+    .filter((line) => line.startsWith("{") && line.endsWith("}"))
+    .map((line) => JSON.parse(line) as Record<string, unknown>);
+}
+
+/** The banner record in a run's stdout, once written. */
+export function bannerOf(stdout: string): BannerRecord | undefined {
+  return jsonLines(stdout).find((line) => line.msg === "Tessera listening") as BannerRecord | undefined;
+}

@@ -24,7 +24,7 @@ import { createLogger } from "../../src/ops/logger.js";
 import { readTlsCredentials, watchTlsCredentials } from "../../src/server/tls.js";
 import { startTessera, type TesseraHarness } from "../support/tessera-harness.js";
 import { buildTestRealm, SECRETS } from "../support/test-realm.js";
-import { eventually } from "./support.js";
+import { bannerOf, eventually } from "./support.js";
 
 const REALM = "ops-tls";
 const PROTO_ROOT = fileURLToPath(new URL("../../proto", import.meta.url));
@@ -138,7 +138,7 @@ describe("TLS on the one port", () => {
   it("the certificate files change then new connections get the new certificate, no restart", async () => {
     const dir = await mkdtemp(join(tmpdir(), "tessera-tls-"));
     const files = { certFile: join(dir, "tls.crt"), keyFile: join(dir, "tls.key") };
-    const stopWatching = watchTlsCredentials(files, (c) => harness.server.setCredentials(c), createLogger("silent"), { intervalMs: 50 });
+    const stopWatching = watchTlsCredentials(files, (c) => harness.server.setCredentials(c), createLogger({ level: "silent" }), { intervalMs: 50 });
     try {
       await writeFile(files.certFile, first.cert);
       await writeFile(files.keyFile, first.key);
@@ -186,8 +186,9 @@ describe("tessera serve --tls-cert --tls-key", () => {
     child.stdout.on("data", (d: Buffer) => (stdout += d));
     const exited = new Promise<number | null>((resolve) => child.on("exit", resolve));
     try {
-      await eventually("banner", async () => stdout.includes("curl"), 20_000);
-      const base = /listening on (https:\/\/\S+)/.exec(stdout)?.[1];
+      await eventually("banner", async () => bannerOf(stdout) !== undefined, 20_000);
+      const base = bannerOf(stdout)?.urls.main;
+      assert.match(bannerOf(stdout)?.issuers ?? "", /^https:/);
       assert.ok(base, stdout);
       const answer = await httpsGet(`${base}/realms/demo/.well-known/openid-configuration`, pair.cert);
       assert.equal((JSON.parse(answer.body) as { issuer: string }).issuer, `${base}/realms/demo`);

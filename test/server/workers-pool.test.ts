@@ -29,7 +29,7 @@ async function setUp(mode: "ok" | "fail") {
       done();
     },
   });
-  return { setMode: (next: "ok" | "fail") => writeFile(modeFile, next), lines, log: createLogger("info", sink) };
+  return { setMode: (next: "ok" | "fail") => writeFile(modeFile, next), lines, log: createLogger({ destination: sink }) };
 }
 
 describe("the --workers pool", () => {

@@ -8,7 +8,8 @@ import { randomUUID } from "node:crypto";
 import http from "node:http";
 import { after, before, describe, it } from "node:test";
 import { startMongoServer, type MongoServer } from "../support/mongo-server.js";
-import { eventually } from "../ops/support.js";
+import { bannerOf, eventually, jsonLines } from "../ops/support.js";
+import { SPAN_KIND, startOtlpReceiver } from "../support/otlp-receiver.js";
 
 const MASTER_KEY = Buffer.alloc(32, 9).toString("base64");
 const GATEWAY = `Basic ${Buffer.from("gateway:gateway-secret").toString("base64")}`;
@@ -23,10 +24,10 @@ interface Tree {
   exited: Promise<number | null>;
 }
 
-/** Starts `tessera serve` with `args` (info logs on stderr, JSON). */
-function start(args: string[], masterKey = MASTER_KEY): Tree {
+/** Starts `tessera serve` with `args` (info logs on stdout, JSON; start-up failures on stderr). */
+function start(args: string[], masterKey = MASTER_KEY, env: Record<string, string> = {}): Tree {
   const child = spawn(process.execPath, ["--import", "tsx", "src/cli/tessera.ts", "serve", "--port", "0", "--log-level", "info", ...args], {
-    env: { PATH: process.env.PATH, TESSERA_MASTER_KEY: masterKey },
+    env: { PATH: process.env.PATH, TESSERA_MASTER_KEY: masterKey, ...env },
     stdio: ["ignore", "pipe", "pipe"],
   });
   let stdout = "";
@@ -34,11 +35,7 @@ function start(args: string[], masterKey = MASTER_KEY): Tree {
   child.stdout?.on("data", (d: Buffer) => (stdout += d));
   child.stderr?.on("data", (d: Buffer) => (stderr += d));
   const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
-  const logs = () =>
-    stderr
-      .split("\n")
-      .filter((line) => line.startsWith("{"))
-      .map((line) => JSON.parse(line) as Record<string, unknown>);
+  const logs = () => jsonLines(stdout);
   return { child, stdout: () => stdout, stderr: () => stderr, logs, exited };
 }
 
@@ -120,12 +117,15 @@ describe("tessera serve --workers", () => {
     assert.equal(tree.stderr(), 'tessera: --workers: expected an integer 1-256, got "0"\n');
   });
 
-  it("--workers 2 on MongoDB then one banner, realms imported once, both workers serve and honour each other's tokens, a killed worker is replaced, SIGTERM stops all with exit 0", async () => {
-    const tree = start(["--workers", "2", "--storage", "mongodb", "--mongodb-uri", mongo.uri, "--mongodb-database", database, "--import", "examples/demo-realm.yaml"]);
+  it("--workers 2 on MongoDB then one banner, realms imported once, both workers serve, trace and honour each other's tokens, a killed worker is replaced, SIGTERM stops all with exit 0", async () => {
+    const receiver = await startOtlpReceiver();
+    const tracing = { OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url, OTEL_EXPORTER_OTLP_PROTOCOL: "http/json", OTEL_BSP_SCHEDULE_DELAY: "100" };
+    const tree = start(["--workers", "2", "--storage", "mongodb", "--mongodb-uri", mongo.uri, "--mongodb-database", database, "--import", "examples/demo-realm.yaml"], MASTER_KEY, tracing);
     try {
-      await eventually("the banner", async () => /storage: mongodb;.*2 worker processes/.test(tree.stdout()), 60_000);
-      assert.equal(tree.stdout().match(/^Tessera listening on /gm)?.length, 1, tree.stdout());
-      const port = Number(/listening on http:\/\/\S+:(\d+)/.exec(tree.stdout())?.[1]);
+      await eventually("the banner", async () => bannerOf(tree.stdout())?.workers === 2, 60_000);
+      assert.equal(tree.logs().filter((l) => l.msg === "Tessera listening").length, 1, tree.stdout());
+      assert.equal(bannerOf(tree.stdout())?.storage, "mongodb");
+      const port = Number(new URL(bannerOf(tree.stdout())?.urls.main ?? "").port);
       const logs = tree.logs();
       assert.equal(logs.filter((l) => l.msg === "realm imported").length, 1, "the primary imports, the workers do not");
       const workers = logs.filter((l) => l.msg === "worker started").map((l) => l.pid as number);
@@ -141,6 +141,10 @@ describe("tessera serve --workers", () => {
       assert.deepEqual(results.map((r) => r.status), Array(8).fill(200), JSON.stringify(results.find((r) => r.status !== 200)?.body));
       const served = new Set(tree.logs().filter((l) => l.msg === "request" && l.worker !== undefined).map((l) => l.worker));
       assert.equal(served.size, 2, `requests were served by workers ${[...served].join(", ")}`);
+      // Each worker runs its own SDK: the requests' server spans come from both worker processes.
+      const serverSpans = () => receiver.spans.filter((span) => span.kind === SPAN_KIND.server);
+      await eventually("both workers' spans", async () => new Set(serverSpans().map((span) => span.resource?.["process.pid"])).size === 2, 10_000);
+      assert.deepEqual(new Set(serverSpans().map((span) => span.resource?.["process.pid"])), new Set(workers));
 
       // Whichever worker a scrape reaches, /metrics counts the requests of both.
       for (let scrape = 0; scrape < 4; scrape += 1) {
@@ -163,6 +167,7 @@ describe("tessera serve --workers", () => {
       assert.ok(!isAlive(workers[1]) && !isAlive(replacement), "every worker has exited");
     } finally {
       if (tree.child.exitCode === null) tree.child.kill("SIGKILL");
+      receiver.server.close();
     }
   });
 
@@ -180,6 +185,6 @@ describe("tessera serve --workers", () => {
     const lines = tree.stderr().split("\n").filter((l) => l.startsWith("tessera: "));
     assert.equal(lines.length, 1);
     assert.match(lines[0], /^tessera: realm \w+: its signing key cannot be opened with TESSERA_MASTER_KEY \(.*\): is it the key the realm was stored with\?$/);
-    assert.ok(!tree.stdout().includes("listening"), tree.stdout());
+    assert.equal(bannerOf(tree.stdout()), undefined, tree.stdout());
   });
 });

@@ -70,7 +70,7 @@ export async function startTessera(options: HarnessOptions = {}): Promise<Tesser
     },
   });
   // Lines written while a request is served carry its id, as in `tessera serve`.
-  const log = createLogger("info", sink, requestLogFields);
+  const log = createLogger({ destination: sink, mixin: requestLogFields });
   // The issuer depends on the port: bind first, then build Tessera with the URL and route to it.
   let handler: DualHandler | undefined;
   const server = await listen((req, res) => handler?.(req, res), "127.0.0.1", 0, options.tls);
