@@ -61,8 +61,9 @@ export function describeFailure(error: unknown): AdminCliError {
     return new AdminCliError(
       network ? EXIT.unavailable : (CODE_EXIT[error.code] ?? EXIT.failure),
       `${codeName}: ${error.rawMessage}`,
-      // Each violation once: a message that already names it (one violation) is not repeated below it.
-      violations.map((v) => `${v.field}: ${v.description}`).filter((line) => !error.rawMessage.includes(line)),
+      // Each violation once: a message that already says it (one violation, whatever the field's
+      // spelling, JSON or proto name) is not repeated below it.
+      violations.filter((v) => !error.rawMessage.includes(v.description)).map((v) => `${v.field}: ${v.description}`),
     );
   }
   const message = error instanceof Error ? error.message : String(error);

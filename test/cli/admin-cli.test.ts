@@ -112,7 +112,7 @@ describe("tessera admin", () => {
     const run = await admin(["realm", "import", file]);
     assert.equal(run.code, EXIT.invalid);
     assert.match(run.stderr, /^tessera admin: invalid_argument: realm_file: /);
-    assert.match(run.stderr, /^  realm_file\.bogus: unknown key/m);
+    assert.equal(run.stderr.match(/bogus: unknown key/g)?.length, 1, `the violation once: ${run.stderr}`);
     assert.equal((await admin(["realm", "import", join(dir, "missing.yaml")])).code, EXIT.usage);
   });
 
