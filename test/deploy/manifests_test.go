@@ -30,14 +30,17 @@ const (
 // kustomization is the part of kustomize's Kustomization these manifests use; strict decoding refuses any other
 // field, so a new one must be added here (and checked) first.
 type kustomization struct {
-	APIVersion string   `json:"apiVersion"`
-	Kind       string   `json:"kind"`
-	Resources  []string `json:"resources"`
-	Images     []struct {
-		Name    string `json:"name"`
-		NewName string `json:"newName"`
-		NewTag  string `json:"newTag"`
-	} `json:"images"`
+	APIVersion string               `json:"apiVersion"`
+	Kind       string               `json:"kind"`
+	Resources  []string             `json:"resources"`
+	Images     []kustomizationImage `json:"images"`
+}
+
+// kustomizationImage replaces the name and tag of an image in the resources.
+type kustomizationImage struct {
+	Name    string `json:"name"`
+	NewName string `json:"newName"`
+	NewTag  string `json:"newTag"`
 }
 
 // manifests holds every decoded file of deploy/kubernetes.
@@ -153,11 +156,7 @@ func TestEveryManifestDecodesStrictlyAndIsListed(t *testing.T) {
 		t.Error("kustomization.yaml must not apply secret.example.yaml")
 	}
 	image := m.container(t).Image
-	if !slices.ContainsFunc(m.kustomization.Images, func(i struct {
-		Name    string `json:"name"`
-		NewName string `json:"newName"`
-		NewTag  string `json:"newTag"`
-	}) bool {
+	if !slices.ContainsFunc(m.kustomization.Images, func(i kustomizationImage) bool {
 		return strings.HasPrefix(image, i.Name+":") || image == i.Name
 	}) {
 		t.Errorf("kustomization.yaml: no images entry for the container's image %s", image)
