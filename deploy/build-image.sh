@@ -43,6 +43,7 @@ if ! "${buildah[@]}" inspect --type image "$base" >/dev/null 2>&1 && ! "${builda
 fi
 
 "${buildah[@]}" bud --quiet --pull=never --isolation chroot --format docker "${mounts[@]}" -f deploy/Dockerfile -t "$tag" . >/dev/null
+"${buildah[@]}" rmi --prune >/dev/null 2>&1 || true # the previous build's image, untagged now: the store stays one image large
 echo "built $tag" >&2
 
 # --- run it once, as the image says (user, environment, entrypoint), on free ports of this machine
