@@ -1,6 +1,5 @@
 import assert from "node:assert/strict";
 import { execFile, spawn } from "node:child_process";
-import { existsSync } from "node:fs";
 import { mkdir, mkdtemp, readFile, rm, symlink, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
@@ -9,7 +8,7 @@ import { promisify } from "node:util";
 import { bootstrapAdmin } from "../src/admin/bootstrap.js";
 import { DEMO_REALM_FILE } from "../src/server/serve.js";
 import { parseRealmDocument, parseRealmFile } from "../src/realm-file/index.js";
-import { brokenReason, docPages, examplesOf, linkTarget, relativeLinksOf, type DocExample } from "./support/doc-pages.js";
+import { brokenReason, docPages, examplesOf, relativeLinksOf, type DocExample } from "./support/doc-pages.js";
 import { postForm, verifyWithJwks } from "./support/oauth-client.js";
 import { freePort } from "./support/ports.js";
 import { startTessera, type TesseraHarness } from "./support/tessera-harness.js";
@@ -18,9 +17,6 @@ const run = promisify(execFile);
 
 /** Where the pages' commands send their requests; the tests put their own Tessera's URL in its place. */
 const PAGES_URL = "http://127.0.0.1:8080";
-
-/** Pages that README.md links to and other branches write; checked once they exist. */
-const WRITTEN_ELSEWHERE = new Set(["deploy/README.md"]);
 
 /** The examples of every page marked `<!-- example: NAME -->`, by name. */
 async function examplesNamed(name: string): Promise<DocExample[]> {
@@ -205,13 +201,11 @@ describe("docs/identity-providers.md: the federation walkthrough followed step b
 });
 
 describe("links between the pages resolve", () => {
-  it("every relative Markdown link of README.md and docs/*.md points at an existing file, and its #anchor at a heading of it", async () => {
+  it("every relative Markdown link of README.md, SECURITY.md, docs/*.md and deploy/README.md points at an existing file, and its #anchor at a heading of it", async () => {
     const broken: string[] = [];
     let checked = 0;
     for (const page of await docPages()) {
       for (const link of await relativeLinksOf(page)) {
-        const { file } = linkTarget(link);
-        if (WRITTEN_ELSEWHERE.has(file) && !existsSync(file)) continue;
         const reason = await brokenReason(link);
         checked++;
         if (reason) broken.push(`${page}: (${link.href}) ${reason}`);

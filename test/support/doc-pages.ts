@@ -22,10 +22,10 @@ export interface DocLink {
   href: string;
 }
 
-/** The documentation pages: README.md and every docs/*.md, as paths relative to the repository root. */
+/** The documentation pages: README.md, SECURITY.md, every docs/*.md and deploy/README.md, as paths relative to the repository root. */
 export async function docPages(): Promise<string[]> {
   const docs = (await readdir("docs")).filter((name) => name.endsWith(".md")).sort();
-  return ["README.md", ...docs.map((name) => `docs/${name}`)];
+  return ["README.md", "SECURITY.md", ...docs.map((name) => `docs/${name}`), "deploy/README.md"];
 }
 
 /** Every token of a page in document order, list items and block quotes included. */
