@@ -14,7 +14,8 @@ import type { SessionManager } from "./sessions.js";
 /** The collaborators every grant gets through its constructor. */
 export interface GrantDeps {
   repository: RealmRepository;
-  authenticator: ClientAuthenticator;
+  /** Client authentication (RFC 6749 §2.3); ExplainExchange for a realm admin takes the named client. */
+  authenticator: Pick<ClientAuthenticator, "authenticate">;
   issuer: TokenIssuer;
   verifier: RealmTokenVerifier;
   sessions: SessionManager;
