@@ -46,7 +46,7 @@ function namedClient(repository: GrantDeps["repository"]): GrantDeps["authentica
     async authenticate(realm: Realm, presented: PresentedClientCredentials): Promise<AuthenticatedClient> {
       const client = presented.clientId === undefined ? undefined : await repository.getClient(realm.name, presented.clientId);
       if (!client?.enabled) throw oauthError.invalidClient(false);
-      return { client, method: client.publicClient ? "none" : (client.authMethods[0] ?? "none") };
+      return { client, method: "none" };
     },
   };
 }

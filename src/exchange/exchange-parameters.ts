@@ -37,6 +37,18 @@ export function parameterInputs(request: TokenExchangeRequest): Record<string, u
   };
 }
 
+/** Which credentials a request presents and where, by name only (never a secret or an assertion). */
+export function presentedCredentials(credentials: PresentedClientCredentials): Record<string, string | boolean> {
+  const scheme = credentials.authorization?.split(" ")[0];
+  return {
+    ...(credentials.clientId !== undefined && { client_id: credentials.clientId }),
+    ...(scheme !== undefined && { authorization: scheme }),
+    ...(credentials.clientSecret !== undefined && { client_secret: true }),
+    ...(credentials.clientAssertion !== undefined && { client_assertion: tokenFingerprint(credentials.clientAssertion) ?? "" }),
+    ...(credentials.clientCertificate !== undefined && { client_certificate: credentials.clientCertificate.thumbprintS256 }),
+  };
+}
+
 /** RFC 8693 §2.1 parameter rules that need no storage. */
 export function checkParameters(request: TokenExchangeRequest): { subjectToken: string; subjectTokenType: string } {
   // RFC 8693 §2.1: subject_token and subject_token_type are REQUIRED.

@@ -13,7 +13,7 @@ import { checkProviderPermission, storedProviderToken, subjectProvider, verifyEx
 import { grantExchangeScopes, parseScopeParameter } from "./scope-policy.js";
 import { availableAudiences, resolveAudience, scopeAudiences, scopesForTargets } from "./target-policy.js";
 import type { TokenResponse } from "./token-response.js";
-import { INTERNAL_TOKEN_TYPES, checkParameters, checkPermissions, parameterInputs, requestedTokenType, type TokenExchangeRequest } from "./exchange-parameters.js";
+import { INTERNAL_TOKEN_TYPES, checkParameters, checkPermissions, parameterInputs, presentedCredentials, requestedTokenType, type TokenExchangeRequest } from "./exchange-parameters.js";
 import { checkRule, tokenFingerprint, type RuleTrace } from "./rule-trace.js";
 
 /** Who the issued token is about, and the actor chain and session it carries. */
@@ -71,7 +71,7 @@ export class TokenExchangeGrant {
   async #exchange(request: TokenExchangeRequest, draft: AuditDraft, trace: RuleTrace | undefined): Promise<TokenResponse> {
     const { context, authenticated, client } = await checkRule(
       trace,
-      { name: "client_authentication", reference: "RFC 6749 §2.3", inputs: { realm: request.realm, client_id: request.credentials.clientId } },
+      { name: "client_authentication", reference: "RFC 6749 §2.3, EXCHANGE.md: client authentication", inputs: { realm: request.realm, presented: presentedCredentials(request.credentials) } },
       () => authenticateRequest(this.deps, request, draft),
     );
     const confirmation = confirmationOf(authenticated);
@@ -87,7 +87,7 @@ export class TokenExchangeGrant {
       { name: "requested_token_type", reference: "RFC 8693 §2.1", inputs: { requested_token_type: request.requestedTokenType } },
       () => requestedTokenType(request.requestedTokenType),
     );
-    await checkRule(trace, { name: "exchange_permissions", reference: "EXCHANGE.md: token exchange", inputs: { tokenExchange: client.tokenExchange } }, () =>
+    await checkRule(trace, { name: "exchange_permissions", reference: "RFC 6749 §5.2, EXCHANGE.md: token exchange kinds", inputs: { tokenExchange: client.tokenExchange } }, () =>
       checkPermissions(client, request, requestedType),
     );
 
@@ -110,7 +110,7 @@ export class TokenExchangeGrant {
       : subjectOf(subject, actor, context.urls.issuer);
     const act = issued.act;
     if (act) {
-      const spec = { name: "delegation_depth", reference: "EXCHANGE.md: delegation", inputs: { act, maxDelegationDepth: context.realm.maxDelegationDepth } };
+      const spec = { name: "delegation_depth", reference: "RFC 8693 §4.1, EXCHANGE.md kind 3", inputs: { act, maxDelegationDepth: context.realm.maxDelegationDepth } };
       await checkRule(trace, spec, () => checkChainDepth(act, context.realm.maxDelegationDepth));
       draft.actor = act.sub;
     }
@@ -195,7 +195,7 @@ export class TokenExchangeGrant {
     trace: RuleTrace | undefined,
   ): Promise<{ scopes: string[]; aud: string[] }> {
     const scopeInputs = { scope: request.scope, scopePolicy: policy, subjectScopes: [...subjectScopes], defaultScopes: client.defaultScopes, optionalScopes: client.optionalScopes };
-    const { requestedScopes, granted } = await checkRule(trace, { name: "scope", reference: "RFC 8693 §2.1, RFC 6749 §3.3", inputs: scopeInputs }, () => {
+    const { requestedScopes, granted } = await checkRule(trace, { name: "scope", reference: "RFC 8693 §2.1, RFC 6749 §3.3, EXCHANGE.md: audience, resource and scope", inputs: scopeInputs }, () => {
       const requestedScopes = parseScopeParameter(request.scope);
       return { requestedScopes, granted: grantExchangeScopes(client, requestedScopes, subjectScopes, policy) };
     });
@@ -203,7 +203,7 @@ export class TokenExchangeGrant {
     const targets = { audience: request.audience, resource: request.resource };
     const available = availableAudiences(audiencesByScope);
     const audienceInputs = { ...targets, grantedScopes: granted, scopeAudiences: Object.fromEntries(audiencesByScope) };
-    const aud = await checkRule(trace, { name: "audience", reference: "RFC 8693 §2.2.2, RFC 8707 §2, EXCHANGE.md: audience rules", inputs: audienceInputs }, () =>
+    const aud = await checkRule(trace, { name: "audience", reference: "RFC 8693 §2.2.2, RFC 8707 §2, EXCHANGE.md: audience, resource and scope", inputs: audienceInputs }, () =>
       resolveAudience(this.deps.repository, context.realm.name, targets, available, client.clientId),
     );
     const named = targets.audience.length + targets.resource.length > 0;
@@ -233,7 +233,7 @@ export class TokenExchangeGrant {
   async #impersonate(context: RealmContext, client: Client, subject: VerifiedAccessToken, requested: string, trace: RuleTrace | undefined): Promise<IssuedSubject> {
     const realm = context.realm.name;
     const inputs = { requested_subject: requested, impersonation: client.tokenExchange.impersonation };
-    const user = await checkRule(trace, { name: "impersonation", reference: "EXCHANGE.md: impersonation, RFC 6749 §5.2", inputs }, async () => {
+    const user = await checkRule(trace, { name: "impersonation", reference: "EXCHANGE.md kind 2, RFC 6749 §5.2", inputs }, async () => {
       const user: User | undefined =
         (await this.deps.repository.findUserByUsername(realm, requested)) ?? (await this.deps.repository.getUser(realm, requested));
       // EXCHANGE.md "Impersonation": an unknown or disabled user is invalid_request.
