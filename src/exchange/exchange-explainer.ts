@@ -34,7 +34,7 @@ export interface Explanation {
 /** Who asks for an explanation: the requesting client itself, or a realm admin. */
 export type ExplainCaller = "client" | "admin";
 
-/** The builders of the collaborators whose writes a dry run must replace. */
+/** Builds the grant collaborators over the given (dry-run) repository; for explain, with a signer that signs nothing. */
 export type GrantDepsFactory = (repository: GrantDeps["repository"]) => GrantDeps;
 
 /**

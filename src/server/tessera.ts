@@ -34,7 +34,7 @@ import { clientCertificateOf } from "../http/client-certificate.js";
 import type { DualHandler } from "./listen.js";
 import type { RealmRepository } from "../storage/realm-repository.js";
 import { RealmKeyStore } from "../tokens/realm-keys.js";
-import { TokenIssuer } from "../tokens/token-issuer.js";
+import { TokenIssuer, UnsignedTokenPreview } from "../tokens/token-issuer.js";
 import { RealmTokenVerifier } from "../tokens/token-verifier.js";
 
 /** What Tessera is built from. */
@@ -96,11 +96,11 @@ export function createTessera(options: TesseraOptions): Tessera {
   const issuer = new TokenIssuer(keys, clock);
   const verifier = new RealmTokenVerifier(keys, clock, options.tokenClockSkewSeconds);
   const externalTokens = new ExternalTokenVerifier(providerKeys, cipher, clock);
-  // Built once over storage, and once over the dry-run storage of ExplainExchange.
-  const grantDeps = (store: RealmRepository): GrantDeps => ({
+  // Built once over storage, and once over the dry-run storage of ExplainExchange (which signs nothing).
+  const grantDeps = (store: RealmRepository, dryRun = false): GrantDeps => ({
     repository: store,
     authenticator: new ClientAuthenticator({ repository: store, secrets, clock, urls }),
-    issuer,
+    issuer: dryRun ? new UnsignedTokenPreview(clock) : issuer,
     verifier,
     sessions: new SessionManager(store, clock, audit),
     refreshTokens: new RefreshTokenMinter(store, clock),
@@ -123,7 +123,7 @@ export function createTessera(options: TesseraOptions): Tessera {
       introspection: new TokenIntrospection(deps),
       revocation: new TokenRevocation(deps),
       logout: new Logout(deps),
-      explain: new ExchangeExplainer(grantDeps, repository, adminAuthenticator),
+      explain: new ExchangeExplainer((dry) => grantDeps(dry, true), repository, adminAuthenticator),
     },
     log,
   );

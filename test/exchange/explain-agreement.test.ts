@@ -8,8 +8,7 @@ import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import * as grpc from "@grpc/grpc-js";
 import { decodeJwt, type JWTPayload } from "jose";
-import { MemoryRealmRepository } from "../../src/storage/memory/memory-realm-repository.js";
-import type { RealmRepository } from "../../src/storage/realm-repository.js";
+import { countingRepository } from "../support/counting-repository.js";
 import { basic, call, decodeStatusDetails, loadTokenExchangeClient, type ExchangeTokenRequest, type TokenExchangeClient } from "../support/grpc-js-client.js";
 import { postForm } from "../support/oauth-client.js";
 import { startTessera, type TesseraHarness } from "../support/tessera-harness.js";
@@ -20,24 +19,6 @@ const REALM = "explain";
 const ACCESS = "urn:ietf:params:oauth:token-type:access_token";
 const REFRESH = "urn:ietf:params:oauth:token-type:refresh_token";
 const EXCHANGE = "urn:ietf:params:oauth:grant-type:token-exchange";
-
-/** Repository calls that change nothing. */
-const READ = /^(get|find|list|is)/;
-
-/** A memory repository that counts its write calls by method name. */
-function countingRepository(): { repository: RealmRepository; writes: string[] } {
-  const writes: string[] = [];
-  const inner = new MemoryRealmRepository();
-  const repository = new Proxy(inner, {
-    get(target, property) {
-      const value = Reflect.get(target, property) as unknown;
-      if (typeof value !== "function") return value;
-      if (typeof property === "string" && !READ.test(property)) writes.push(property);
-      return (value as (...args: unknown[]) => unknown).bind(target);
-    },
-  });
-  return { repository, writes };
-}
 
 /** An exchange: who asks, with which parameters; tokens are fetched for each run. */
 interface Case {
