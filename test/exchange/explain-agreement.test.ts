@@ -205,4 +205,21 @@ describe("ExplainExchange agrees with ExchangeToken", () => {
     const anonymous = await postForm(`${harness.tokenUrl(REALM)}/explain`, form);
     assert.equal((anonymous.body.outcome as { error: string }).error, "invalid_client", "without credentials the client is not authenticated");
   });
+
+  it("over grpc-js, a realm admin's bearer metadata explains for the named client; an unknown bearer token is UNAUTHENTICATED", async () => {
+    clock.reset();
+    const subjectToken = await tokenOf("gateway", "orders.read");
+    const exchange: ExchangeTokenRequest = { realm: REALM, client: { clientId: "gateway" }, subjectToken, subjectTokenType: ACCESS, audience: ["inventory-api"] };
+    const admin = await harness.adminCaller(["admin"]);
+    const metadata = new grpc.Metadata();
+    metadata.add("authorization", (await admin.headers()).authorization);
+    const explained = await call(grpcClient.ExplainExchange, grpcClient, { exchange }, metadata);
+    assert.equal(explained.error, undefined);
+    assert.equal(explained.response?.outcome.error, "invalid_target");
+    assert.equal(explained.response?.rules.at(-1)?.name, "audience");
+    const forged = new grpc.Metadata();
+    forged.add("authorization", `Bearer ${subjectToken}`);
+    const refused = await call(grpcClient.ExplainExchange, grpcClient, { exchange }, forged);
+    assert.equal(refused.error?.code, grpc.status.UNAUTHENTICATED);
+  });
 });
