@@ -8,6 +8,8 @@ export const AUDIT_EVENT_KINDS = [
   "logout",
   "session_end",
   "admin",
+  /** ExplainExchange: a dry run of a token exchange. */
+  "explain",
 ] as const;
 
 /** What an audit event records. */

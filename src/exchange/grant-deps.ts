@@ -1,6 +1,6 @@
 import type { Clock, RealmUrls } from "../domain/index.js";
 import type { RealmRepository } from "../storage/realm-repository.js";
-import type { TokenIssuer } from "../tokens/token-issuer.js";
+import type { TokenSigner } from "../tokens/token-issuer.js";
 import type { RealmTokenVerifier } from "../tokens/token-verifier.js";
 import type { MasterKeyCipher } from "../crypto/master-key-cipher.js";
 import type { ExternalTokenVerifier } from "../idp/external-token-verifier.js";
@@ -14,8 +14,10 @@ import type { SessionManager } from "./sessions.js";
 /** The collaborators every grant gets through its constructor. */
 export interface GrantDeps {
   repository: RealmRepository;
-  authenticator: ClientAuthenticator;
-  issuer: TokenIssuer;
+  /** Client authentication (RFC 6749 §2.3); ExplainExchange for a realm admin takes the named client. */
+  authenticator: Pick<ClientAuthenticator, "authenticate">;
+  /** Signs issued tokens; ExplainExchange only previews their claims. */
+  issuer: TokenSigner;
   verifier: RealmTokenVerifier;
   sessions: SessionManager;
   refreshTokens: RefreshTokenMinter;

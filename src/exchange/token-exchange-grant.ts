@@ -1,9 +1,9 @@
 import { randomUUID } from "node:crypto";
-import { TokenType, epochSeconds, mayImpersonate, type Client, type IdentityProvider, type Session, type User } from "../domain/index.js";
+import { TokenType, epochSeconds, mayImpersonate, type AuditEventKind, type Client, type IdentityProvider, type Session, type User } from "../domain/index.js";
 import type { TokenClaims } from "../tokens/token-issuer.js";
 import type { VerifiedAccessToken } from "../tokens/token-verifier.js";
 import type { AuditDraft } from "./audit-log.js";
-import { confirmationOf, type PresentedClientCredentials } from "./client-auth.js";
+import { confirmationOf } from "./client-auth.js";
 import { actClaim, actOf, checkChainDepth, mayActClaim, mayActMatches, type ActClaim } from "./delegation.js";
 import { oauthError } from "./errors.js";
 import type { GrantDeps } from "./grant-deps.js";
@@ -13,26 +13,8 @@ import { checkProviderPermission, storedProviderToken, subjectProvider, verifyEx
 import { grantExchangeScopes, parseScopeParameter } from "./scope-policy.js";
 import { availableAudiences, resolveAudience, scopeAudiences, scopesForTargets } from "./target-policy.js";
 import type { TokenResponse } from "./token-response.js";
-
-/** A token exchange request: the RFC 8693 §2.1 parameters plus Keycloak's extensions. */
-export interface TokenExchangeRequest {
-  realm: string;
-  credentials: PresentedClientCredentials;
-  subjectToken?: string;
-  subjectTokenType?: string;
-  actorToken?: string;
-  actorTokenType?: string;
-  requestedTokenType?: string;
-  audience: string[];
-  resource: string[];
-  scope?: string;
-  requestedSubject?: string;
-  subjectIssuer?: string;
-  requestedIssuer?: string;
-}
-
-/** Token types that name an access token this realm issued. */
-const INTERNAL_TOKEN_TYPES = new Set<string>([TokenType.accessToken, TokenType.jwt]);
+import { INTERNAL_TOKEN_TYPES, checkParameters, checkPermissions, parameterInputs, presentedCredentials, requestedTokenType, type TokenExchangeRequest } from "./exchange-parameters.js";
+import { checkRule, tokenFingerprint, type RuleTrace } from "./rule-trace.js";
 
 /** Who the issued token is about, and the actor chain and session it carries. */
 interface IssuedSubject {
@@ -72,49 +54,75 @@ interface Decision {
  * deputy), and must be allowed the identity provider it names.
  */
 export class TokenExchangeGrant {
-  constructor(private readonly deps: GrantDeps) {}
+  /**
+   * @param deps collaborators; ExplainExchange passes ones whose storage writes are dry runs.
+   * @param auditKind the audit event of each call: `explain` for ExplainExchange.
+   */
+  constructor(
+    private readonly deps: GrantDeps,
+    private readonly auditKind: AuditEventKind = "token_exchange",
+  ) {}
 
-  /** Issues the token or throws an {@link OAuthError}; audited either way. */
-  exchange(request: TokenExchangeRequest): Promise<TokenResponse> {
-    return this.deps.audit.around(request.realm, "token_exchange", (draft) => this.#exchange(request, draft));
+  /** Issues the token or throws an {@link OAuthError}; audited either way. Each rule's decision goes to `trace` when given. */
+  exchange(request: TokenExchangeRequest, trace?: RuleTrace): Promise<TokenResponse> {
+    return this.deps.audit.around(request.realm, this.auditKind, (draft) => this.#exchange(request, draft, trace));
   }
 
-  async #exchange(request: TokenExchangeRequest, draft: AuditDraft): Promise<TokenResponse> {
-    const { context, authenticated, client } = await authenticateRequest(this.deps, request, draft);
+  async #exchange(request: TokenExchangeRequest, draft: AuditDraft, trace: RuleTrace | undefined): Promise<TokenResponse> {
+    const { context, authenticated, client } = await checkRule(
+      trace,
+      { name: "client_authentication", reference: "RFC 6749 §2.3, EXCHANGE.md: client authentication", inputs: { realm: request.realm, presented: presentedCredentials(request.credentials) } },
+      () => authenticateRequest(this.deps, request, draft),
+    );
     const confirmation = confirmationOf(authenticated);
-    // RFC 6749 §5.2 unauthorized_client: token exchange is a per-client permission.
-    if (!client.tokenExchange.enabled) throw oauthError.unauthorizedClient("client may not use token exchange");
-    const { subjectToken, subjectTokenType } = checkParameters(request);
-    const requestedType = requestedTokenType(request.requestedTokenType);
-    checkPermissions(client, request, requestedType);
+    await checkRule(trace, { name: "token_exchange_enabled", reference: "RFC 6749 §5.2", inputs: { client_id: client.clientId, method: authenticated.method } }, () => {
+      // RFC 6749 §5.2 unauthorized_client: token exchange is a per-client permission.
+      if (!client.tokenExchange.enabled) throw oauthError.unauthorizedClient("client may not use token exchange");
+    });
+    const { subjectToken, subjectTokenType } = await checkRule(trace, { name: "parameters", reference: "RFC 8693 §2.1", inputs: parameterInputs(request) }, () =>
+      checkParameters(request),
+    );
+    const requestedType = await checkRule(
+      trace,
+      { name: "requested_token_type", reference: "RFC 8693 §2.1", inputs: { requested_token_type: request.requestedTokenType } },
+      () => requestedTokenType(request.requestedTokenType),
+    );
+    await checkRule(trace, { name: "exchange_permissions", reference: "RFC 6749 §5.2, EXCHANGE.md: token exchange kinds", inputs: { tokenExchange: client.tokenExchange } }, () =>
+      checkPermissions(client, request, requestedType),
+    );
 
     if (request.requestedIssuer) {
       // EXCHANGE.md kind 5, internal to external: the user's stored upstream token.
-      const subject = await this.#verifySubject(context, client, subjectToken, subjectTokenType, draft);
-      return storedProviderToken(this.deps, context.realm, client, subject.sub, request.requestedIssuer, request.requestedTokenType);
+      const subject = await this.#verifySubject(context, client, subjectToken, subjectTokenType, draft, trace);
+      const spec = { name: "stored_provider_token", reference: "EXCHANGE.md kind 5", inputs: { requested_issuer: request.requestedIssuer, user: subject.sub } };
+      return checkRule(trace, spec, () => storedProviderToken(this.deps, context.realm, client, subject.sub, request.requestedIssuer ?? "", request.requestedTokenType));
     }
-    const provider = await subjectProvider(this.deps, context, client, subjectToken, request.subjectIssuer);
-    if (provider) return this.#fromProvider(context, client, provider, request, { requestedType, confirmation }, draft);
+    const provider = await checkRule(trace, { name: "subject_issuer", reference: "EXCHANGE.md kind 4", inputs: { subject_issuer: request.subjectIssuer } }, () =>
+      subjectProvider(this.deps, context, client, subjectToken, request.subjectIssuer),
+    );
+    if (provider) return this.#fromProvider(context, client, provider, request, { requestedType, confirmation }, draft, trace);
 
-    const subject = await this.#verifySubject(context, client, subjectToken, subjectTokenType, draft);
-    const actor = request.actorToken ? await this.#verifyActor(context, client, subject, request.actorToken) : undefined;
+    const subject = await this.#verifySubject(context, client, subjectToken, subjectTokenType, draft, trace);
+    const actor = request.actorToken ? await this.#verifyActor(context, client, subject, request.actorToken, trace) : undefined;
     if (actor) draft.jtis.push(actor.jti);
     const issued = request.requestedSubject
-      ? await this.#impersonate(context, client, subject, request.requestedSubject)
+      ? await this.#impersonate(context, client, subject, request.requestedSubject, trace)
       : subjectOf(subject, actor, context.urls.issuer);
-    if (issued.act) {
-      checkChainDepth(issued.act, context.realm.maxDelegationDepth);
-      draft.actor = issued.act.sub;
+    const act = issued.act;
+    if (act) {
+      const spec = { name: "delegation_depth", reference: "RFC 8693 §4.1, EXCHANGE.md kind 3", inputs: { act, maxDelegationDepth: context.realm.maxDelegationDepth } };
+      await checkRule(trace, spec, () => checkChainDepth(act, context.realm.maxDelegationDepth));
+      draft.actor = act.sub;
     }
     draft.subject = issued.sub;
     const parents: ParentToken[] = [{ parameter: "subject_token", jti: subject.jti }, ...(actor ? [{ parameter: "actor_token" as const, jti: actor.jti }] : [])];
     // An exchanged token never outlives its subject (or actor) token, so exchanges cannot extend a grant.
     const notAfter = Math.min(subject.exp, actor?.exp ?? Infinity);
-    const targets = await this.#targets(context, client, request, scopesOf(subject), client.tokenExchange.scopePolicy);
+    const targets = await this.#targets(context, client, request, scopesOf(subject), client.tokenExchange.scopePolicy, trace);
     // Impersonation starts a session, once nothing else can refuse the request.
     if (request.requestedSubject) await this.#startSession(context, client, issued);
     Object.assign(draft, { scopes: targets.scopes, audience: targets.aud, sessionId: issued.sid });
-    return this.#issue(context, { client, parents, notAfter, issued, ...targets, requestedType, confirmation }, draft);
+    return this.#issue(context, { client, parents, notAfter, issued, ...targets, requestedType, confirmation }, draft, trace);
   }
 
   async #startSession(context: RealmContext, client: Client, issued: IssuedSubject): Promise<void> {
@@ -123,16 +131,26 @@ export class TokenExchangeGrant {
   }
 
   /** A realm access token as subject (kinds 1-3 and 5), issued to or for the requester. */
-  async #verifySubject(context: RealmContext, client: Client, token: string, type: string, draft: AuditDraft): Promise<VerifiedAccessToken> {
-    // RFC 8693 §2.2.2: an unsupported subject_token_type is invalid_request.
-    if (!INTERNAL_TOKEN_TYPES.has(type)) throw oauthError.invalidRequest("subject_token_type unsupported: use an access_token or jwt type");
-    const subject = await verifyPresentedToken(this.deps, this.deps.sessions, context, token, "subject_token");
+  async #verifySubject(
+    context: RealmContext,
+    client: Client,
+    token: string,
+    type: string,
+    draft: AuditDraft,
+    trace: RuleTrace | undefined,
+  ): Promise<VerifiedAccessToken> {
+    const spec = { name: "subject_token", reference: "RFC 8693 §2.2.2", inputs: { subject_token: tokenFingerprint(token), subject_token_type: type } };
+    const subject = await checkRule(trace, spec, () => {
+      // RFC 8693 §2.2.2: an unsupported subject_token_type is invalid_request.
+      if (!INTERNAL_TOKEN_TYPES.has(type)) throw oauthError.invalidRequest("subject_token_type unsupported: use an access_token or jwt type");
+      return verifyPresentedToken(this.deps, this.deps.sessions, context, token, "subject_token");
+    });
     draft.subject = subject.sub;
     draft.jtis.push(subject.jti);
-    // RFC 8693 §2.2.2 / §5: the requester must be a party the subject token was issued to or for.
-    if (!isIssuedToOrFor(subject, client.clientId)) {
-      throw oauthError.invalidRequest("subject_token was not issued to or for this client");
-    }
+    await checkRule(trace, { name: "subject_token_party", reference: "RFC 8693 §2.2.2, §5", inputs: partyInputs(subject, client) }, () => {
+      // RFC 8693 §2.2.2 / §5: the requester must be a party the subject token was issued to or for.
+      if (!isIssuedToOrFor(subject, client.clientId)) throw oauthError.invalidRequest("subject_token was not issued to or for this client");
+    });
     return subject;
   }
 
@@ -144,18 +162,27 @@ export class TokenExchangeGrant {
     request: TokenExchangeRequest,
     { requestedType, confirmation }: Pick<Decision, "requestedType" | "confirmation">,
     draft: AuditDraft,
+    trace: RuleTrace | undefined,
   ): Promise<TokenResponse> {
-    checkProviderPermission(client, provider.alias);
-    if (request.actorToken || request.requestedSubject) {
-      throw oauthError.invalidRequest("actor_token and requested_subject cannot be combined with an identity provider's token");
-    }
+    const spec = { name: "identity_provider", reference: "EXCHANGE.md kind 4", inputs: { provider: provider.alias, identityProviders: client.tokenExchange.identityProviders } };
+    await checkRule(trace, spec, () => {
+      checkProviderPermission(client, provider.alias);
+      if (request.actorToken || request.requestedSubject) {
+        throw oauthError.invalidRequest("actor_token and requested_subject cannot be combined with an identity provider's token");
+      }
+    });
     // The provider's scopes mean nothing here: the requester's own scopes apply (EXCHANGE.md kind 4).
-    const targets = await this.#targets(context, client, request, new Set(), "requester");
-    const external = await verifyExternalSubject(this.deps, context, client, provider, request.subjectToken ?? "", request.subjectTokenType ?? "");
+    const targets = await this.#targets(context, client, request, new Set(), "requester", trace);
+    const token = request.subjectToken ?? "";
+    const external = await checkRule(
+      trace,
+      { name: "external_subject", reference: "EXCHANGE.md kind 4", inputs: { subject_token: tokenFingerprint(token), userPolicy: provider.userPolicy } },
+      () => verifyExternalSubject(this.deps, context, client, provider, token, request.subjectTokenType ?? ""),
+    );
     const issued: IssuedSubject = { sub: external.userId };
     await this.#startSession(context, client, issued);
     Object.assign(draft, { subject: external.userId, scopes: targets.scopes, audience: targets.aud, sessionId: issued.sid });
-    return this.#issue(context, { client, parents: [], notAfter: external.exp, issued, ...targets, requestedType, confirmation }, draft);
+    return this.#issue(context, { client, parents: [], notAfter: external.exp, issued, ...targets, requestedType, confirmation }, draft, trace);
   }
 
   /** Scopes and audiences of the issued token (EXCHANGE.md "Audience, resource and scope"). */
@@ -165,51 +192,67 @@ export class TokenExchangeGrant {
     request: TokenExchangeRequest,
     subjectScopes: ReadonlySet<string>,
     policy: Client["tokenExchange"]["scopePolicy"],
+    trace: RuleTrace | undefined,
   ): Promise<{ scopes: string[]; aud: string[] }> {
-    const requestedScopes = parseScopeParameter(request.scope);
-    const granted = grantExchangeScopes(client, requestedScopes, subjectScopes, policy);
+    const scopeInputs = { scope: request.scope, scopePolicy: policy, subjectScopes: [...subjectScopes], defaultScopes: client.defaultScopes, optionalScopes: client.optionalScopes };
+    const { requestedScopes, granted } = await checkRule(trace, { name: "scope", reference: "RFC 8693 §2.1, RFC 6749 §3.3, EXCHANGE.md: audience, resource and scope", inputs: scopeInputs }, () => {
+      const requestedScopes = parseScopeParameter(request.scope);
+      return { requestedScopes, granted: grantExchangeScopes(client, requestedScopes, subjectScopes, policy) };
+    });
     const audiencesByScope = await scopeAudiences(this.deps.repository, context.realm.name, granted);
     const targets = { audience: request.audience, resource: request.resource };
     const available = availableAudiences(audiencesByScope);
-    const aud = await resolveAudience(this.deps.repository, context.realm.name, targets, available, client.clientId);
+    const audienceInputs = { ...targets, grantedScopes: granted, scopeAudiences: Object.fromEntries(audiencesByScope) };
+    const aud = await checkRule(trace, { name: "audience", reference: "RFC 8693 §2.2.2, RFC 8707 §2, EXCHANGE.md: audience, resource and scope", inputs: audienceInputs }, () =>
+      resolveAudience(this.deps.repository, context.realm.name, targets, available, client.clientId),
+    );
     const named = targets.audience.length + targets.resource.length > 0;
     return { scopes: requestedScopes === undefined && named ? scopesForTargets(audiencesByScope, aud) : granted, aud };
   }
 
   /** RFC 8693 §2.1 actor_token: a valid realm token for the requester that `may_act` names. */
-  async #verifyActor(context: RealmContext, client: Client, subject: VerifiedAccessToken, token: string): Promise<VerifiedAccessToken> {
-    const actor = await verifyPresentedToken(this.deps, this.deps.sessions, context, token, "actor_token");
-    if (await this.deps.repository.isTokenRevoked(context.realm.name, actor.jti)) throw oauthError.invalidRequest("actor_token revoked");
-    // RFC 8693 §2.2.2: the actor token must be issued to or for the requester too.
-    if (!isIssuedToOrFor(actor, client.clientId)) throw oauthError.invalidRequest("actor_token was not issued to or for this client");
-    // A subject acting for itself is no delegation.
-    if (actor.sub === subject.sub) throw oauthError.invalidRequest("actor_token has the same subject as subject_token");
-    // RFC 8693 §4.4: the subject token says who may act for it.
-    if (!mayActMatches(subject, actor)) throw oauthError.invalidRequest("actor_token is not named by the subject_token's may_act");
+  async #verifyActor(context: RealmContext, client: Client, subject: VerifiedAccessToken, token: string, trace: RuleTrace | undefined): Promise<VerifiedAccessToken> {
+    const actor = await checkRule(trace, { name: "actor_token", reference: "RFC 8693 §2.1, RFC 7009 §2.1", inputs: { actor_token: tokenFingerprint(token) } }, async () => {
+      const actor = await verifyPresentedToken(this.deps, this.deps.sessions, context, token, "actor_token");
+      if (await this.deps.repository.isTokenRevoked(context.realm.name, actor.jti)) throw oauthError.invalidRequest("actor_token revoked");
+      return actor;
+    });
+    const inputs = { ...partyInputs(actor, client), subject: subject.sub, may_act: subject.may_act };
+    await checkRule(trace, { name: "actor_party", reference: "RFC 8693 §2.2.2, §4.4", inputs }, () => {
+      // RFC 8693 §2.2.2: the actor token must be issued to or for the requester too.
+      if (!isIssuedToOrFor(actor, client.clientId)) throw oauthError.invalidRequest("actor_token was not issued to or for this client");
+      // A subject acting for itself is no delegation.
+      if (actor.sub === subject.sub) throw oauthError.invalidRequest("actor_token has the same subject as subject_token");
+      // RFC 8693 §4.4: the subject token says who may act for it.
+      if (!mayActMatches(subject, actor)) throw oauthError.invalidRequest("actor_token is not named by the subject_token's may_act");
+    });
     return actor;
   }
 
   /** Keycloak's requested_subject: the named user, with the caller as actor (RFC 8693 §4.1). */
-  async #impersonate(context: RealmContext, client: Client, subject: VerifiedAccessToken, requested: string): Promise<IssuedSubject> {
+  async #impersonate(context: RealmContext, client: Client, subject: VerifiedAccessToken, requested: string, trace: RuleTrace | undefined): Promise<IssuedSubject> {
     const realm = context.realm.name;
-    const user: User | undefined =
-      (await this.deps.repository.findUserByUsername(realm, requested)) ?? (await this.deps.repository.getUser(realm, requested));
-    // EXCHANGE.md "Impersonation": an unknown or disabled user is invalid_request.
-    if (!user?.enabled) throw oauthError.invalidRequest("requested_subject is not an enabled user of the realm");
-    // RFC 6749 §5.2 unauthorized_client: the policy does not name this user.
-    if (!mayImpersonate(client.tokenExchange.impersonation, user)) {
-      throw oauthError.unauthorizedClient("client may not impersonate this user");
-    }
+    const inputs = { requested_subject: requested, impersonation: client.tokenExchange.impersonation };
+    const user = await checkRule(trace, { name: "impersonation", reference: "EXCHANGE.md kind 2, RFC 6749 §5.2", inputs }, async () => {
+      const user: User | undefined =
+        (await this.deps.repository.findUserByUsername(realm, requested)) ?? (await this.deps.repository.getUser(realm, requested));
+      // EXCHANGE.md "Impersonation": an unknown or disabled user is invalid_request.
+      if (!user?.enabled) throw oauthError.invalidRequest("requested_subject is not an enabled user of the realm");
+      // RFC 6749 §5.2 unauthorized_client: the policy does not name this user.
+      if (!mayImpersonate(client.tokenExchange.impersonation, user)) throw oauthError.unauthorizedClient("client may not impersonate this user");
+      return user;
+    });
     return { sub: user.id, act: actClaim({ sub: subject.sub, clientId: client.clientId }, actOf(subject.act)) };
   }
 
-  async #issue(context: RealmContext, decision: Decision, draft: AuditDraft): Promise<TokenResponse> {
+  async #issue(context: RealmContext, decision: Decision, draft: AuditDraft, trace: RuleTrace | undefined): Promise<TokenResponse> {
     const { realm, urls } = context;
     const { client, parents, notAfter, issued, scopes, aud, requestedType, confirmation } = decision;
     const now = epochSeconds(this.deps.clock.now());
     const jti = randomUUID();
     const exp = Math.min(now + realm.accessTokenLifespan, notAfter);
-    await this.#recordLineage(realm.name, parents, jti, exp);
+    const lineage = { name: "parents_not_revoked", reference: "RFC 7009 §2.1", inputs: { parents } };
+    await checkRule(trace, lineage, () => this.#recordLineage(realm.name, parents, jti, exp));
     const scope = scopes.join(" ");
     const common: TokenClaims = {
       jti,
@@ -226,7 +269,10 @@ export class TokenExchangeGrant {
       // RFC 8693 §2.2.1: a token that is not an access token has token_type N_A.
       return { accessToken: signed.token, issuedTokenType: TokenType.idToken, tokenType: "N_A", expiresIn: signed.expiresIn, scope, jti: signed.jti };
     }
-    const session = await this.#sessionFor(realm.name, client, issued, requestedType);
+    const refreshInputs = { refreshTokens: client.tokenExchange.refreshTokens, sid: issued.sid, requested_token_type: requestedType };
+    const session = await checkRule(trace, { name: "refresh_token_session", reference: "EXCHANGE.md: issued tokens", inputs: refreshInputs }, () =>
+      this.#sessionFor(realm.name, client, issued, requestedType),
+    );
     const refresh =
       session &&
       (await this.deps.refreshTokens.mint(realm, session, { clientId: client.clientId, subject: issued.sub, scopes, audience: aud, ...(issued.act && { act: issued.act }) }));
@@ -292,48 +338,7 @@ function subjectOf(subject: VerifiedAccessToken, actor: VerifiedAccessToken | un
   return { sub: subject.sub, act: actClaim({ sub: actor.sub, iss: issuer, clientId }, prior), sid };
 }
 
-/** RFC 8693 §2.1 parameter rules that need no storage. */
-function checkParameters(request: TokenExchangeRequest): { subjectToken: string; subjectTokenType: string } {
-  // RFC 8693 §2.1: subject_token and subject_token_type are REQUIRED.
-  if (!request.subjectToken) throw oauthError.invalidRequest("subject_token is required");
-  if (!request.subjectTokenType) throw oauthError.invalidRequest("subject_token_type is required");
-  // RFC 8693 §2.1: actor_token_type is REQUIRED when actor_token is present and MUST NOT be sent without it.
-  if (Boolean(request.actorToken) !== Boolean(request.actorTokenType)) {
-    throw oauthError.invalidRequest("actor_token and actor_token_type must be sent together");
-  }
-  // RFC 8693 §2.2.2: unsupported token types are invalid_request.
-  if (request.actorTokenType && !INTERNAL_TOKEN_TYPES.has(request.actorTokenType)) {
-    throw oauthError.invalidRequest("actor_token_type unsupported: use an access_token or jwt type");
-  }
-  if (request.actorToken && request.requestedSubject) {
-    throw oauthError.invalidRequest("requested_subject and actor_token cannot be combined");
-  }
-  if (request.requestedIssuer && (request.actorToken || request.requestedSubject || request.subjectIssuer)) {
-    throw oauthError.invalidRequest("requested_issuer cannot be combined with actor_token, requested_subject or subject_issuer");
-  }
-  return { subjectToken: request.subjectToken, subjectTokenType: request.subjectTokenType };
-}
-
-/** Per-client permissions for the kinds of exchange (EXCHANGE.md "Token exchange"). */
-function checkPermissions(client: Client, request: TokenExchangeRequest, requestedType: string): void {
-  // RFC 6749 §5.2 unauthorized_client: each kind of exchange is a permission of the client.
-  if (request.actorToken && !client.tokenExchange.delegation) {
-    throw oauthError.unauthorizedClient("client may not exchange with an actor_token (delegation)");
-  }
-  if (request.requestedSubject && !client.tokenExchange.impersonation) {
-    throw oauthError.unauthorizedClient("client may not impersonate (requested_subject)");
-  }
-  // Checked before the alias is looked up, so a client learns nothing about providers it may not use.
-  if (request.subjectIssuer) checkProviderPermission(client, request.subjectIssuer);
-  if (request.requestedIssuer) checkProviderPermission(client, request.requestedIssuer);
-  if (requestedType === TokenType.refreshToken && client.tokenExchange.refreshTokens !== "same_session") {
-    throw oauthError.unauthorizedClient("client may not receive refresh tokens (refreshTokens is none)");
-  }
-}
-
-/** RFC 8693 §2.1 requested_token_type: access_token by default, id_token, or refresh_token. */
-function requestedTokenType(requested: string | undefined): string {
-  if (!requested) return TokenType.accessToken;
-  if (requested === TokenType.accessToken || requested === TokenType.idToken || requested === TokenType.refreshToken) return requested;
-  throw oauthError.invalidRequest("requested_token_type unsupported");
+/** The claims that say whom a presented token was issued to or for, and who it is about. */
+function partyInputs(claims: VerifiedAccessToken, client: Client): Record<string, unknown> {
+  return { client_id: client.clientId, token: { sub: claims.sub, azp: claims.azp, client_id: claims.client_id, aud: claims.aud, scope: claims.scope, exp: claims.exp } };
 }

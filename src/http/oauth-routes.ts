@@ -11,6 +11,7 @@ import { BodyTooLargeError, MAX_FORM_BYTES, readForm } from "./form.js";
 import { sendAdapterError, sendOAuthError } from "./oauth-errors.js";
 import { sendJson } from "./responses.js";
 import { handleTokenRequest } from "./token-endpoint.js";
+import { handleExplainRequest } from "./explain-endpoint.js";
 import { currentRequest } from "../ops/request-context.js";
 import { handleIntrospection, handleLogout, handleRevocation } from "./token-management-endpoints.js";
 
@@ -25,7 +26,7 @@ export interface OAuthRoutesDeps {
   mutualTls: boolean;
 }
 
-type Endpoint = "token" | "introspect" | "revoke" | "logout" | "certs" | "metadata";
+type Endpoint = "token" | "explain" | "introspect" | "revoke" | "logout" | "certs" | "metadata";
 
 /**
  * `/realms/{realm}/{rest}` paths and the endpoint each serves. A Map, not an object literal: a
@@ -34,6 +35,7 @@ type Endpoint = "token" | "introspect" | "revoke" | "logout" | "certs" | "metada
 const ENDPOINTS = new Map<string, Endpoint>(Object.entries({
   "protocol/openid-connect/token": "token",
   "protocol/openid-connect/token/introspect": "introspect",
+  "protocol/openid-connect/token/explain": "explain",
   "protocol/openid-connect/revoke": "revoke",
   "protocol/openid-connect/logout": "logout",
   "protocol/openid-connect/certs": "certs",
@@ -41,11 +43,12 @@ const ENDPOINTS = new Map<string, Endpoint>(Object.entries({
   ".well-known/oauth-authorization-server": "metadata",
 }));
 
-const METHODS: Record<Endpoint, string> = { token: "POST", introspect: "POST", revoke: "POST", logout: "POST", certs: "GET", metadata: "GET" };
+const METHODS: Record<Endpoint, string> = { token: "POST", explain: "POST", introspect: "POST", revoke: "POST", logout: "POST", certs: "GET", metadata: "GET" };
 
 /** The form endpoints and the adapter of each. */
 const FORM_HANDLERS = {
   token: handleTokenRequest,
+  explain: handleExplainRequest,
   introspect: handleIntrospection,
   revoke: handleRevocation,
   logout: handleLogout,

@@ -34,6 +34,25 @@ export function clientOf(form: FormParameters) {
   });
 }
 
+/** The RFC 8693 §2.1 parameters of a token exchange form body (with Keycloak's extensions). */
+export function exchangeRequestOf(realm: string, form: FormParameters) {
+  return create(ExchangeTokenRequestSchema, {
+    realm,
+    client: clientOf(form),
+    subjectToken: form.get("subject_token") ?? "",
+    subjectTokenType: form.get("subject_token_type") ?? "",
+    actorToken: form.get("actor_token") ?? "",
+    actorTokenType: form.get("actor_token_type") ?? "",
+    requestedTokenType: form.get("requested_token_type") ?? "",
+    audience: form.getAll("audience"),
+    resource: form.getAll("resource"),
+    scope: form.get("scope") ?? "",
+    requestedSubject: form.get("requested_subject") ?? "",
+    subjectIssuer: form.get("subject_issuer") ?? "",
+    requestedIssuer: form.get("requested_issuer") ?? "",
+  });
+}
+
 /**
  * The token endpoint `POST /realms/{realm}/protocol/openid-connect/token`: maps the form onto the
  * TokenExchangeService RPCs and renders their answer as RFC 6749 §5.1 / RFC 8693 §2.2.1 JSON.
@@ -49,24 +68,7 @@ export async function handleTokenRequest(
   const transport = transportOf(req);
   const grantType = form.get("grant_type");
   if (grantType === GrantType.tokenExchange) {
-    const issued = await rpc.exchangeToken(
-      create(ExchangeTokenRequestSchema, {
-        realm,
-        client: clientOf(form),
-        subjectToken: form.get("subject_token") ?? "",
-        subjectTokenType: form.get("subject_token_type") ?? "",
-        actorToken: form.get("actor_token") ?? "",
-        actorTokenType: form.get("actor_token_type") ?? "",
-        requestedTokenType: form.get("requested_token_type") ?? "",
-        audience: form.getAll("audience"),
-        resource: form.getAll("resource"),
-        scope: form.get("scope") ?? "",
-        requestedSubject: form.get("requested_subject") ?? "",
-        subjectIssuer: form.get("subject_issuer") ?? "",
-        requestedIssuer: form.get("requested_issuer") ?? "",
-      }),
-      transport,
-    );
+    const issued = await rpc.exchangeToken(exchangeRequestOf(realm, form), transport);
     sendJson(res, 200, { ...tokenJson(issued), issued_token_type: issued.issuedTokenType });
     return;
   }

@@ -2,7 +2,9 @@ import { create } from "@bufbuild/protobuf";
 import { createContextKey, type HandlerContext, type ServiceImpl } from "@connectrpc/connect";
 import {
   ClientCredentialsResponseSchema,
+  ExchangeTokenRequestSchema,
   ExchangeTokenResponseSchema,
+  ExplainExchangeResponseSchema,
   IntrospectTokenResponseSchema,
   LogoutResponseSchema,
   RefreshTokenResponseSchema,
@@ -13,6 +15,8 @@ import {
   type ClientCredentialsResponse,
   type ExchangeTokenRequest,
   type ExchangeTokenResponse,
+  type ExplainExchangeRequest,
+  type ExplainExchangeResponse,
   type IntrospectTokenRequest,
   type IntrospectTokenResponse,
   type LogoutRequest,
@@ -24,6 +28,8 @@ import {
 } from "../../gen/tessera/exchange/v1/token_exchange_service_pb.js";
 import type { PresentedCertificate, PresentedClientCredentials } from "../exchange/client-auth.js";
 import type { ClientCredentialsGrant } from "../exchange/client-credentials-grant.js";
+import type { TokenExchangeRequest } from "../exchange/exchange-parameters.js";
+import type { ExchangeExplainer, Explanation } from "../exchange/exchange-explainer.js";
 import type { Logout } from "../exchange/logout.js";
 import type { RefreshTokenGrant } from "../exchange/refresh-token-grant.js";
 import type { TokenExchangeGrant } from "../exchange/token-exchange-grant.js";
@@ -70,6 +76,49 @@ export interface TokenOperations {
   introspection: TokenIntrospection;
   revocation: TokenRevocation;
   logout: Logout;
+  explain: ExchangeExplainer;
+}
+
+/** The grant's request from the wire's ExchangeTokenRequest. */
+function exchangeRequestOf(request: ExchangeTokenRequest, transport: TransportCredentials): TokenExchangeRequest {
+  return {
+    realm: request.realm,
+    credentials: credentialsOf(request.client, transport),
+    subjectToken: present(request.subjectToken),
+    subjectTokenType: present(request.subjectTokenType),
+    actorToken: present(request.actorToken),
+    actorTokenType: present(request.actorTokenType),
+    requestedTokenType: present(request.requestedTokenType),
+    audience: request.audience,
+    resource: request.resource,
+    scope: present(request.scope),
+    requestedSubject: present(request.requestedSubject),
+    subjectIssuer: present(request.subjectIssuer),
+    requestedIssuer: present(request.requestedIssuer),
+  };
+}
+
+/** An explanation on the wire: each rule's inputs as JSON strings, the claims as one JSON object. */
+function explanationMessage({ rules, outcome }: Explanation): ExplainExchangeResponse {
+  return create(ExplainExchangeResponseSchema, {
+    rules: rules.map((rule) => ({
+      name: rule.name,
+      reference: rule.reference,
+      inputs: Object.fromEntries(Object.entries(rule.inputs).filter(([, v]) => v !== undefined).map(([k, v]) => [k, JSON.stringify(v)])),
+      passed: rule.passed,
+      detail: rule.detail ?? "",
+    })),
+    outcome: {
+      issued: outcome.issued,
+      error: outcome.error ?? "",
+      errorDescription: outcome.errorDescription ?? "",
+      claimsJson: outcome.claims ? JSON.stringify(outcome.claims) : "",
+      issuedTokenType: outcome.issuedTokenType ?? "",
+      tokenType: outcome.tokenType ?? "",
+      scope: outcome.scope ?? "",
+      refreshToken: outcome.refreshToken,
+    },
+  });
 }
 
 /**
@@ -87,21 +136,7 @@ export class TokenExchangeRpc {
   /** RFC 8693 token exchange. */
   exchangeToken(request: ExchangeTokenRequest, transport: TransportCredentials = {}): Promise<ExchangeTokenResponse> {
     return this.#call(async () => {
-      const issued = await this.operations.exchange.exchange({
-        realm: request.realm,
-        credentials: credentialsOf(request.client, transport),
-        subjectToken: present(request.subjectToken),
-        subjectTokenType: present(request.subjectTokenType),
-        actorToken: present(request.actorToken),
-        actorTokenType: present(request.actorTokenType),
-        requestedTokenType: present(request.requestedTokenType),
-        audience: request.audience,
-        resource: request.resource,
-        scope: present(request.scope),
-        requestedSubject: present(request.requestedSubject),
-        subjectIssuer: present(request.subjectIssuer),
-        requestedIssuer: present(request.requestedIssuer),
-      });
+      const issued = await this.operations.exchange.exchange(exchangeRequestOf(request, transport));
       return create(ExchangeTokenResponseSchema, {
         accessToken: issued.accessToken,
         issuedTokenType: issued.issuedTokenType ?? "",
@@ -111,6 +146,20 @@ export class TokenExchangeRpc {
         refreshToken: issued.refreshToken ?? "",
         refreshExpiresIn: BigInt(issued.refreshExpiresIn ?? 0),
       });
+    });
+  }
+
+  /**
+   * ExplainExchange: the rule trace and outcome of an exchange, with nothing issued or stored. A
+   * bearer `authorization` is a realm admin's token; the client is then named by `client_id` alone.
+   */
+  explainExchange(request: ExplainExchangeRequest, transport: TransportCredentials = {}): Promise<ExplainExchangeResponse> {
+    return this.#call(async () => {
+      const exchange = request.exchange ?? create(ExchangeTokenRequestSchema);
+      const caller = await this.operations.explain.callerOf(transport.authorization, exchange.realm);
+      // A bearer token is the admin's, not the client's credentials.
+      const credentials = caller === "admin" ? { ...transport, authorization: undefined } : transport;
+      return explanationMessage(await this.operations.explain.explain(exchangeRequestOf(exchange, credentials), caller));
     });
   }
 
@@ -225,6 +274,7 @@ export class TokenExchangeRpc {
       introspectToken: (request, context) => this.introspectToken(request, transport(context)),
       revokeToken: (request, context) => this.revokeToken(request, transport(context)),
       logout: (request, context) => this.logout(request, transport(context)),
+      explainExchange: (request, context) => this.explainExchange(request, transport(context)),
     };
   }
 }

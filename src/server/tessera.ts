@@ -10,6 +10,7 @@ import { AuthThrottle, DEFAULT_AUTH_THROTTLE, type AuthThrottleSettings } from "
 import { ClientCredentialsGrant } from "../exchange/client-credentials-grant.js";
 import type { GrantDeps } from "../exchange/grant-deps.js";
 import { TokenExchangeGrant } from "../exchange/token-exchange-grant.js";
+import { ExchangeExplainer } from "../exchange/exchange-explainer.js";
 import { AuditLog } from "../exchange/audit-log.js";
 import { Logout } from "../exchange/logout.js";
 import { RefreshTokenGrant } from "../exchange/refresh-token-grant.js";
@@ -34,7 +35,7 @@ import { clientCertificateOf, sourceAddressOf } from "../http/client-certificate
 import type { DualHandler } from "./listen.js";
 import type { RealmRepository } from "../storage/realm-repository.js";
 import { RealmKeyStore } from "../tokens/realm-keys.js";
-import { TokenIssuer } from "../tokens/token-issuer.js";
+import { TokenIssuer, UnsignedTokenPreview } from "../tokens/token-issuer.js";
 import { RealmTokenVerifier } from "../tokens/token-verifier.js";
 
 /** What Tessera is built from. */
@@ -93,25 +94,31 @@ export function createTessera(options: TesseraOptions): Tessera {
   const cipher = new MasterKeyCipher(options.masterKey);
   const keys = new RealmKeyStore(repository, cipher, clock);
   const throttle = new AuthThrottle({ ...DEFAULT_AUTH_THROTTLE, ...options.authThrottle }, clock, operations.metrics);
-  const authenticator = new ClientAuthenticator({ repository, secrets: new ClientSecretVerifier(), clock, urls, throttle });
+  const secrets = new ClientSecretVerifier();
   const audit = new AuditLog(repository, clock, log);
   const providerKeys = new ProviderKeyCache(clock);
-  const sessions = new SessionManager(repository, clock, audit);
-  const deps: GrantDeps = {
-    repository,
-    authenticator,
-    issuer: new TokenIssuer(keys, clock),
-    verifier: new RealmTokenVerifier(keys, clock, options.tokenClockSkewSeconds),
-    sessions,
-    refreshTokens: new RefreshTokenMinter(repository, clock),
-    revocations: new RevocationCascade(repository, clock),
+  const issuer = new TokenIssuer(keys, clock);
+  const verifier = new RealmTokenVerifier(keys, clock, options.tokenClockSkewSeconds);
+  const externalTokens = new ExternalTokenVerifier(providerKeys, cipher, clock);
+  // Built once over storage, and once over the dry-run storage of ExplainExchange (which signs nothing).
+  const grantDeps = (store: RealmRepository, dryRun = false): GrantDeps => ({
+    repository: store,
+    authenticator: new ClientAuthenticator({ repository: store, secrets, clock, urls, throttle }), // explain is throttled too: no oracle for guessing
+    issuer: dryRun ? new UnsignedTokenPreview(clock) : issuer,
+    verifier,
+    sessions: new SessionManager(store, clock, audit),
+    refreshTokens: new RefreshTokenMinter(store, clock),
+    revocations: new RevocationCascade(store, clock),
     audit,
-    externalTokens: new ExternalTokenVerifier(providerKeys, cipher, clock),
-    externalUsers: new ExternalUserResolver(repository),
+    externalTokens,
+    externalUsers: new ExternalUserResolver(store),
     cipher,
     clock,
     urls,
-  };
+  });
+  const deps = grantDeps(repository);
+  const { sessions } = deps;
+  const adminAuthenticator = new AdminTokenAuthenticator({ repository, verifier, sessions, urls, throttle });
   const tokenExchange = new TokenExchangeRpc(
     {
       exchange: new TokenExchangeGrant(deps),
@@ -120,10 +127,10 @@ export function createTessera(options: TesseraOptions): Tessera {
       introspection: new TokenIntrospection(deps),
       revocation: new TokenRevocation(deps),
       logout: new Logout(deps),
+      explain: new ExchangeExplainer((dry) => grantDeps(dry, true), repository, adminAuthenticator),
     },
     log,
   );
-  const adminAuthenticator = new AdminTokenAuthenticator({ repository, verifier: deps.verifier, sessions, urls, throttle });
   const admin = new AdminRpc(repository, sessions, audit, clock, log, { cipher, keys: providerKeys }, adminAuthenticator, keys);
   const sweeper = new ExpirySweeper(repository, clock, log);
   const oauthRoutes = createOAuthRoutes({ rpc: operations.observeRpc(tokenExchange), repository, keys, urls, log, mutualTls: options.mutualTls ?? false });

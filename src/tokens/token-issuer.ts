@@ -42,13 +42,42 @@ export class TokenIssuer {
 
   async #sign(realm: Realm, issuer: string, claims: TokenClaims, typ: string): Promise<SignedToken> {
     const key = await this.keys.signingKey(realm);
-    const jti = claims.jti ?? randomUUID();
-    // The caller's iat when it gave one: then exp and iat come from the same instant.
-    const iat = claims.iat ?? epochSeconds(this.clock.now());
-    const payload = { ...claims, iss: issuer, iat, jti };
-    checkNumericDates(payload);
+    const payload = tokenPayload(issuer, claims, this.clock);
     const token = signCompactJws({ alg: key.algorithm, typ, kid: key.kid }, payload, key);
-    return { token, jti, expiresIn: Math.max(0, claims.exp - iat) };
+    return { token, jti: payload.jti, expiresIn: Math.max(0, claims.exp - payload.iat) };
+  }
+}
+
+/** The issuer's signing methods, as the grants use them. */
+export type TokenSigner = Pick<TokenIssuer, "issueAccessToken" | "issueIdToken">;
+
+/** The payload of an issued token: the caller's claims with `iss`, and `iat` and `jti` unless given. */
+function tokenPayload(issuer: string, claims: TokenClaims, clock: Clock): TokenClaims & { iss: string; iat: number; jti: string } {
+  // The caller's iat when it gave one: then exp and iat come from the same instant.
+  const payload = { ...claims, iss: issuer, iat: claims.iat ?? epochSeconds(clock.now()), jti: claims.jti ?? randomUUID() };
+  checkNumericDates(payload);
+  return payload;
+}
+
+/**
+ * ExplainExchange's issuer: the token a grant would sign, as an unsigned JWT (`alg: none`, RFC 7519
+ * §6) that only shows its claims; no key is used or created, and it is never handed out.
+ */
+export class UnsignedTokenPreview implements TokenSigner {
+  constructor(private readonly clock: Clock) {}
+
+  issueAccessToken(_realm: Realm, issuer: string, claims: TokenClaims): Promise<SignedToken> {
+    return Promise.resolve(this.#preview(issuer, claims));
+  }
+
+  issueIdToken(_realm: Realm, issuer: string, claims: TokenClaims): Promise<SignedToken> {
+    return Promise.resolve(this.#preview(issuer, claims));
+  }
+
+  #preview(issuer: string, claims: TokenClaims): SignedToken {
+    const payload = tokenPayload(issuer, claims, this.clock);
+    const part = (value: unknown) => Buffer.from(JSON.stringify(value)).toString("base64url");
+    return { token: `${part({ alg: "none" })}.${part(payload)}.`, jti: payload.jti, expiresIn: Math.max(0, claims.exp - payload.iat) };
   }
 }
 

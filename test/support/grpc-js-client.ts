@@ -36,15 +36,25 @@ export interface ExchangeTokenRequest {
   client?: ClientAuthentication;
   subjectToken: string;
   subjectTokenType: string;
+  actorToken?: string;
+  actorTokenType?: string;
+  requestedTokenType?: string;
+  requestedSubject?: string;
   audience?: string[];
+  resource?: string[];
   scope?: string;
 }
 export interface ExchangeTokenResponse {
   accessToken: string;
+  refreshToken?: string;
   issuedTokenType: string;
   tokenType: string;
   expiresIn: string;
   scope: string;
+}
+export interface ExplainExchangeResponse {
+  rules: { name: string; reference: string; inputs: Record<string, string>; passed: boolean; detail: string }[];
+  outcome: { issued: boolean; error: string; errorDescription: string; claimsJson: string; issuedTokenType: string; tokenType: string; scope: string; refreshToken: boolean };
 }
 export type Unary<Req, Res> = (
   request: Req,
@@ -54,6 +64,7 @@ export type Unary<Req, Res> = (
 export interface TokenExchangeClient extends grpc.Client {
   ClientCredentials: Unary<ClientCredentialsRequest, ClientCredentialsResponse>;
   ExchangeToken: Unary<ExchangeTokenRequest, ExchangeTokenResponse>;
+  ExplainExchange: Unary<{ exchange: ExchangeTokenRequest }, ExplainExchangeResponse>;
 }
 export type TokenExchangeClientConstructor = new (address: string, credentials: grpc.ChannelCredentials) => TokenExchangeClient;
 

@@ -10,7 +10,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file tessera/exchange/v1/token_exchange_service.proto.
  */
 export const file_tessera_exchange_v1_token_exchange_service: GenFile = /*@__PURE__*/
-  fileDesc("CjB0ZXNzZXJhL2V4Y2hhbmdlL3YxL3Rva2VuX2V4Y2hhbmdlX3NlcnZpY2UucHJvdG8SE3Rlc3NlcmEuZXhjaGFuZ2UudjEieQoUQ2xpZW50QXV0aGVudGljYXRpb24SEQoJY2xpZW50X2lkGAEgASgJEhUKDWNsaWVudF9zZWNyZXQYAiABKAkSHQoVY2xpZW50X2Fzc2VydGlvbl90eXBlGAMgASgJEhgKEGNsaWVudF9hc3NlcnRpb24YBCABKAki4AIKFEV4Y2hhbmdlVG9rZW5SZXF1ZXN0Eg0KBXJlYWxtGAEgASgJEjkKBmNsaWVudBgCIAEoCzIpLnRlc3NlcmEuZXhjaGFuZ2UudjEuQ2xpZW50QXV0aGVudGljYXRpb24SFQoNc3ViamVjdF90b2tlbhgDIAEoCRIaChJzdWJqZWN0X3Rva2VuX3R5cGUYBCABKAkSEwoLYWN0b3JfdG9rZW4YBSABKAkSGAoQYWN0b3JfdG9rZW5fdHlwZRgGIAEoCRIcChRyZXF1ZXN0ZWRfdG9rZW5fdHlwZRgHIAEoCRIQCghhdWRpZW5jZRgIIAMoCRIQCghyZXNvdXJjZRgJIAMoCRINCgVzY29wZRgKIAEoCRIZChFyZXF1ZXN0ZWRfc3ViamVjdBgLIAEoCRIWCg5zdWJqZWN0X2lzc3VlchgMIAEoCRIYChByZXF1ZXN0ZWRfaXNzdWVyGA0gASgJIrIBChVFeGNoYW5nZVRva2VuUmVzcG9uc2USFAoMYWNjZXNzX3Rva2VuGAEgASgJEhkKEWlzc3VlZF90b2tlbl90eXBlGAIgASgJEhIKCnRva2VuX3R5cGUYAyABKAkSEgoKZXhwaXJlc19pbhgEIAEoAxINCgVzY29wZRgFIAEoCRIVCg1yZWZyZXNoX3Rva2VuGAYgASgJEhoKEnJlZnJlc2hfZXhwaXJlc19pbhgHIAEoAyJzChhDbGllbnRDcmVkZW50aWFsc1JlcXVlc3QSDQoFcmVhbG0YASABKAkSOQoGY2xpZW50GAIgASgLMikudGVzc2VyYS5leGNoYW5nZS52MS5DbGllbnRBdXRoZW50aWNhdGlvbhINCgVzY29wZRgDIAEoCSJoChlDbGllbnRDcmVkZW50aWFsc1Jlc3BvbnNlEhQKDGFjY2Vzc190b2tlbhgBIAEoCRISCgp0b2tlbl90eXBlGAIgASgJEhIKCmV4cGlyZXNfaW4YAyABKAMSDQoFc2NvcGUYBCABKAkihQEKE1JlZnJlc2hUb2tlblJlcXVlc3QSDQoFcmVhbG0YASABKAkSOQoGY2xpZW50GAIgASgLMikudGVzc2VyYS5leGNoYW5nZS52MS5DbGllbnRBdXRoZW50aWNhdGlvbhIVCg1yZWZyZXNoX3Rva2VuGAMgASgJEg0KBXNjb3BlGAQgASgJIpYBChRSZWZyZXNoVG9rZW5SZXNwb25zZRIUCgxhY2Nlc3NfdG9rZW4YASABKAkSEgoKdG9rZW5fdHlwZRgCIAEoCRISCgpleHBpcmVzX2luGAMgASgDEg0KBXNjb3BlGAQgASgJEhUKDXJlZnJlc2hfdG9rZW4YBSABKAkSGgoScmVmcmVzaF9leHBpcmVzX2luGAYgASgDIooBChZJbnRyb3NwZWN0VG9rZW5SZXF1ZXN0Eg0KBXJlYWxtGAEgASgJEjkKBmNsaWVudBgCIAEoCzIpLnRlc3NlcmEuZXhjaGFuZ2UudjEuQ2xpZW50QXV0aGVudGljYXRpb24SDQoFdG9rZW4YAyABKAkSFwoPdG9rZW5fdHlwZV9oaW50GAQgASgJIswBChdJbnRyb3NwZWN0VG9rZW5SZXNwb25zZRIOCgZhY3RpdmUYASABKAgSDQoFc2NvcGUYAiABKAkSEQoJY2xpZW50X2lkGAMgASgJEhIKCnRva2VuX3R5cGUYBCABKAkSCwoDZXhwGAUgASgDEgsKA2lhdBgGIAEoAxILCgNzdWIYByABKAkSCwoDYXVkGAggAygJEgsKA2lzcxgJIAEoCRILCgNqdGkYCiABKAkSCwoDc2lkGAsgASgJEhAKCGFjdF9qc29uGAwgASgJIoYBChJSZXZva2VUb2tlblJlcXVlc3QSDQoFcmVhbG0YASABKAkSOQoGY2xpZW50GAIgASgLMikudGVzc2VyYS5leGNoYW5nZS52MS5DbGllbnRBdXRoZW50aWNhdGlvbhINCgV0b2tlbhgDIAEoCRIXCg90b2tlbl90eXBlX2hpbnQYBCABKAkiFQoTUmV2b2tlVG9rZW5SZXNwb25zZSJwCg1Mb2dvdXRSZXF1ZXN0Eg0KBXJlYWxtGAEgASgJEjkKBmNsaWVudBgCIAEoCzIpLnRlc3NlcmEuZXhjaGFuZ2UudjEuQ2xpZW50QXV0aGVudGljYXRpb24SFQoNcmVmcmVzaF90b2tlbhgDIAEoCSIQCg5Mb2dvdXRSZXNwb25zZSJQCgpPQXV0aEVycm9yEg0KBWVycm9yGAEgASgJEhkKEWVycm9yX2Rlc2NyaXB0aW9uGAIgASgJEhgKEGFjY291bnRfbGlua191cmwYAyABKAky+gQKFFRva2VuRXhjaGFuZ2VTZXJ2aWNlEmYKDUV4Y2hhbmdlVG9rZW4SKS50ZXNzZXJhLmV4Y2hhbmdlLnYxLkV4Y2hhbmdlVG9rZW5SZXF1ZXN0GioudGVzc2VyYS5leGNoYW5nZS52MS5FeGNoYW5nZVRva2VuUmVzcG9uc2UScgoRQ2xpZW50Q3JlZGVudGlhbHMSLS50ZXNzZXJhLmV4Y2hhbmdlLnYxLkNsaWVudENyZWRlbnRpYWxzUmVxdWVzdBouLnRlc3NlcmEuZXhjaGFuZ2UudjEuQ2xpZW50Q3JlZGVudGlhbHNSZXNwb25zZRJjCgxSZWZyZXNoVG9rZW4SKC50ZXNzZXJhLmV4Y2hhbmdlLnYxLlJlZnJlc2hUb2tlblJlcXVlc3QaKS50ZXNzZXJhLmV4Y2hhbmdlLnYxLlJlZnJlc2hUb2tlblJlc3BvbnNlEmwKD0ludHJvc3BlY3RUb2tlbhIrLnRlc3NlcmEuZXhjaGFuZ2UudjEuSW50cm9zcGVjdFRva2VuUmVxdWVzdBosLnRlc3NlcmEuZXhjaGFuZ2UudjEuSW50cm9zcGVjdFRva2VuUmVzcG9uc2USYAoLUmV2b2tlVG9rZW4SJy50ZXNzZXJhLmV4Y2hhbmdlLnYxLlJldm9rZVRva2VuUmVxdWVzdBooLnRlc3NlcmEuZXhjaGFuZ2UudjEuUmV2b2tlVG9rZW5SZXNwb25zZRJRCgZMb2dvdXQSIi50ZXNzZXJhLmV4Y2hhbmdlLnYxLkxvZ291dFJlcXVlc3QaIy50ZXNzZXJhLmV4Y2hhbmdlLnYxLkxvZ291dFJlc3BvbnNlYgZwcm90bzM");
+  fileDesc("CjB0ZXNzZXJhL2V4Y2hhbmdlL3YxL3Rva2VuX2V4Y2hhbmdlX3NlcnZpY2UucHJvdG8SE3Rlc3NlcmEuZXhjaGFuZ2UudjEieQoUQ2xpZW50QXV0aGVudGljYXRpb24SEQoJY2xpZW50X2lkGAEgASgJEhUKDWNsaWVudF9zZWNyZXQYAiABKAkSHQoVY2xpZW50X2Fzc2VydGlvbl90eXBlGAMgASgJEhgKEGNsaWVudF9hc3NlcnRpb24YBCABKAki4AIKFEV4Y2hhbmdlVG9rZW5SZXF1ZXN0Eg0KBXJlYWxtGAEgASgJEjkKBmNsaWVudBgCIAEoCzIpLnRlc3NlcmEuZXhjaGFuZ2UudjEuQ2xpZW50QXV0aGVudGljYXRpb24SFQoNc3ViamVjdF90b2tlbhgDIAEoCRIaChJzdWJqZWN0X3Rva2VuX3R5cGUYBCABKAkSEwoLYWN0b3JfdG9rZW4YBSABKAkSGAoQYWN0b3JfdG9rZW5fdHlwZRgGIAEoCRIcChRyZXF1ZXN0ZWRfdG9rZW5fdHlwZRgHIAEoCRIQCghhdWRpZW5jZRgIIAMoCRIQCghyZXNvdXJjZRgJIAMoCRINCgVzY29wZRgKIAEoCRIZChFyZXF1ZXN0ZWRfc3ViamVjdBgLIAEoCRIWCg5zdWJqZWN0X2lzc3VlchgMIAEoCRIYChByZXF1ZXN0ZWRfaXNzdWVyGA0gASgJIrIBChVFeGNoYW5nZVRva2VuUmVzcG9uc2USFAoMYWNjZXNzX3Rva2VuGAEgASgJEhkKEWlzc3VlZF90b2tlbl90eXBlGAIgASgJEhIKCnRva2VuX3R5cGUYAyABKAkSEgoKZXhwaXJlc19pbhgEIAEoAxINCgVzY29wZRgFIAEoCRIVCg1yZWZyZXNoX3Rva2VuGAYgASgJEhoKEnJlZnJlc2hfZXhwaXJlc19pbhgHIAEoAyJzChhDbGllbnRDcmVkZW50aWFsc1JlcXVlc3QSDQoFcmVhbG0YASABKAkSOQoGY2xpZW50GAIgASgLMikudGVzc2VyYS5leGNoYW5nZS52MS5DbGllbnRBdXRoZW50aWNhdGlvbhINCgVzY29wZRgDIAEoCSJoChlDbGllbnRDcmVkZW50aWFsc1Jlc3BvbnNlEhQKDGFjY2Vzc190b2tlbhgBIAEoCRISCgp0b2tlbl90eXBlGAIgASgJEhIKCmV4cGlyZXNfaW4YAyABKAMSDQoFc2NvcGUYBCABKAkihQEKE1JlZnJlc2hUb2tlblJlcXVlc3QSDQoFcmVhbG0YASABKAkSOQoGY2xpZW50GAIgASgLMikudGVzc2VyYS5leGNoYW5nZS52MS5DbGllbnRBdXRoZW50aWNhdGlvbhIVCg1yZWZyZXNoX3Rva2VuGAMgASgJEg0KBXNjb3BlGAQgASgJIpYBChRSZWZyZXNoVG9rZW5SZXNwb25zZRIUCgxhY2Nlc3NfdG9rZW4YASABKAkSEgoKdG9rZW5fdHlwZRgCIAEoCRISCgpleHBpcmVzX2luGAMgASgDEg0KBXNjb3BlGAQgASgJEhUKDXJlZnJlc2hfdG9rZW4YBSABKAkSGgoScmVmcmVzaF9leHBpcmVzX2luGAYgASgDIooBChZJbnRyb3NwZWN0VG9rZW5SZXF1ZXN0Eg0KBXJlYWxtGAEgASgJEjkKBmNsaWVudBgCIAEoCzIpLnRlc3NlcmEuZXhjaGFuZ2UudjEuQ2xpZW50QXV0aGVudGljYXRpb24SDQoFdG9rZW4YAyABKAkSFwoPdG9rZW5fdHlwZV9oaW50GAQgASgJIswBChdJbnRyb3NwZWN0VG9rZW5SZXNwb25zZRIOCgZhY3RpdmUYASABKAgSDQoFc2NvcGUYAiABKAkSEQoJY2xpZW50X2lkGAMgASgJEhIKCnRva2VuX3R5cGUYBCABKAkSCwoDZXhwGAUgASgDEgsKA2lhdBgGIAEoAxILCgNzdWIYByABKAkSCwoDYXVkGAggAygJEgsKA2lzcxgJIAEoCRILCgNqdGkYCiABKAkSCwoDc2lkGAsgASgJEhAKCGFjdF9qc29uGAwgASgJIoYBChJSZXZva2VUb2tlblJlcXVlc3QSDQoFcmVhbG0YASABKAkSOQoGY2xpZW50GAIgASgLMikudGVzc2VyYS5leGNoYW5nZS52MS5DbGllbnRBdXRoZW50aWNhdGlvbhINCgV0b2tlbhgDIAEoCRIXCg90b2tlbl90eXBlX2hpbnQYBCABKAkiFQoTUmV2b2tlVG9rZW5SZXNwb25zZSJwCg1Mb2dvdXRSZXF1ZXN0Eg0KBXJlYWxtGAEgASgJEjkKBmNsaWVudBgCIAEoCzIpLnRlc3NlcmEuZXhjaGFuZ2UudjEuQ2xpZW50QXV0aGVudGljYXRpb24SFQoNcmVmcmVzaF90b2tlbhgDIAEoCSIQCg5Mb2dvdXRSZXNwb25zZSJQCgpPQXV0aEVycm9yEg0KBWVycm9yGAEgASgJEhkKEWVycm9yX2Rlc2NyaXB0aW9uGAIgASgJEhgKEGFjY291bnRfbGlua191cmwYAyABKAkiVQoWRXhwbGFpbkV4Y2hhbmdlUmVxdWVzdBI7CghleGNoYW5nZRgBIAEoCzIpLnRlc3NlcmEuZXhjaGFuZ2UudjEuRXhjaGFuZ2VUb2tlblJlcXVlc3QihAEKF0V4cGxhaW5FeGNoYW5nZVJlc3BvbnNlEjEKBXJ1bGVzGAEgAygLMiIudGVzc2VyYS5leGNoYW5nZS52MS5FeHBsYWluZWRSdWxlEjYKB291dGNvbWUYAiABKAsyJS50ZXNzZXJhLmV4Y2hhbmdlLnYxLkV4cGxhaW5lZE91dGNvbWUivwEKDUV4cGxhaW5lZFJ1bGUSDAoEbmFtZRgBIAEoCRIRCglyZWZlcmVuY2UYAiABKAkSPgoGaW5wdXRzGAMgAygLMi4udGVzc2VyYS5leGNoYW5nZS52MS5FeHBsYWluZWRSdWxlLklucHV0c0VudHJ5Eg4KBnBhc3NlZBgEIAEoCBIOCgZkZXRhaWwYBSABKAkaLQoLSW5wdXRzRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ASK2AQoQRXhwbGFpbmVkT3V0Y29tZRIOCgZpc3N1ZWQYASABKAgSDQoFZXJyb3IYAiABKAkSGQoRZXJyb3JfZGVzY3JpcHRpb24YAyABKAkSEwoLY2xhaW1zX2pzb24YBCABKAkSGQoRaXNzdWVkX3Rva2VuX3R5cGUYBSABKAkSEgoKdG9rZW5fdHlwZRgGIAEoCRINCgVzY29wZRgHIAEoCRIVCg1yZWZyZXNoX3Rva2VuGAggASgIMugFChRUb2tlbkV4Y2hhbmdlU2VydmljZRJmCg1FeGNoYW5nZVRva2VuEikudGVzc2VyYS5leGNoYW5nZS52MS5FeGNoYW5nZVRva2VuUmVxdWVzdBoqLnRlc3NlcmEuZXhjaGFuZ2UudjEuRXhjaGFuZ2VUb2tlblJlc3BvbnNlEnIKEUNsaWVudENyZWRlbnRpYWxzEi0udGVzc2VyYS5leGNoYW5nZS52MS5DbGllbnRDcmVkZW50aWFsc1JlcXVlc3QaLi50ZXNzZXJhLmV4Y2hhbmdlLnYxLkNsaWVudENyZWRlbnRpYWxzUmVzcG9uc2USYwoMUmVmcmVzaFRva2VuEigudGVzc2VyYS5leGNoYW5nZS52MS5SZWZyZXNoVG9rZW5SZXF1ZXN0GikudGVzc2VyYS5leGNoYW5nZS52MS5SZWZyZXNoVG9rZW5SZXNwb25zZRJsCg9JbnRyb3NwZWN0VG9rZW4SKy50ZXNzZXJhLmV4Y2hhbmdlLnYxLkludHJvc3BlY3RUb2tlblJlcXVlc3QaLC50ZXNzZXJhLmV4Y2hhbmdlLnYxLkludHJvc3BlY3RUb2tlblJlc3BvbnNlEmAKC1Jldm9rZVRva2VuEicudGVzc2VyYS5leGNoYW5nZS52MS5SZXZva2VUb2tlblJlcXVlc3QaKC50ZXNzZXJhLmV4Y2hhbmdlLnYxLlJldm9rZVRva2VuUmVzcG9uc2USUQoGTG9nb3V0EiIudGVzc2VyYS5leGNoYW5nZS52MS5Mb2dvdXRSZXF1ZXN0GiMudGVzc2VyYS5leGNoYW5nZS52MS5Mb2dvdXRSZXNwb25zZRJsCg9FeHBsYWluRXhjaGFuZ2USKy50ZXNzZXJhLmV4Y2hhbmdlLnYxLkV4cGxhaW5FeGNoYW5nZVJlcXVlc3QaLC50ZXNzZXJhLmV4Y2hhbmdlLnYxLkV4cGxhaW5FeGNoYW5nZVJlc3BvbnNlYgZwcm90bzM");
 
 /**
  * ClientAuthentication carries the client credentials that the OAuth form sends in its body.
@@ -681,6 +681,176 @@ export const OAuthErrorSchema: GenMessage<OAuthError> = /*@__PURE__*/
   messageDesc(file_tessera_exchange_v1_token_exchange_service, 13);
 
 /**
+ * ExplainExchangeRequest carries the exchange to explain, exactly as ExchangeToken takes it.
+ *
+ * @generated from message tessera.exchange.v1.ExplainExchangeRequest
+ */
+export type ExplainExchangeRequest = Message<"tessera.exchange.v1.ExplainExchangeRequest"> & {
+  /**
+   * The ExchangeToken request to explain. A realm admin may name the client by `client.client_id`
+   * alone: its credentials are then not checked.
+   *
+   * @generated from field: tessera.exchange.v1.ExchangeTokenRequest exchange = 1;
+   */
+  exchange?: ExchangeTokenRequest | undefined;
+};
+
+/**
+ * Describes the message tessera.exchange.v1.ExplainExchangeRequest.
+ * Use `create(ExplainExchangeRequestSchema)` to create a new message.
+ */
+export const ExplainExchangeRequestSchema: GenMessage<ExplainExchangeRequest> = /*@__PURE__*/
+  messageDesc(file_tessera_exchange_v1_token_exchange_service, 14);
+
+/**
+ * ExplainExchangeResponse is the rule trace of an exchange and its outcome.
+ *
+ * @generated from message tessera.exchange.v1.ExplainExchangeResponse
+ */
+export type ExplainExchangeResponse = Message<"tessera.exchange.v1.ExplainExchangeResponse"> & {
+  /**
+   * The rules in the order the exchange checks them; a failed rule is the last one.
+   *
+   * @generated from field: repeated tessera.exchange.v1.ExplainedRule rules = 1;
+   */
+  rules: ExplainedRule[];
+
+  /**
+   * What ExchangeToken would answer on the same state.
+   *
+   * @generated from field: tessera.exchange.v1.ExplainedOutcome outcome = 2;
+   */
+  outcome?: ExplainedOutcome | undefined;
+};
+
+/**
+ * Describes the message tessera.exchange.v1.ExplainExchangeResponse.
+ * Use `create(ExplainExchangeResponseSchema)` to create a new message.
+ */
+export const ExplainExchangeResponseSchema: GenMessage<ExplainExchangeResponse> = /*@__PURE__*/
+  messageDesc(file_tessera_exchange_v1_token_exchange_service, 15);
+
+/**
+ * ExplainedRule is one decision of the exchange.
+ *
+ * @generated from message tessera.exchange.v1.ExplainedRule
+ */
+export type ExplainedRule = Message<"tessera.exchange.v1.ExplainedRule"> & {
+  /**
+   * A short name, e.g. `audience`.
+   *
+   * @generated from field: string name = 1;
+   */
+  name: string;
+
+  /**
+   * The RFC or contract section the rule comes from, e.g. `RFC 8693 §2.1`.
+   *
+   * @generated from field: string reference = 2;
+   */
+  reference: string;
+
+  /**
+   * What the rule looked at, each value as JSON: claims, SHA-256 prefixes of tokens, never a token.
+   *
+   * @generated from field: map<string, string> inputs = 3;
+   */
+  inputs: { [key: string]: string };
+
+  /**
+   * Whether the rule let the request through.
+   *
+   * @generated from field: bool passed = 4;
+   */
+  passed: boolean;
+
+  /**
+   * For a failed rule, the OAuth error code and description.
+   *
+   * @generated from field: string detail = 5;
+   */
+  detail: string;
+};
+
+/**
+ * Describes the message tessera.exchange.v1.ExplainedRule.
+ * Use `create(ExplainedRuleSchema)` to create a new message.
+ */
+export const ExplainedRuleSchema: GenMessage<ExplainedRule> = /*@__PURE__*/
+  messageDesc(file_tessera_exchange_v1_token_exchange_service, 16);
+
+/**
+ * ExplainedOutcome is the answer the real call would have had: the token's claims, or the error.
+ *
+ * @generated from message tessera.exchange.v1.ExplainedOutcome
+ */
+export type ExplainedOutcome = Message<"tessera.exchange.v1.ExplainedOutcome"> & {
+  /**
+   * True when a token would be issued.
+   *
+   * @generated from field: bool issued = 1;
+   */
+  issued: boolean;
+
+  /**
+   * The OAuth error code when none would be (e.g. `invalid_target`).
+   *
+   * @generated from field: string error = 2;
+   */
+  error: string;
+
+  /**
+   * The OAuth error description.
+   *
+   * @generated from field: string error_description = 3;
+   */
+  errorDescription: string;
+
+  /**
+   * The claims of the token that would be issued, as a JSON object (`iat`, `exp`, `jti` and a new
+   * session's `sid` are those of this dry run, not of a later real call).
+   *
+   * @generated from field: string claims_json = 4;
+   */
+  claimsJson: string;
+
+  /**
+   * issued_token_type of the real response.
+   *
+   * @generated from field: string issued_token_type = 5;
+   */
+  issuedTokenType: string;
+
+  /**
+   * token_type of the real response.
+   *
+   * @generated from field: string token_type = 6;
+   */
+  tokenType: string;
+
+  /**
+   * scope of the real response.
+   *
+   * @generated from field: string scope = 7;
+   */
+  scope: string;
+
+  /**
+   * True when the real response would carry a refresh token.
+   *
+   * @generated from field: bool refresh_token = 8;
+   */
+  refreshToken: boolean;
+};
+
+/**
+ * Describes the message tessera.exchange.v1.ExplainedOutcome.
+ * Use `create(ExplainedOutcomeSchema)` to create a new message.
+ */
+export const ExplainedOutcomeSchema: GenMessage<ExplainedOutcome> = /*@__PURE__*/
+  messageDesc(file_tessera_exchange_v1_token_exchange_service, 17);
+
+/**
  * TokenExchangeService issues tokens: OAuth 2.0 Token Exchange (RFC 8693) and the
  * client credentials grant (RFC 6749 §4.4), for one realm per call.
  *
@@ -753,6 +923,19 @@ export const TokenExchangeService: GenService<{
     methodKind: "unary";
     input: typeof LogoutRequestSchema;
     output: typeof LogoutResponseSchema;
+  },
+  /**
+   * ExplainExchange runs every rule of ExchangeToken on the same request without issuing, storing
+   * or revoking anything, and returns the ordered rule trace with the outcome the real call would
+   * have had. Callable by the requesting client (authenticated as for the exchange) or by a realm
+   * admin (`authorization: Bearer` with the admin or realm admin scope); audited as `explain`.
+   *
+   * @generated from rpc tessera.exchange.v1.TokenExchangeService.ExplainExchange
+   */
+  explainExchange: {
+    methodKind: "unary";
+    input: typeof ExplainExchangeRequestSchema;
+    output: typeof ExplainExchangeResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_tessera_exchange_v1_token_exchange_service, 0);
