@@ -1,7 +1,10 @@
 import { parseArgs } from "node:util";
+import { createClient } from "@connectrpc/connect";
+import { AdminService } from "../../gen/tessera/admin/v1/admin_service_pb.js";
 import { ACTIVITY_COMMANDS } from "./admin/activity.js";
 import { CLIENT_COMMANDS } from "./admin/clients.js";
 import { usageError, type Command, type Flag, type FlagValues } from "./admin/command.js";
+import { EXPLAIN_COMMANDS } from "./admin/explain.js";
 import { PROVIDER_COMMANDS } from "./admin/identity-providers.js";
 import { KEY_COMMANDS } from "./admin/keys.js";
 import { login } from "./admin/login.js";
@@ -21,6 +24,7 @@ export const ADMIN_COMMANDS: Command[] = [
   ...PROVIDER_COMMANDS,
   ...ACTIVITY_COMMANDS,
   ...KEY_COMMANDS,
+  ...EXPLAIN_COMMANDS,
 ];
 
 /** The options every admin command takes: where the server is, how to log in, how to print. */
@@ -116,8 +120,8 @@ export async function runAdmin(argv: string[], io: AdminCliIo, fixed?: { command
     if (output !== "json" && output !== "table") throw usageError("--output: expected json or table", helpPointer);
     const args = fixed ? positionals : positionals.slice(2);
     if (args.length !== command.arguments.length) throw usageError(`${command.words}: expected ${command.arguments.join(" ") || "no arguments"}`, helpPointer);
-    const admin = await login(flags, io.env);
-    await command.run(args, { admin, flags, output, print: io.stdout });
+    const transport = await login(flags, io.env);
+    await command.run(args, { admin: createClient(AdminService, transport), transport, flags, output, print: io.stdout });
     return EXIT.ok;
   } catch (error) {
     const failure = describeFailure(error);

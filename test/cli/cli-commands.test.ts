@@ -15,6 +15,7 @@ import { ADMIN_COMMANDS, runAdmin } from "../../src/cli/admin-cli.js";
 import { EXIT } from "../../src/cli/output.js";
 import { postForm, verifyWithJwks } from "../support/oauth-client.js";
 import { startTessera, type TesseraHarness } from "../support/tessera-harness.js";
+import { buildTestRealm, SECRETS } from "../support/test-realm.js";
 
 const BIN = "dist/src/cli/tessera.js";
 const KEYCLOAK_EXPORT = new URL("../../../shared/fixtures/keycloak/bench-realm-export.json", import.meta.url).pathname;
@@ -142,6 +143,24 @@ describe("the tessera command", () => {
       for (const flag of Object.keys(command.flags ?? {})) assert.match(run.stdout, new RegExp(`^  --${flag}\\b`, "m"), `${command.words} --${flag}`);
       assert.match(run.stdout, /^  --output table\|json/m);
     }
+  });
+
+  it("admin explain exchange: every rule and the outcome, for a client named by id, the token read from standard input", async () => {
+    await tessera.repository.importRealm((await buildTestRealm("explain-cli")).bundle);
+    const own = await postForm(tessera.tokenUrl("explain-cli"), { grant_type: "client_credentials", scope: "orders.read" }, { basic: ["gateway", SECRETS.gateway] });
+    const explain = (...flags: string[]) => cli(["admin", "explain", "exchange", "explain-cli", "--client", "gateway", "--subject-token", "-", ...flags], own.body.access_token as string);
+    const granted = await explain("--audience", "orders-api", "--scope", "orders.read", "--output", "json");
+    assert.equal(granted.code, 0, granted.stderr);
+    const trace = JSON.parse(granted.stdout) as { rules: { name: string; passed: boolean }[]; outcome: { issued: boolean; scope: string; claimsJson: string } };
+    assert.ok(trace.rules.length > 3 && trace.rules.every((rule) => rule.passed), granted.stdout);
+    assert.equal(trace.outcome.issued, true);
+    assert.equal(JSON.parse(trace.outcome.claimsJson).aud, "orders-api");
+    assert.ok(!granted.stdout.includes(own.body.access_token as string), "the trace never holds the token");
+    const refused = await explain("--audience", "no-such-client");
+    assert.equal(refused.code, 0, refused.stderr);
+    assert.match(refused.stdout, /^error: +invalid_target$/m);
+    assert.match(refused.stdout, /false/);
+    assert.equal((await cli(["admin", "explain", "exchange", "explain-cli"])).code, EXIT.usage, "--client is required");
   });
 
   it("token decode prints header, claims and expiry, and says whether the realm's JWKS verifies it", async () => {

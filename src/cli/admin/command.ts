@@ -1,4 +1,4 @@
-import type { Client } from "@connectrpc/connect";
+import type { Client, Transport } from "@connectrpc/connect";
 import type { DescMessage, MessageShape } from "@bufbuild/protobuf";
 import type { AdminService } from "../../../gen/tessera/admin/v1/admin_service_pb.js";
 import { readInput } from "../input.js";
@@ -19,6 +19,8 @@ export type FlagValues = Record<string, string | boolean | string[] | undefined>
 /** What one command needs to run. */
 export interface Context {
   admin: Client<typeof AdminService>;
+  /** The admin-authenticated transport, for the TokenExchangeService calls an admin may make (explain). */
+  transport: Transport;
   flags: FlagValues;
   output: OutputFormat;
   print: (text: string) => void;

@@ -1,12 +1,11 @@
-import { createClient, type Client, type Interceptor } from "@connectrpc/connect";
+import type { Interceptor, Transport } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-node";
-import { AdminService } from "../../../gen/tessera/admin/v1/admin_service_pb.js";
 import { basicAuthorization } from "../../domain/index.js";
 import { AdminCliError, EXIT } from "../output.js";
 import { text, usageError, type FlagValues } from "./command.js";
 
-/** Client credentials at the master realm's token endpoint, then an AdminService client sending the token. */
-export async function login(flags: FlagValues, env: NodeJS.ProcessEnv): Promise<Client<typeof AdminService>> {
+/** Client credentials at the master realm's token endpoint, then a transport that sends the admin token on every call. */
+export async function login(flags: FlagValues, env: NodeJS.ProcessEnv): Promise<Transport> {
   const baseUrl = (text(flags, "url") ?? env.TESSERA_URL ?? "http://127.0.0.1:8080").replace(/\/+$/, "");
   const clientId = text(flags, "client-id") ?? env.TESSERA_ADMIN_CLIENT_ID ?? "admin";
   const secret = text(flags, "client-secret") ?? env.TESSERA_ADMIN_CLIENT_SECRET;
@@ -36,5 +35,5 @@ export async function login(flags: FlagValues, env: NodeJS.ProcessEnv): Promise<
     req.header.set("authorization", `Bearer ${token}`);
     return next(req);
   };
-  return createClient(AdminService, createConnectTransport({ baseUrl, httpVersion: "1.1", interceptors: [bearer] }));
+  return createConnectTransport({ baseUrl, httpVersion: "1.1", interceptors: [bearer] });
 }
