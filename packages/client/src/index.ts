@@ -12,7 +12,7 @@ export { ACCESS_TOKEN_TYPE, type ExchangeCall, type ExchangeParams, type Exchang
 export { bearerTokenOf, currentIncomingToken, runWithIncomingToken, type IncomingToken } from "./incoming-context.js";
 export { type ExchangeHooks, type ExchangeOutcome } from "./metrics-hooks.js";
 export { exchangeInterceptor } from "./outgoing/connect-exchange-interceptor.js";
-export { type DownstreamOptions, type SubjectTokenSource, downstreamToken } from "./outgoing/downstream-token.js";
+export { type DownstreamOptions, type TokenSource, downstreamToken } from "./outgoing/downstream-token.js";
 export { exchangeFetch, type ExchangeFetchOptions } from "./outgoing/exchange-fetch.js";
 export { TokenExchanger, type TokenExchangerOptions } from "./token-exchanger.js";
 export { verifyInterceptor } from "./verify/connect-verify-interceptor.js";
