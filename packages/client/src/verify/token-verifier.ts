@@ -37,13 +37,21 @@ export interface TokenVerifierOptions {
   requiredScopes?: string[];
   /** Seconds of clock skew tolerated on `exp`/`nbf` (default 0). */
   clockToleranceSeconds?: number;
+  /** Least time between two JWKS fetches, also for an unknown `kid` (default 30 000 ms). */
+  jwksCooldownMs?: number;
+  /** How long a fetched JWKS is used before it is fetched again (default 600 000 ms). */
+  jwksMaxAgeMs?: number;
 }
 
 /** Why a token was not accepted; the message names the rule, never the token. */
 export class TokenVerificationError extends Error {
-  constructor(message: string, options?: { cause?: unknown }) {
-    super(message, options);
+  /** True when the token could not be checked (the JWKS was unreachable), not found bad: worth a retry. */
+  readonly unavailable: boolean;
+
+  constructor(message: string, options: { cause?: unknown; unavailable?: boolean } = {}) {
+    super(message, { cause: options.cause });
     this.name = "TokenVerificationError";
+    this.unavailable = options.unavailable ?? false;
   }
 }
 
@@ -55,7 +63,10 @@ export type TokenVerifier = (token: string) => Promise<VerifiedToken>;
  * again when a token names an unknown `kid`, as after a key rotation), `typ: at+jwt`, `iss`, `aud`, `exp`.
  */
 export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifier {
-  const jwks = createRemoteJWKSet(new URL(options.jwksUrl ?? `${options.issuer}/protocol/openid-connect/certs`));
+  const jwks = createRemoteJWKSet(new URL(options.jwksUrl ?? `${options.issuer}/protocol/openid-connect/certs`), {
+    cooldownDuration: options.jwksCooldownMs ?? 30_000,
+    cacheMaxAge: options.jwksMaxAgeMs ?? 600_000,
+  });
   return async (token) => {
     let payload: JWTPayload;
     try {
@@ -68,7 +79,8 @@ export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifie
         clockTolerance: options.clockToleranceSeconds ?? 0,
       }));
     } catch (error) {
-      throw new TokenVerificationError(reasonOf(error), { cause: error });
+      const unavailable = error instanceof errors.JWKSTimeout || !(error instanceof errors.JOSEError);
+      throw new TokenVerificationError(unavailable ? "the realm JWKS could not be fetched" : reasonOf(error), { cause: error, unavailable });
     }
     const scopes = typeof payload.scope === "string" && payload.scope ? payload.scope.split(" ") : [];
     const missing = (options.requiredScopes ?? []).filter((scope) => !scopes.includes(scope));
@@ -103,11 +115,10 @@ function isRecord(value: unknown): value is Record<string, unknown> {
 }
 
 /** A short reason from a jose error: the failed claim or check, never the token. */
-function reasonOf(error: unknown): string {
+function reasonOf(error: errors.JOSEError): string {
   if (error instanceof errors.JWTExpired) return "token expired";
   if (error instanceof errors.JWTClaimValidationFailed) return `token claim ${error.claim} failed: ${error.reason}`;
   if (error instanceof errors.JWKSNoMatchingKey) return "token signed by a key the realm does not publish";
   if (error instanceof errors.JWSSignatureVerificationFailed) return "token signature invalid";
-  if (error instanceof errors.JOSEError) return `token invalid (${error.code})`;
-  return "token could not be verified";
+  return `token invalid (${error.code})`;
 }
