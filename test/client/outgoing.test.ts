@@ -13,6 +13,7 @@ import { decodeJwt } from "jose";
 import { exchangeFetch, formExchange, TokenExchangeError, TokenExchanger, workloadTokenFile } from "../../packages/client/src/index.js";
 import { exchangeCallCredentials } from "../../packages/client/src/grpc-js.js";
 import { certificateAuthority, localhostCertificate } from "../support/certificates.js";
+import { clientCredentialsToken } from "../support/oauth-client.js";
 import { startTessera, type TesseraHarness } from "../support/tessera-harness.js";
 import { buildTestRealm, SECRETS } from "../support/test-realm.js";
 
@@ -49,14 +50,7 @@ describe("@tessera/client outgoing helpers", () => {
     await harness?.stop();
   });
 
-  async function gatewayToken(): Promise<string> {
-    const response = await fetch(harness.tokenUrl(REALM), {
-      method: "POST",
-      headers: { authorization: `Basic ${Buffer.from(`gateway:${SECRETS.gateway}`).toString("base64")}` },
-      body: new URLSearchParams({ grant_type: "client_credentials", scope: "orders.read" }),
-    });
-    return ((await response.json()) as { access_token: string }).access_token;
-  }
+  const gatewayToken = () => clientCredentialsToken(harness.tokenUrl(REALM), "gateway", SECRETS.gateway, "orders.read");
 
   it("exchangeFetch with a workload token file: requests carry the exchanged token; a rotated file is read again", async () => {
     const path = join(dir, "token");

@@ -31,6 +31,7 @@ import {
 } from "../../packages/client/src/index.js";
 import { exchangeGrpcInterceptor } from "../../packages/client/src/grpc-js.js";
 import { parseRealmDocument } from "../../src/realm-file/index.js";
+import { clientCredentialsToken } from "../support/oauth-client.js";
 import { startTessera, type TesseraHarness } from "../support/tessera-harness.js";
 
 const REALM = "client-chain";
@@ -72,16 +73,8 @@ const CHECK: grpc.MethodDefinition<HealthCheckRequest, HealthCheckResponse> = {
 };
 const HealthClient = grpc.makeGenericClientConstructor({ Check: CHECK }, "Health");
 
-/** A client-credentials token of `clientId` (with `scope`, or its default scopes). */
-async function tokenFor(harness: TesseraHarness, clientId: string, secret: string, scope?: string): Promise<string> {
-  const response = await fetch(harness.tokenUrl(REALM), {
-    method: "POST",
-    headers: { authorization: `Basic ${Buffer.from(`${clientId}:${secret}`).toString("base64")}` },
-    body: new URLSearchParams({ grant_type: "client_credentials", ...(scope && { scope }) }),
-  });
-  assert.equal(response.status, 200);
-  return ((await response.json()) as { access_token: string }).access_token;
-}
+/** A client-credentials token of `clientId` in the chain realm. */
+const tokenFor = (harness: TesseraHarness, clientId: string, secret: string, scope?: string) => clientCredentialsToken(harness.tokenUrl(REALM), clientId, secret, scope);
 
 describe("@tessera/client: gateway -> orders (Connect) -> inventory (grpc-js)", () => {
   let harness: TesseraHarness;

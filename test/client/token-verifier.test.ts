@@ -4,6 +4,7 @@ import { after, before, describe, it } from "node:test";
 import { decodeProtectedHeader } from "jose";
 import { createTokenVerifier, formExchange, TokenVerificationError, type ExchangeCall } from "../../packages/client/src/index.js";
 import { parseRealmDocument } from "../../src/realm-file/index.js";
+import { clientCredentialsToken } from "../support/oauth-client.js";
 import { freePort } from "../support/ports.js";
 import { startTessera, type TesseraHarness } from "../support/tessera-harness.js";
 import { buildTestRealm, SECRETS } from "../support/test-realm.js";
@@ -21,7 +22,7 @@ describe("createTokenVerifier against a real Tessera", () => {
     await harness.repository.importRealm((await buildTestRealm(REALM)).bundle);
     await harness.repository.importRealm((await buildTestRealm(OTHER)).bundle);
     await harness.repository.importRealm(
-      await parseRealmDocument(`realm: ${SHORT}\naccessTokenLifespan: 1\nclients:\n  - { clientId: svc, secret: svc-secret, serviceAccount: true }\n`, `${SHORT}.yaml`),
+      await parseRealmDocument(`realm: ${SHORT}\naccessTokenLifespan: 3\nclients:\n  - { clientId: svc, secret: svc-secret, serviceAccount: true }\n`, `${SHORT}.yaml`),
     );
     exchange = formExchange({ tokenUrl: harness.tokenUrl(REALM), auth: { clientId: "gateway", clientSecret: SECRETS.gateway } });
   });
@@ -30,14 +31,7 @@ describe("createTokenVerifier against a real Tessera", () => {
     await harness?.stop();
   });
 
-  async function clientToken(realm: string, clientId: string, secret: string, scope?: string): Promise<string> {
-    const response = await fetch(harness.tokenUrl(realm), {
-      method: "POST",
-      headers: { authorization: `Basic ${Buffer.from(`${clientId}:${secret}`).toString("base64")}` },
-      body: new URLSearchParams({ grant_type: "client_credentials", ...(scope && { scope }) }),
-    });
-    return ((await response.json()) as { access_token: string }).access_token;
-  }
+  const clientToken = (realm: string, clientId: string, secret: string, scope?: string) => clientCredentialsToken(harness.tokenUrl(realm), clientId, secret, scope);
 
   const ordersToken = async () =>
     (await exchange({ subjectToken: await clientToken(REALM, "gateway", SECRETS.gateway, "orders.read orders.write"), audience: ["orders-api"], scope: ["orders.read"] })).accessToken;
@@ -86,7 +80,7 @@ describe("createTokenVerifier against a real Tessera", () => {
     const token = await clientToken(SHORT, "svc", "svc-secret");
     const verify = createTokenVerifier({ issuer: harness.issuer(SHORT), audience: "svc" });
     await verify(token);
-    await new Promise((resolve) => setTimeout(resolve, 2100));
+    await new Promise((resolve) => setTimeout(resolve, 3100));
     assert.equal((await refusal(verify(token))).message, "token expired");
   });
 
