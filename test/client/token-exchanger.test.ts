@@ -132,6 +132,21 @@ describe("TokenExchanger", () => {
     assert.equal((await exchanger.exchange(PARAMS)).accessToken, "token-2");
   });
 
+  it("a refused refresh ahead drops the cached token: the next caller gets the refusal", async () => {
+    let now = 1_000_000;
+    let refuse = false;
+    const { call, calls } = countingCall({ expiresIn: 300, refuse: () => refuse });
+    const exchanger = new TokenExchanger({ call, expiryMarginSeconds: 10, refreshAheadSeconds: 60, now: () => now });
+    await exchanger.exchange(PARAMS);
+    refuse = true;
+    now += 250_000;
+    assert.equal((await exchanger.exchange(PARAMS)).accessToken, "token-1");
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    assert.equal(exchanger.size, 0);
+    await assert.rejects(exchanger.exchange(PARAMS), TokenExchangeError);
+    assert.equal(calls.length, 3);
+  });
+
   it("a token living no longer than the margin is handed out but not cached", async () => {
     const { call, calls } = countingCall({ expiresIn: 20 });
     const exchanger = new TokenExchanger({ call, expiryMarginSeconds: 30 });

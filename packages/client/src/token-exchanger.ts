@@ -61,8 +61,9 @@ export class TokenExchanger {
     if (cached && cached.expiresAtMs - now > this.#marginMs) {
       callHook(this.#hooks.onCacheHit);
       if (cached.expiresAtMs - now <= this.#refreshAheadMs && !this.#flights.has(key)) {
-        // Refresh ahead: a refusal here (say, a revoked subject) drops the entry so the next caller sees it.
-        this.#flights.do(key, () => this.#fetch(key, params, true)).catch(() => this.#cache.delete(key));
+        // Refresh ahead. Nobody awaits it: a refusal (say, a revoked subject) has dropped the entry in #fetch,
+        // so the next caller exchanges and sees the refusal.
+        this.#flights.do(key, () => this.#fetch(key, params, true)).catch(() => undefined);
       }
       return withRemaining(cached, now);
     }
