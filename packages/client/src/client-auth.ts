@@ -6,14 +6,19 @@ const JWT_BEARER = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
 
 /** Authentication by client secret: `client_secret_basic` (the default) or `client_secret_post` (RFC 6749 §2.3.1). */
 export interface ClientSecretAuth {
+  /** `client_secret_basic` (an `Authorization: Basic` header) when absent, or `client_secret_post` (body fields). */
   method?: "client_secret_basic" | "client_secret_post";
+  /** The client's `client_id`. */
   clientId: string;
+  /** The client's secret. */
   clientSecret: string;
 }
 
 /** Authentication by a JWT signed with the client's key (`private_key_jwt`, RFC 7523 §2.2). */
 export interface PrivateKeyJwtAuth {
+  /** Selects this method. */
   method: "private_key_jwt";
+  /** The client's `client_id`: the assertion's `iss` and `sub`. */
   clientId: string;
   /** The private key whose public half is in the client's JWKS. */
   privateKey: CryptoKey | KeyObject | JWK | Uint8Array;

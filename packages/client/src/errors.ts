@@ -46,6 +46,7 @@ export class TokenExchangeError extends Error {
   /** Where an unlinked user may link an identity provider (`not_linked`). */
   readonly accountLinkUrl: string | undefined;
 
+  /** A refusal from its OAuth `error`; the gRPC code, when not given, is the one the contract pairs with it. */
   constructor(init: TokenExchangeErrorInit) {
     super(init.errorDescription ? `${init.error}: ${init.errorDescription}` : init.error, { cause: init.cause });
     this.name = "TokenExchangeError";

@@ -2,6 +2,7 @@
 export class LruCache<K, V> {
   readonly #entries = new Map<K, V>();
 
+  /** An empty cache holding at most `maxEntries` (a positive integer). */
   constructor(readonly maxEntries: number) {
     if (!Number.isInteger(maxEntries) || maxEntries < 1) throw new RangeError("maxEntries must be a positive integer");
   }

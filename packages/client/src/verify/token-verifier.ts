@@ -2,8 +2,11 @@ import { createRemoteJWKSet, errors, jwtVerify, type JWTPayload } from "jose";
 
 /** One party of the `act` chain (RFC 8693 §4.1): who acted, outermost (most recent) first. */
 export interface Actor {
+  /** The actor's `sub` (for a service, its service-account id). */
   sub: string;
+  /** The actor's issuer, when the claim names one. */
   iss?: string;
+  /** The actor's `client_id`, when the claim names one. */
   clientId?: string;
 }
 
@@ -48,6 +51,7 @@ export class TokenVerificationError extends Error {
   /** True when the token could not be checked (the JWKS was unreachable), not found bad: worth a retry. */
   readonly unavailable: boolean;
 
+  /** A refusal saying `message`; `unavailable` when the JWKS could not be fetched. */
   constructor(message: string, options: { cause?: unknown; unavailable?: boolean } = {}) {
     super(message, { cause: options.cause });
     this.name = "TokenVerificationError";
