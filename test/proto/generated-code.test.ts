@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
-import { cp, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
+import { mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, it } from "node:test";
@@ -21,20 +21,28 @@ describe("protobuf contracts", () => {
     await run(buf, ["lint"]);
   });
 
-  it("gen/ then identical to a fresh buf generate (run `npm run generate` after editing proto/)", async () => {
+  /** Generates with `template` into a scratch copy of its `out` and compares the files with `out` in the repository. */
+  async function assertFresh(template: string, out: string): Promise<void> {
     const scratch = await mkdtemp(join(tmpdir(), "tessera-gen-"));
     try {
-      const config = (await readFile("buf.gen.yaml", "utf8")).replace(/out: gen/g, `out: ${join(scratch, "gen")}`);
+      const config = (await readFile(template, "utf8")).replace(new RegExp(`out: ${out}$`, "gm"), `out: ${join(scratch, "gen")}`);
       await writeFile(join(scratch, "buf.gen.yaml"), config);
-      await cp("proto", join(scratch, "proto"), { recursive: true });
       await run(buf, ["generate", "--template", join(scratch, "buf.gen.yaml")], { env: { ...process.env, PATH: `${join(process.cwd(), "node_modules", ".bin")}:${process.env.PATH}` } });
       const fresh = await filesUnder(join(scratch, "gen"));
-      assert.deepEqual(await filesUnder("gen"), fresh, "gen/ has missing or extra files");
+      assert.deepEqual(await filesUnder(out), fresh, `${out}/ has missing or extra files`);
       for (const file of fresh) {
-        assert.equal(await readFile(join("gen", file), "utf8"), await readFile(join(scratch, "gen", file), "utf8"), `gen/${file} is stale`);
+        assert.equal(await readFile(join(out, file), "utf8"), await readFile(join(scratch, "gen", file), "utf8"), `${out}/${file} is stale`);
       }
     } finally {
       await rm(scratch, { recursive: true, force: true });
     }
+  }
+
+  it("gen/ then identical to a fresh buf generate (run `npm run generate` after editing proto/)", async () => {
+    await assertFresh("buf.gen.yaml", "gen");
+  });
+
+  it("packages/client/gen/ then identical to a fresh buf generate of its own template (`npm run generate` writes both)", async () => {
+    await assertFresh(join("packages", "client", "buf.gen.yaml"), "packages/client/gen");
   });
 });

@@ -1,3 +1,4 @@
+import assert from "node:assert/strict";
 import { SignJWT, createRemoteJWKSet, decodeProtectedHeader, jwtVerify, type CryptoKey, type JWTPayload } from "jose";
 import type { KeyedClient } from "./test-realm.js";
 
@@ -36,6 +37,13 @@ export async function verifyWithJwks(token: string, issuer: string, typ = "at+jw
 
 /** The protected header of a JWT. */
 export const headerOf = decodeProtectedHeader;
+
+/** A client_credentials access token of `clientId` (client_secret_basic) with `scope`, or its default scopes. */
+export async function clientCredentialsToken(tokenUrl: string, clientId: string, secret: string, scope?: string): Promise<string> {
+  const answer = await postForm(tokenUrl, { grant_type: "client_credentials", ...(scope && { scope }) }, { basic: [clientId, secret] });
+  assert.equal(answer.status, 200, JSON.stringify(answer.body));
+  return answer.body.access_token as string;
+}
 
 /** Builds an RFC 7523 client assertion; `overrides` changes claims, `key` signs with another key. */
 export async function clientAssertion(
