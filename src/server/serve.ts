@@ -148,7 +148,7 @@ async function listenGrpcPort(
   main: ListeningServer,
 ): Promise<GrpcListeningServer> {
   try {
-    return await listenGrpc({ tessera, log, host: settings.host, port, tls });
+    return await listenGrpc({ tessera, log, host: settings.host, port, tls, limits: settings.limits });
   } catch (error) {
     await main.close(0);
     await tessera.close();
