@@ -2,6 +2,7 @@ import { parseArgs } from "node:util";
 import { authority } from "../domain/authority.js";
 import { DEFAULT_AUTH_THROTTLE, type AuthThrottleSettings } from "../exchange/auth-throttle.js";
 import { ConfigFileError, readConfigFile, type ConfigFile } from "./config-file.js";
+import { DEFAULT_CONNECTION_LIMITS, type ConnectionLimits } from "../server/connection-limits.js";
 import { LOG_FORMATS, LOG_LEVELS, PARSE_ARGS_OPTIONS, SERVE_OPTIONS, STORAGE_KINDS, serveUsage, type OptionKey } from "./options.js";
 
 export { LOG_FORMATS, LOG_LEVELS, STORAGE_KINDS };
@@ -46,6 +47,8 @@ export interface ServeSettings {
   masterKey: Uint8Array | undefined;
   /** Serve HTTPS and gRPC over TLS with these files; cleartext when undefined. */
   tls: TlsFiles | undefined;
+  /** Timeouts, connection counts and HTTP/2 limits of both ports (docs/operations.md, "Connection and request limits"). */
+  limits: ConnectionLimits;
   /** How long in-flight requests may finish after SIGTERM, milliseconds. */
   shutdownGraceMs: number;
   /** Leeway on `exp`/`nbf` of the realms' own tokens, seconds (`--token-clock-skew`). */
@@ -173,6 +176,7 @@ export function parseServeConfig(argv: string[], env: NodeJS.ProcessEnv): ServeC
     logFormat,
     masterKey: masterKeyOf(pick(sources, "masterKey")),
     tls,
+    limits: limitsOf(sources),
     shutdownGraceMs: durationOf(pick(sources, "shutdownGrace")) ?? 10_000,
     tokenClockSkewSeconds: clockSkewOf(pick(sources, "tokenClockSkew")),
     authThrottle: authThrottleOf(sources),
@@ -320,19 +324,38 @@ function durationOf(setting: Setting | undefined): number | undefined {
   return ms;
 }
 
+/** The connection and request limits: timeouts of at least 1 ms, counts of at least 1. */
+function limitsOf(sources: Sources): ConnectionLimits {
+  const timeout = (key: OptionKey, fallback: number) => {
+    const setting = pick(sources, key);
+    const ms = durationOf(setting) ?? fallback;
+    if (setting !== undefined && ms < 1) fail(setting, "expected a duration of at least 1ms", true);
+    return ms;
+  };
+  return {
+    headerTimeoutMs: timeout("headerTimeout", DEFAULT_CONNECTION_LIMITS.headerTimeoutMs),
+    requestTimeoutMs: timeout("requestTimeout", DEFAULT_CONNECTION_LIMITS.requestTimeoutMs),
+    idleTimeoutMs: timeout("idleTimeout", DEFAULT_CONNECTION_LIMITS.idleTimeoutMs),
+    maxConnections: integerOf(pick(sources, "maxConnections"), 1, 1_000_000) ?? DEFAULT_CONNECTION_LIMITS.maxConnections,
+    maxConnectionsPerSource: integerOf(pick(sources, "maxConnectionsPerSource"), 1, 1_000_000) ?? DEFAULT_CONNECTION_LIMITS.maxConnectionsPerSource,
+    maxConcurrentStreams: integerOf(pick(sources, "maxConcurrentStreams"), 1, 1_000_000) ?? DEFAULT_CONNECTION_LIMITS.maxConcurrentStreams,
+    maxHeaderBytes: integerOf(pick(sources, "maxHeaderSize"), 1024, 1024 * 1024) ?? DEFAULT_CONNECTION_LIMITS.maxHeaderBytes,
+  };
+}
+
+/** An integer setting within `[min, max]`. */
+function integerOf(setting: Setting | undefined, min: number, max: number): number | undefined {
+  if (setting === undefined) return undefined;
+  const value = /^\d{1,7}$/.test(setting.value.trim()) ? Number(setting.value.trim()) : NaN;
+  if (!(value >= min && value <= max)) fail(setting, `expected an integer ${min}-${max}`, true);
+  return value;
+}
+
 /** `--token-clock-skew`: a duration of at most 5 minutes, in seconds; 0 by default. */
 function clockSkewOf(setting: Setting | undefined): number {
   const ms = durationOf(setting) ?? 0;
   if (setting !== undefined && ms > 300_000) fail(setting, "expected at most 5m (a skew, not a lifetime)", true);
   return ms / 1000;
-}
-
-/** An integer setting within `min`-`max`. */
-function integerOf(setting: Setting | undefined, min: number, max: number): number | undefined {
-  if (setting === undefined) return undefined;
-  const value = /^\d{1,6}$/.test(setting.value) ? Number(setting.value) : NaN;
-  if (!(value >= min && value <= max)) fail(setting, `expected an integer ${min}-${max}`, true);
-  return value;
 }
 
 /** `--auth-throttle*`: on or off, the two thresholds, the back-off and the window; unset ones take {@link DEFAULT_AUTH_THROTTLE}. */

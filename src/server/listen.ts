@@ -4,6 +4,14 @@ import net from "node:net";
 import type { AddressInfo } from "node:net";
 import tlsModule from "node:tls";
 import { ConnectionDrain } from "./connection-drain.js";
+import {
+  ConnectionAdmission,
+  DEFAULT_CONNECTION_LIMITS,
+  applyHttp1Limits,
+  enforceSessionTimeouts,
+  http2Options,
+  type ConnectionLimits,
+} from "./connection-limits.js";
 
 /** The client connection preface of HTTP/2 (RFC 9113 §3.4) starts with these bytes. */
 const H2_PREFACE = Buffer.from("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n");
@@ -37,15 +45,23 @@ export interface ListeningServer {
 /**
  * Serves one handler on one TCP port for HTTP/1.1 and HTTP/2. In cleartext, HTTP/2 is h2c with
  * prior knowledge (which gRPC uses): the first bytes of each connection tell which protocol it
- * speaks. With `tls`, ALPN negotiates `h2` or `http/1.1` (RFC 7301) on the same port.
+ * speaks. With `tls`, ALPN negotiates `h2` or `http/1.1` (RFC 7301) on the same port. Every
+ * connection is held to `limits` (see {@link ConnectionLimits}).
  */
-export function listen(handler: DualHandler, host: string, port: number, tls?: TlsCredentials): Promise<ListeningServer> {
+export function listen(
+  handler: DualHandler,
+  host: string,
+  port: number,
+  tls?: TlsCredentials,
+  limits: ConnectionLimits = DEFAULT_CONNECTION_LIMITS,
+): Promise<ListeningServer> {
   const drain = new ConnectionDrain();
   const tracked: DualHandler = (req, res) => {
     drain.request(req, res);
     handler(req, res);
   };
-  const server = tls ? secureServer(tracked, tls, drain) : cleartextServer(tracked, drain);
+  const guards: ConnectionGuards = { drain, admission: new ConnectionAdmission(limits), limits };
+  const server = tls ? secureServer(tracked, tls, guards) : cleartextServer(tracked, guards);
   return new Promise((resolve, reject) => {
     server.once("error", reject);
     server.listen(port, host, () => {
@@ -63,35 +79,70 @@ export function listen(handler: DualHandler, host: string, port: number, tls?: T
   });
 }
 
+/** What every accepted connection goes through: the limits, then the drain's tracking. */
+interface ConnectionGuards {
+  drain: ConnectionDrain;
+  admission: ConnectionAdmission;
+  limits: ConnectionLimits;
+}
+
 /** HTTPS and gRPC over TLS: ALPN h2 and http/1.1 on one listener. */
-function secureServer(handler: DualHandler, tls: TlsCredentials, drain: ConnectionDrain): tlsModule.Server {
+function secureServer(handler: DualHandler, tls: TlsCredentials, { drain, admission, limits }: ConnectionGuards): tlsModule.Server {
   // With a client CA, a certificate is asked for but not required: the token endpoint decides
   // per client (RFC 8705 §2), and checks `authorized` (chains to the CA) itself.
-  const server = http2.createSecureServer({ ...tls, allowHTTP1: true, ...(tls.ca && { requestCert: true, rejectUnauthorized: false }) }, handler);
-  server.on("connection", (socket: net.Socket) => drain.connection(socket, false));
+  const server = http2.createSecureServer(
+    {
+      ...tls,
+      allowHTTP1: true,
+      ...http2Options(limits),
+      // The TLS handshake comes before the request head: it gets the header timeout too.
+      handshakeTimeout: limits.headerTimeoutMs,
+      ...(tls.ca && { requestCert: true, rejectUnauthorized: false }),
+    },
+    handler,
+  );
+  applyHttp1Limits(server, limits);
+  server.on("connection", (socket: net.Socket) => {
+    if (admission.admit(socket)) drain.connection(socket, false);
+  });
   server.on("secureConnection", (socket: tlsModule.TLSSocket) => {
     if (socket.alpnProtocol !== "h2") drain.http1(socket);
   });
-  server.on("session", (session) => drain.session(session));
+  server.on("session", (session) => {
+    enforceSessionTimeouts(session, limits);
+    drain.session(session);
+  });
   return server;
 }
 
 /** HTTP/1.1 and h2c on one listener, told apart by the HTTP/2 connection preface. */
-function cleartextServer(handler: DualHandler, drain: ConnectionDrain): net.Server {
-  const h1 = http.createServer({ keepAliveTimeout: 65_000 }, handler);
-  const h2 = http2.createServer({}, handler);
-  h2.on("session", (session) => drain.session(session));
-
-  const tcp = net.createServer((socket) => {
-    drain.connection(socket, true);
-    socket.on("error", () => socket.destroy()); // a peer reset before the first byte is not our failure
-    socket.once("readable", () => route(socket));
+function cleartextServer(handler: DualHandler, { drain, admission, limits }: ConnectionGuards): net.Server {
+  const h1 = http.createServer({}, handler);
+  applyHttp1Limits(h1, limits);
+  const h2 = http2.createServer(http2Options(limits), handler);
+  h2.on("session", (session) => {
+    enforceSessionTimeouts(session, limits);
+    drain.session(session);
   });
 
-  function route(socket: net.Socket): void {
+  const tcp = net.createServer((socket) => {
+    if (!admission.admit(socket)) return;
+    drain.connection(socket, true);
+    socket.on("error", () => socket.destroy()); // a peer reset before the first byte is not our failure
+    // Until its first bytes tell the protocol, the connection is held to the header timeout here.
+    const undecided = setTimeout(() => socket.destroy(), limits.headerTimeoutMs);
+    socket.once("close", () => clearTimeout(undecided));
+    socket.once("readable", () => route(socket, undecided));
+  });
+  // h1 and h2 are handed connections, never listen: Node starts the HTTP/1.1 header and request
+  // timeout checks when a server starts listening, so start them with the listener.
+  tcp.once("listening", () => h1.emit("listening"));
+  tcp.once("close", () => h1.close());
+
+  function route(socket: net.Socket, undecided: NodeJS.Timeout): void {
     const head: Buffer | null = socket.read();
     if (head === null) {
-      socket.once("readable", () => route(socket));
+      socket.once("readable", () => route(socket, undecided));
       return;
     }
     socket.unshift(head);
@@ -99,9 +150,10 @@ function cleartextServer(handler: DualHandler, drain: ConnectionDrain): net.Serv
     const looksLikeH2 = head.subarray(0, n).equals(H2_PREFACE.subarray(0, n));
     if (looksLikeH2 && n < 4) {
       // "P" could still be POST or PUT: wait for enough bytes to tell.
-      socket.once("readable", () => route(socket));
+      socket.once("readable", () => route(socket, undecided));
       return;
     }
+    clearTimeout(undecided);
     (looksLikeH2 ? h2 : h1).emit("connection", socket);
   }
   return tcp;

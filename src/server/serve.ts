@@ -94,7 +94,7 @@ export async function serve(settings: ServeSettings, log: Logger, options: Serve
     const bootstrap = realmFiles && (await prepareStorage(repository, realmFiles, settings, cipher, log));
     // Bind first: with --port 0 the issuer can only name the real port once it is known.
     let handler: DualHandler | undefined;
-    const server = await listen((req, res) => handler?.(req, res), settings.host, settings.port, credentials).catch(
+    const server = await listen((req, res) => handler?.(req, res), settings.host, settings.port, credentials, settings.limits).catch(
       (error: NodeJS.ErrnoException) => {
         throw new StartupError(`cannot listen on ${settings.host}:${settings.port}: ${error.code ?? error.message}`);
       },
@@ -150,7 +150,7 @@ async function listenGrpcPort(
   main: ListeningServer,
 ): Promise<GrpcListeningServer> {
   try {
-    return await listenGrpc({ tessera, log, host: settings.host, port, tls });
+    return await listenGrpc({ tessera, log, host: settings.host, port, tls, limits: settings.limits });
   } catch (error) {
     await main.close(0);
     await tessera.close();

@@ -3,6 +3,17 @@ import { randomBytes } from "node:crypto";
 import { describe, it } from "node:test";
 import { ConfigError, parseServeConfig, SERVE_USAGE, type ServeConfig, type ServeSettings } from "../../src/config/serve-config.js";
 
+/** The connection and request limits `tessera serve` starts with. */
+const DEFAULT_LIMITS = {
+  headerTimeoutMs: 10_000,
+  requestTimeoutMs: 30_000,
+  idleTimeoutMs: 65_000,
+  maxConnections: 4096,
+  maxConnectionsPerSource: 256,
+  maxConcurrentStreams: 100,
+  maxHeaderBytes: 16_384,
+};
+
 /** Parses and asserts the result is settings, not a help request. */
 function settings(argv: string[], env: NodeJS.ProcessEnv = {}): ServeSettings {
   const config: ServeConfig = parseServeConfig(argv, env);
@@ -41,6 +52,7 @@ describe("parseServeConfig defaults", () => {
       logFormat: "auto",
       masterKey: undefined,
       tls: undefined,
+      limits: DEFAULT_LIMITS,
       shutdownGraceMs: 10_000,
       tokenClockSkewSeconds: 0,
       authThrottle: { enabled: true, clientFailures: 5, addressFailures: 20, initialBackoffMs: 1000, maxBackoffMs: 300_000, windowMs: 900_000 },
@@ -103,6 +115,29 @@ describe("parseServeConfig defaults", () => {
   });
 });
 
+describe("parseServeConfig connection and request limits", () => {
+  it("reads each limit from its flag or variable", () => {
+    const argv = ["--header-timeout", "500ms", "--request-timeout", "2s", "--idle-timeout", "1m", "--max-connections", "10"];
+    const env = { TESSERA_MAX_CONNECTIONS_PER_SOURCE: "3", TESSERA_MAX_CONCURRENT_STREAMS: "8", TESSERA_MAX_HEADER_SIZE: "4096" };
+    assert.deepEqual(settings(argv, env).limits, {
+      headerTimeoutMs: 500,
+      requestTimeoutMs: 2000,
+      idleTimeoutMs: 60_000,
+      maxConnections: 10,
+      maxConnectionsPerSource: 3,
+      maxConcurrentStreams: 8,
+      maxHeaderBytes: 4096,
+    });
+  });
+
+  it("refuses a zero timeout, a count below 1 and a header size out of range, naming the setting", () => {
+    assertConfigError(["--header-timeout", "0s"], {}, '--header-timeout: expected a duration of at least 1ms, got "0s"');
+    assertConfigError(["--max-connections", "0"], {}, '--max-connections: expected an integer 1-1000000, got "0"');
+    assertConfigError([], { TESSERA_MAX_CONCURRENT_STREAMS: "many" }, 'TESSERA_MAX_CONCURRENT_STREAMS: expected an integer 1-1000000, got "many"');
+    assertConfigError(["--max-header-size", "100"], {}, '--max-header-size: expected an integer 1024-1048576, got "100"');
+  });
+});
+
 describe("parseServeConfig values and precedence", () => {
   const env: NodeJS.ProcessEnv = {
     TESSERA_HOST: "10.0.0.1",
@@ -159,6 +194,7 @@ describe("parseServeConfig values and precedence", () => {
       logFormat: "auto",
       masterKey: undefined,
       tls: undefined,
+      limits: DEFAULT_LIMITS,
       shutdownGraceMs: 10_000,
       tokenClockSkewSeconds: 0,
       authThrottle: { enabled: true, clientFailures: 5, addressFailures: 20, initialBackoffMs: 1000, maxBackoffMs: 300_000, windowMs: 900_000 },

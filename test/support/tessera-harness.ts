@@ -8,6 +8,7 @@ import { requestLogFields } from "../../src/ops/request-context.js";
 import type { OperationsOptions } from "../../src/ops/operations.js";
 import { listenGrpc, type GrpcListeningServer } from "../../src/grpc-port/grpc-js-server.js";
 import { listen, type DualHandler, type ListeningServer, type TlsCredentials } from "../../src/server/listen.js";
+import type { ConnectionLimits } from "../../src/server/connection-limits.js";
 import { MemoryRealmRepository } from "../../src/storage/memory/memory-realm-repository.js";
 import type { RealmRepository } from "../../src/storage/realm-repository.js";
 import { createAdminCaller, type AdminCaller } from "./admin-client.js";
@@ -57,6 +58,8 @@ export interface HarnessOptions {
   grpcPort?: boolean;
   /** Throttling of failed authentication (`--auth-throttle*`); defaults as `tessera serve`'s, `{ enabled: false }` turns it off. */
   authThrottle?: Partial<AuthThrottleSettings>;
+  /** Connection and request limits of both ports; `tessera serve`'s defaults without. */
+  limits?: ConnectionLimits;
 }
 
 /** Starts the real server (the same composition as `tessera serve`) on a free port. */
@@ -73,13 +76,13 @@ export async function startTessera(options: HarnessOptions = {}): Promise<Tesser
   const log = createLogger({ destination: sink, mixin: requestLogFields });
   // The issuer depends on the port: bind first, then build Tessera with the URL and route to it.
   let handler: DualHandler | undefined;
-  const server = await listen((req, res) => handler?.(req, res), "127.0.0.1", 0, options.tls);
+  const server = await listen((req, res) => handler?.(req, res), "127.0.0.1", 0, options.tls, options.limits);
   const port = server.address.port;
   const ownUrl = `${options.tls ? "https" : "http"}://127.0.0.1:${port}`;
   const publicUrl = options.publicUrl ?? ownUrl;
   const tessera = createTessera({ repository, publicUrl, masterKey: options.masterKey ?? randomBytes(32), log, clock: options.clock, operations: options.operations, mutualTls: options.tls?.ca !== undefined, configurationCacheTtlMs: options.configurationCacheTtlMs, authThrottle: options.authThrottle });
   handler = tessera.handler;
-  const grpcServer = options.grpcPort ? await listenGrpc({ tessera, log, host: "127.0.0.1", port: 0, tls: options.tls }) : undefined;
+  const grpcServer = options.grpcPort ? await listenGrpc({ tessera, log, host: "127.0.0.1", port: 0, tls: options.tls, limits: options.limits }) : undefined;
   return {
     baseUrl: ownUrl,
     port,
