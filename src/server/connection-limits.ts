@@ -130,7 +130,10 @@ export function enforceSessionTimeouts(session: http2.ServerHttp2Session, limits
   });
 }
 
-/** A request past its request timeout: `408` (RFC 9110 §15.5.9), or a reset when the response has begun. */
+/**
+ * A request past its request timeout: `408` (RFC 9110 §15.5.9) then RST_STREAM NO_ERROR, which
+ * tells the client to stop sending (RFC 9113 §8.1); a reset alone when the response has begun.
+ */
 function cutRequest(stream: http2.ServerHttp2Stream): void {
   if (stream.destroyed || stream.closed) return;
   if (stream.headersSent) {
@@ -138,5 +141,7 @@ function cutRequest(stream: http2.ServerHttp2Stream): void {
     return;
   }
   stream.respond({ ":status": 408, "content-type": "application/json" });
-  stream.end(JSON.stringify({ error: "invalid_request", error_description: "request not received in time" }));
+  stream.end(JSON.stringify({ error: "invalid_request", error_description: "request not received in time" }), () =>
+    stream.close(http2.constants.NGHTTP2_NO_ERROR),
+  );
 }
