@@ -63,7 +63,7 @@ export function applyHttp1Limits(server: http.Server | http2.Http2SecureServer, 
 /**
  * The HTTP/2 server options of the limits. A stream beyond `maxConcurrentStreams` is refused with
  * RST_STREAM REFUSED_STREAM (RFC 9113 §5.1.2), and after 100 refusals the session is closed
- * (Node's `maxSessionRejectedStreams`); headers beyond `maxHeaderBytes` are answered `431`. Rapid
+ * (Node's `maxSessionRejectedStreams`); `maxHeaderBytes` is advertised (Node does not enforce it on receipt). Rapid
  * reset (CVE-2023-44487) is handled by Node's nghttp2, which ends a session that resets streams
  * faster than its rate limit (about 1000 at once, then 33 a second) with a GOAWAY.
  */
