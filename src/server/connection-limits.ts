@@ -63,7 +63,7 @@ export function applyHttp1Limits(server: http.Server | http2.Http2SecureServer, 
 /**
  * The HTTP/2 server options of the limits. A stream beyond `maxConcurrentStreams` is refused with
  * RST_STREAM REFUSED_STREAM (RFC 9113 §5.1.2), and after 100 refusals the session is closed
- * (Node's `maxSessionRejectedStreams`); headers beyond `maxHeaderBytes` are answered `431`. Rapid
+ * (Node's `maxSessionRejectedStreams`); `maxHeaderBytes` is advertised (Node does not enforce it on receipt). Rapid
  * reset (CVE-2023-44487) is handled by Node's nghttp2, which ends a session that resets streams
  * faster than its rate limit (about 1000 at once, then 33 a second) with a GOAWAY.
  */
@@ -130,7 +130,10 @@ export function enforceSessionTimeouts(session: http2.ServerHttp2Session, limits
   });
 }
 
-/** A request past its request timeout: `408` (RFC 9110 §15.5.9), or a reset when the response has begun. */
+/**
+ * A request past its request timeout: `408` (RFC 9110 §15.5.9) then RST_STREAM NO_ERROR, which
+ * tells the client to stop sending (RFC 9113 §8.1); a reset alone when the response has begun.
+ */
 function cutRequest(stream: http2.ServerHttp2Stream): void {
   if (stream.destroyed || stream.closed) return;
   if (stream.headersSent) {
@@ -138,5 +141,7 @@ function cutRequest(stream: http2.ServerHttp2Stream): void {
     return;
   }
   stream.respond({ ":status": 408, "content-type": "application/json" });
-  stream.end(JSON.stringify({ error: "invalid_request", error_description: "request not received in time" }));
+  stream.end(JSON.stringify({ error: "invalid_request", error_description: "request not received in time" }), () =>
+    stream.close(http2.constants.NGHTTP2_NO_ERROR),
+  );
 }

@@ -139,21 +139,23 @@ function cleartextServer(handler: DualHandler, { drain, admission, limits }: Con
   tcp.once("listening", () => h1.emit("listening"));
   tcp.once("close", () => h1.close());
 
-  function route(socket: net.Socket, undecided: NodeJS.Timeout): void {
-    const head: Buffer | null = socket.read();
-    if (head === null) {
-      socket.once("readable", () => route(socket, undecided));
-      return;
-    }
-    socket.unshift(head);
-    const n = Math.min(head.length, H2_PREFACE.length);
-    const looksLikeH2 = head.subarray(0, n).equals(H2_PREFACE.subarray(0, n));
-    if (looksLikeH2 && n < 4) {
-      // "P" could still be POST or PUT: wait for enough bytes to tell.
-      socket.once("readable", () => route(socket, undecided));
+  /**
+   * Reads the first bytes (`head`: those read so far) until they tell the protocol, puts them back
+   * and hands the connection over. Bytes are kept here, not put back while waiting: put back, they
+   * would make the socket readable again at once, a busy loop on a client that sent only "P".
+   */
+  function route(socket: net.Socket, undecided: NodeJS.Timeout, head = Buffer.alloc(0)): void {
+    const chunk: Buffer | null = socket.read();
+    const bytes = chunk === null ? head : Buffer.concat([head, chunk]);
+    const n = Math.min(bytes.length, H2_PREFACE.length);
+    const looksLikeH2 = bytes.subarray(0, n).equals(H2_PREFACE.subarray(0, n));
+    // Nothing yet, or "P" that could still be POST or PUT: wait for enough bytes to tell.
+    if (n === 0 || (looksLikeH2 && n < 4)) {
+      socket.once("readable", () => route(socket, undecided, bytes));
       return;
     }
     clearTimeout(undecided);
+    socket.unshift(bytes);
     (looksLikeH2 ? h2 : h1).emit("connection", socket);
   }
   return tcp;

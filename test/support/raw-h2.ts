@@ -68,10 +68,10 @@ export class RawH2Connection {
     this.closed = new Promise((resolve) => socket.once("close", () => resolve()));
   }
 
-  /** Connects, sends the preface and an empty SETTINGS frame. */
-  static open(port: number, host = "127.0.0.1"): Promise<RawH2Connection> {
+  /** Connects to 127.0.0.1 from `localAddress`, sends the preface and an empty SETTINGS frame. */
+  static open(port: number, localAddress = "127.0.0.1"): Promise<RawH2Connection> {
     return new Promise((resolve, reject) => {
-      const socket = net.connect(port, host, () => {
+      const socket = net.connect({ port, host: "127.0.0.1", localAddress }, () => {
         socket.off("error", reject);
         socket.write(Buffer.concat([PREFACE, frame(FRAME.SETTINGS, 0, 0, Buffer.alloc(0))]));
         resolve(new RawH2Connection(socket));
