@@ -1,4 +1,5 @@
 import {
+  MongoBulkWriteError,
   MongoClientClosedError,
   MongoNetworkError,
   MongoNotConnectedError,
@@ -26,8 +27,13 @@ export function isDuplicateKey(error: unknown): boolean {
   return error.code === 1 && FERRETDB_UNIQUE_VIOLATION.test(error.message);
 }
 
-/** A driver error that means no server can be reached now (the port's {@link StorageUnavailableError}). */
+/**
+ * A driver error that means no server can be reached now (the port's {@link StorageUnavailableError}).
+ * `insertMany` and `bulkWrite` wrap a network or server-selection failure in a {@link MongoBulkWriteError}
+ * (a MongoServerError without a code) whose `errorResponse` is the driver's error: that one decides.
+ */
 export function isUnavailable(error: unknown): error is Error {
+  if (error instanceof MongoBulkWriteError && error.errorResponse instanceof Error) return isUnavailable(error.errorResponse);
   return (
     error instanceof MongoNetworkError ||
     error instanceof MongoServerSelectionError ||
