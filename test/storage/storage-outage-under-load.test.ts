@@ -93,6 +93,11 @@ describe("storage outage under load on both ports", { skip: process.env.MONGODB_
       await load.stop();
     }
     const { answers, acknowledged } = load;
+    if (process.env.OUTAGE_STATS) {
+      const by = new Map<string, number[]>();
+      for (const a of answers) by.set(`${a.kind} ${a.outcome}`, [...(by.get(`${a.kind} ${a.outcome}`) ?? []), a.ms]);
+      for (const [k, v] of by) process.stderr.write(`STATS ${k}: n=${v.length} max=${Math.max(...v)}\n`);
+    }
 
     const wrong = answers.filter((a) => a.outcome === "other");
     assert.deepEqual(wrong, [], `every answer is a success or temporarily_unavailable:\n${describeAnswers(wrong)}\n${harness.logs().filter((l) => l.includes("unexpected failure")).slice(0, 3).join("\n")}`);
