@@ -33,6 +33,8 @@ export interface ServeSettings {
   /** Base of every issuer and endpoint URL, without a trailing slash. */
   publicUrl: string;
   storage: StorageConfig;
+  /** `--mongodb-timeout`: how long a request waits for MongoDB before it answers temporarily_unavailable, ms. */
+  mongodbTimeoutMs: number;
   /** Realm files to import at start, in order. */
   imports: string[];
   logLevel: LogLevel;
@@ -159,6 +161,7 @@ export function parseServeConfig(argv: string[], env: NodeJS.ProcessEnv): ServeC
     workers,
     publicUrl,
     storage,
+    mongodbTimeoutMs: mongodbTimeoutOf(pick(sources, "mongodbTimeout")),
     imports: imports?.values ?? [],
     logLevel,
     masterKey: masterKeyOf(pick(sources, "masterKey")),
@@ -305,6 +308,13 @@ function durationOf(setting: Setting | undefined): number | undefined {
   const match = /^(\d+(?:\.\d+)?)(ms|s|m)?$/.exec(setting.value.trim());
   const ms = match ? Math.round(Number(match[1]) * DURATION_UNITS_MS[match[2] ?? "s"]) : NaN;
   if (!(ms <= 3_600_000)) fail(setting, "expected a duration such as 500ms, 10s or 1m (at most 1h)", true);
+  return ms;
+}
+
+/** `--mongodb-timeout`: a duration from 100 ms to 1 minute; 5 s by default. */
+function mongodbTimeoutOf(setting: Setting | undefined): number {
+  const ms = durationOf(setting) ?? 5000;
+  if (setting !== undefined && !(ms >= 100 && ms <= 60_000)) fail(setting, "expected from 100ms to 1m", true);
   return ms;
 }
 

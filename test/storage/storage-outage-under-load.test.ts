@@ -84,7 +84,7 @@ describe("storage outage under load on both ports", { skip: process.env.MONGODB_
       haltedAt = Date.now();
       await sleep(STORAGE_TIMEOUT_MS + 500);
       await eventually("not ready", async () => (readyzDuringOutage = (await getJson(harness.baseUrl, "/readyz")).status) === 503, 5000);
-      await sleep(1500);
+      await sleep(3000);
       restartBegan = Date.now();
       await mongo.restart?.();
       restartedAt = Date.now();
@@ -93,11 +93,6 @@ describe("storage outage under load on both ports", { skip: process.env.MONGODB_
       await load.stop();
     }
     const { answers, acknowledged } = load;
-    if (process.env.OUTAGE_STATS) {
-      const by = new Map<string, number[]>();
-      for (const a of answers) by.set(`${a.kind} ${a.outcome}`, [...(by.get(`${a.kind} ${a.outcome}`) ?? []), a.ms]);
-      for (const [k, v] of by) process.stderr.write(`STATS ${k}: n=${v.length} max=${Math.max(...v)}\n`);
-    }
 
     const wrong = answers.filter((a) => a.outcome === "other");
     assert.deepEqual(wrong, [], `every answer is a success or temporarily_unavailable:\n${describeAnswers(wrong)}\n${harness.logs().filter((l) => l.includes("unexpected failure")).slice(0, 3).join("\n")}`);
