@@ -69,6 +69,15 @@ export const SERVE_OPTIONS = [
   { key: "mongodbUri", flag: "mongodb-uri", env: "MONGODB_URI", kind: "string", placeholder: "URI", help: "MongoDB connection string", defaultText: "", secret: true },
   { key: "mongodbDatabase", flag: "mongodb-database", env: "TESSERA_MONGODB_DATABASE", kind: "string", placeholder: "NAME", help: "MongoDB database", defaultText: "tessera" },
   {
+    key: "mongodbTimeout",
+    flag: "mongodb-timeout",
+    env: "TESSERA_MONGODB_TIMEOUT",
+    kind: "string",
+    placeholder: "DURATION",
+    help: "how long a request waits for MongoDB (a reachable server, a connection, each reply), 100ms-1m; then it answers 503 temporarily_unavailable / UNAVAILABLE",
+    defaultText: "5s",
+  },
+  {
     key: "imports",
     flag: "import",
     env: "TESSERA_IMPORTS",

@@ -30,6 +30,7 @@ function effectiveValues(settings: ServeSettings): Record<OptionKey, unknown> {
     storage: settings.storage.kind,
     mongodbUri: mongo ? maskMongoUri(mongo.uri) : null,
     mongodbDatabase: mongo ? mongo.database : null,
+    mongodbTimeout: durationText(settings.mongodbTimeoutMs),
     imports: settings.imports,
     logLevel: settings.logLevel,
     logFormat: settings.logFormat,

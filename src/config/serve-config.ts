@@ -38,6 +38,8 @@ export interface ServeSettings {
   /** Base of every issuer and endpoint URL, without a trailing slash. */
   publicUrl: string;
   storage: StorageConfig;
+  /** `--mongodb-timeout`: how long a request waits for MongoDB before it answers temporarily_unavailable, ms. */
+  mongodbTimeoutMs: number;
   /** Realm files to import at start, in order. */
   imports: string[];
   logLevel: LogLevel;
@@ -171,6 +173,7 @@ export function parseServeConfig(argv: string[], env: NodeJS.ProcessEnv): ServeC
     workers,
     publicUrl,
     storage,
+    mongodbTimeoutMs: mongodbTimeoutOf(pick(sources, "mongodbTimeout")),
     imports: imports?.values ?? [],
     logLevel,
     logFormat,
@@ -349,6 +352,13 @@ function integerOf(setting: Setting | undefined, min: number, max: number): numb
   const value = /^\d{1,7}$/.test(setting.value.trim()) ? Number(setting.value.trim()) : NaN;
   if (!(value >= min && value <= max)) fail(setting, `expected an integer ${min}-${max}`, true);
   return value;
+}
+
+/** `--mongodb-timeout`: a duration from 100 ms to 1 minute; 5 s by default. */
+function mongodbTimeoutOf(setting: Setting | undefined): number {
+  const ms = durationOf(setting) ?? 5000;
+  if (setting !== undefined && !(ms >= 100 && ms <= 60_000)) fail(setting, "expected from 100ms to 1m", true);
+  return ms;
 }
 
 /** `--token-clock-skew`: a duration of at most 5 minutes, in seconds; 0 by default. */

@@ -256,7 +256,10 @@ function tlsCredentialsOf(files: TlsFiles): TlsCredentials {
 async function openRepository(settings: ServeSettings): Promise<RealmRepository> {
   if (settings.storage.kind === "memory") return new MemoryRealmRepository();
   try {
-    return await MongoRealmRepository.connect(settings.storage.uri, { dbName: settings.storage.database });
+    return await MongoRealmRepository.connect(settings.storage.uri, {
+      dbName: settings.storage.database,
+      serverSelectionTimeoutMS: settings.mongodbTimeoutMs,
+    });
   } catch (error) {
     if (error instanceof StorageUnavailableError) throw new StartupError(`MongoDB unreachable: ${error.message}`);
     throw error;

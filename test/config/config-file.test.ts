@@ -108,6 +108,10 @@ masterKey: ${MASTER_KEY}
     assert.equal(settings(["--shutdown-grace", "5"]).shutdownGraceMs, 5000);
     assert.match(configError(["--shutdown-grace", "soon"]), /^--shutdown-grace: expected a duration/);
     assert.match(configError(["--shutdown-grace", "2h"]), /^--shutdown-grace: expected a duration/);
+    assert.equal(settings(["--mongodb-timeout", "1500ms"]).mongodbTimeoutMs, 1500);
+    assert.equal(settings([], { TESSERA_MONGODB_TIMEOUT: "2s" }).mongodbTimeoutMs, 2000);
+    assert.match(configError(["--mongodb-timeout", "0"]), /^--mongodb-timeout: expected from 100ms to 1m, got "0"/);
+    assert.match(configError(["--mongodb-timeout", "5m"]), /^--mongodb-timeout: expected from 100ms to 1m/);
     assert.deepEqual(settings(["--cors-origin", "https://App.Example.com:443/", "--cors-origin", "http://localhost:3000"]).corsOrigins, [
       "https://app.example.com",
       "http://localhost:3000",

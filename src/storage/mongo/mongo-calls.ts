@@ -1,4 +1,5 @@
 import {
+  MongoBulkWriteError,
   MongoClientClosedError,
   MongoNetworkError,
   MongoNotConnectedError,
@@ -13,6 +14,12 @@ import { StorageConflictError, StorageUnavailableError } from "../realm-reposito
 /** Server error codes that mean "no usable server right now" (shutdown, step-down, network). */
 const UNAVAILABLE_CODES = new Set([6, 7, 89, 91, 189, 9001, 10107, 11600, 11602, 13435, 13436]);
 
+/**
+ * Node socket errors the driver lets through unwrapped: a command written on a connection the server has just
+ * closed fails with a plain `EPIPE` error ("This socket has been ended by the other party"), not a MongoNetworkError.
+ */
+const SOCKET_ERROR_CODES = new Set(["EPIPE", "ECONNRESET", "ECONNREFUSED", "ECONNABORTED", "ETIMEDOUT"]);
+
 /** The messages of FerretDB's SQLite and PostgreSQL backends for a unique index violation. */
 const FERRETDB_UNIQUE_VIOLATION = /UNIQUE constraint failed|duplicate key value violates unique constraint/;
 
@@ -26,8 +33,13 @@ export function isDuplicateKey(error: unknown): boolean {
   return error.code === 1 && FERRETDB_UNIQUE_VIOLATION.test(error.message);
 }
 
-/** A driver error that means no server can be reached now (the port's {@link StorageUnavailableError}). */
+/**
+ * A driver error that means no server can be reached now (the port's {@link StorageUnavailableError}).
+ * `insertMany` and `bulkWrite` wrap a network or server-selection failure in a {@link MongoBulkWriteError}
+ * (a MongoServerError without a code) whose `errorResponse` is the driver's error: that one decides.
+ */
 export function isUnavailable(error: unknown): error is Error {
+  if (error instanceof MongoBulkWriteError && error.errorResponse instanceof Error) return isUnavailable(error.errorResponse);
   return (
     error instanceof MongoNetworkError ||
     error instanceof MongoServerSelectionError ||
@@ -36,6 +48,7 @@ export function isUnavailable(error: unknown): error is Error {
     error instanceof MongoNotConnectedError ||
     error instanceof MongoClientClosedError ||
     error instanceof MongoServerClosedError ||
+    (error instanceof Error && "code" in error && SOCKET_ERROR_CODES.has(String(error.code))) ||
     (error instanceof MongoServerError && typeof error.code === "number" && UNAVAILABLE_CODES.has(error.code))
   );
 }

@@ -22,11 +22,20 @@ export interface MongoRealmRepositoryOptions {
   /** Database name; defaults to the URI's path, else `tessera`. */
   dbName?: string;
   /**
-   * How long connecting, and later each operation, waits for a reachable server before failing with
-   * {@link StorageUnavailableError}. Default 5000.
+   * How long connecting, and later each operation, waits for a reachable server, for a new connection and for
+   * each reply before failing with {@link StorageUnavailableError} (`--mongodb-timeout`). Default 5000.
    */
   serverSelectionTimeoutMS?: number;
 }
+
+/** Default of {@link MongoRealmRepositoryOptions.serverSelectionTimeoutMS}. */
+const DEFAULT_MONGODB_TIMEOUT_MS = 5000;
+
+/**
+ * How often the driver checks a server it lost (its default is 10 s): a server back from an outage is used
+ * again within about a second, so requests get full service within a few seconds.
+ */
+const HEARTBEAT_FREQUENCY_MS = 1000;
 
 /**
  * The MongoDB {@link RealmRepository}, on the official driver. Runs on MongoDB 6+ and FerretDB 1.24: it uses
@@ -67,8 +76,13 @@ export class MongoRealmRepository extends ComposedRealmRepository {
     const hosts = hostsOf(uri);
     let client: MongoClient | undefined;
     try {
+      const timeoutMS = options.serverSelectionTimeoutMS ?? DEFAULT_MONGODB_TIMEOUT_MS;
       client = new MongoClient(uri, {
-        serverSelectionTimeoutMS: options.serverSelectionTimeoutMS ?? 5000,
+        // Bounded answers during an outage: no server, a server that does not accept, a server that stops replying.
+        serverSelectionTimeoutMS: timeoutMS,
+        connectTimeoutMS: timeoutMS,
+        socketTimeoutMS: timeoutMS,
+        heartbeatFrequencyMS: HEARTBEAT_FREQUENCY_MS,
         ignoreUndefined: true,
         appName: "tessera",
       });
