@@ -22,7 +22,9 @@ trap 'rm -rf "$work"' EXIT
 
 # A proxy's CA on this machine (NODE_EXTRA_CA_CERTS) is handed to the stand-in base and mounted during the build,
 # so that npm ci reaches the registry; nothing of it goes into an image built from the official base.
+# Without that variable, the host's CA bundle, which npm on this machine trusts, is handed in the same way.
 ca=${NODE_EXTRA_CA_CERTS:-}
+[ -z "$ca" ] && [ -f /etc/ssl/certs/ca-certificates.crt ] && ca=/etc/ssl/certs/ca-certificates.crt
 mounts=()
 [ -n "$ca" ] && mounts=(-v "$ca:$ca:ro")
 
