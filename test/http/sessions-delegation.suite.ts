@@ -396,6 +396,24 @@ export function runSessionsDelegationSuite(storage: string, openRepository: Open
       });
     });
 
+    describe("two instances on one storage", () => {
+      it("a token revoked on one instance then inactive and refused as a subject token on the other (RFC 7009 section 2.1)", async () => {
+        const token = await serviceToken("gateway", "orders.read");
+        assert.equal((await introspect(token, "orders-api", second)).body.active, true);
+        assert.equal((await revoke("gateway", token)).status, 200);
+        assert.deepEqual((await introspect(token, "orders-api", second)).body, { active: false });
+        assertError(await exchange("gateway", token, [], second.tokenUrl(realmName)), 400, "invalid_request");
+      });
+
+      it("a refresh token used on one instance then reused on the other then invalid_grant and the newer token dies too", async () => {
+        const { refresh: first } = await impersonateAlice();
+        const rotated = await refresh("impersonator", first);
+        assert.equal(rotated.status, 200, JSON.stringify(rotated.body));
+        assertError(await refresh("impersonator", first, {}, second.tokenUrl(realmName)), 400, "invalid_grant");
+        assertError(await refresh("impersonator", rotated.body.refresh_token as string), 400, "invalid_grant");
+      });
+    });
+
     describe("revocation", () => {
       it("a revoked access token then inactive and refused as a subject token", async () => {
         const token = await serviceToken("gateway", "orders.read");
