@@ -196,7 +196,7 @@ export const SERVE_OPTIONS = [
     env: "TESSERA_MAX_HEADER_SIZE",
     kind: "string",
     placeholder: "BYTES",
-    help: "size of a request's headers, 1024-1048576 bytes; HTTP/1.1: larger gets 431; HTTP/2: advertised as SETTINGS_MAX_HEADER_LIST_SIZE (not yet enforced on receipt)",
+    help: "size of a request's headers, 1024-1048576 bytes; HTTP/1.1: larger gets 431; HTTP/2: advertised as SETTINGS_MAX_HEADER_LIST_SIZE and a larger header list (name + value + 32 per field) gets 431",
     defaultText: "16384",
   },
   {

@@ -63,7 +63,8 @@ export function applyHttp1Limits(server: http.Server | http2.Http2SecureServer, 
 /**
  * The HTTP/2 server options of the limits. A stream beyond `maxConcurrentStreams` is refused with
  * RST_STREAM REFUSED_STREAM (RFC 9113 §5.1.2), and after 100 refusals the session is closed
- * (Node's `maxSessionRejectedStreams`); `maxHeaderBytes` is advertised (Node does not enforce it on receipt). Rapid
+ * (Node's `maxSessionRejectedStreams`); `maxHeaderBytes` is advertised as SETTINGS_MAX_HEADER_LIST_SIZE
+ * (Node does not enforce it on receipt: {@link http2HeadersTooLarge} does). Rapid
  * reset (CVE-2023-44487) is handled by Node's nghttp2, which ends a session that resets streams
  * faster than its rate limit (about 1000 at once, then 33 a second) with a GOAWAY.
  */
@@ -72,6 +73,32 @@ export function http2Options(limits: ConnectionLimits): http2.ServerOptions {
     settings: { maxConcurrentStreams: limits.maxConcurrentStreams, maxHeaderListSize: limits.maxHeaderBytes },
     maxSessionRejectedStreams: 100,
   };
+}
+
+/**
+ * The size of a request's header list as RFC 9113 §6.5.2 counts it for SETTINGS_MAX_HEADER_LIST_SIZE:
+ * each field's name and value in octets, uncompressed, plus 32. `rawHeaders` alternates names and values.
+ */
+export function headerListSize(rawHeaders: readonly string[]): number {
+  let size = 0;
+  for (const field of rawHeaders) size += Buffer.byteLength(field, "utf8");
+  return size + 32 * Math.floor(rawHeaders.length / 2);
+}
+
+/**
+ * Answers an HTTP/2 request whose header list is over `maxHeaderBytes` with `431` (RFC 6585 §5) and
+ * returns true, or returns false for one within it. Node only advertises the limit as
+ * SETTINGS_MAX_HEADER_LIST_SIZE (RFC 9113 §6.5.2, advisory) and delivers a larger list, so the limit is kept here.
+ */
+export function http2HeadersTooLarge(
+  req: http2.Http2ServerRequest,
+  res: http2.Http2ServerResponse,
+  limits: Pick<ConnectionLimits, "maxHeaderBytes">,
+): boolean {
+  if (headerListSize(req.rawHeaders) <= limits.maxHeaderBytes) return false;
+  res.writeHead(431, { "content-type": "application/json", "cache-control": "no-store" });
+  res.end(JSON.stringify({ error: "invalid_request", error_description: "request header fields too large" }));
+  return true;
 }
 
 /**

@@ -9,6 +9,7 @@ import {
   DEFAULT_CONNECTION_LIMITS,
   applyHttp1Limits,
   enforceSessionTimeouts,
+  http2HeadersTooLarge,
   http2Options,
   type ConnectionLimits,
 } from "./connection-limits.js";
@@ -58,6 +59,8 @@ export function listen(
   const drain = new ConnectionDrain();
   const tracked: DualHandler = (req, res) => {
     drain.request(req, res);
+    // RFC 9113 §6.5.2: an HTTP/2 header list over the advertised limit (HTTP/1.1 heads are held by Node itself).
+    if (req instanceof http2.Http2ServerRequest && http2HeadersTooLarge(req, res as http2.Http2ServerResponse, limits)) return;
     handler(req, res);
   };
   const guards: ConnectionGuards = { drain, admission: new ConnectionAdmission(limits), limits };

@@ -2,7 +2,7 @@
  * Connection and request limits (docs/operations.md, "Connection and request limits") against real
  * servers on 127.0.0.1: slow headers and slow bodies cut at their timeouts, connections beyond the
  * per-source limit closed while another address is served, HTTP/2 streams beyond the limit refused,
- * oversized headers refused, rapid reset ended, an oversized message on --grpc-port refused, and a
+ * oversized headers refused (HTTP/1.1 and HTTP/2), rapid reset ended, an oversized message on --grpc-port refused, and a
  * normal exchange served while slow and flooding clients attack.
  */
 import assert from "node:assert/strict";
@@ -110,6 +110,20 @@ async function clientCredentials(port: number, localAddress = "127.0.0.1"): Prom
   return (await postToken(port, { grant_type: "client_credentials", scope: "orders.read" }, localAddress)).status;
 }
 
+/** POSTs a form on an HTTP/2 session with `headers` added: the status and the JSON body. */
+function h2Post(session: http2.ClientHttp2Session, path: string, params: Record<string, string>, headers: Record<string, string>): Promise<{ status: number; body: Record<string, unknown> }> {
+  return new Promise((resolve, reject) => {
+    const stream = session.request({ ":method": "POST", ":path": path, ...headers });
+    let status = 0;
+    let text = "";
+    stream.on("response", (head) => (status = Number(head[":status"])));
+    stream.on("data", (chunk: Buffer) => (text += chunk.toString("utf8")));
+    stream.on("end", () => resolve({ status, body: text ? (JSON.parse(text) as Record<string, unknown>) : {} }));
+    stream.on("error", reject);
+    stream.end(new URLSearchParams(params).toString());
+  });
+}
+
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 describe("connection and request limits, main port", () => {
@@ -181,6 +195,24 @@ describe("connection and request limits, main port", () => {
       assert.deepEqual(refused, ids.slice(LIMITS.maxConcurrentStreams), "the 5th stream on is refused");
     } finally {
       h2.close();
+    }
+  });
+
+  it("h2c: a header list larger than the limit (name + value + 32 per field) gets 431 invalid_request; one just within is served", async () => {
+    const session = http2.connect(harness.baseUrl);
+    try {
+      const post = (extra: Record<string, string>) => h2Post(session, TOKEN_PATH, { grant_type: "client_credentials", scope: "orders.read" }, extra);
+      const fixed = { ":method": "POST", ":path": TOKEN_PATH, ":authority": `127.0.0.1:${harness.port}`, ":scheme": "http" };
+      const form = { "content-type": "application/x-www-form-urlencoded", authorization: `Basic ${Buffer.from(`gateway:${SECRETS.gateway}`).toString("base64")}` };
+      const used = Object.entries({ ...fixed, ...form }).reduce((n, [name, value]) => n + name.length + value.length + 32, 0);
+      const room = LIMITS.maxHeaderBytes - used - "x-pad".length - 32;
+      const over = await post({ ...form, "x-pad": "a".repeat(room + 1) });
+      assert.equal(over.status, 431);
+      assert.deepEqual(over.body, { error: "invalid_request", error_description: "request header fields too large" });
+      const within = await post({ ...form, "x-pad": "a".repeat(room) });
+      assert.equal(within.status, 200, JSON.stringify(within.body));
+    } finally {
+      session.close();
     }
   });
 
