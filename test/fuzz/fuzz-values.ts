@@ -7,12 +7,18 @@ import fc from "fast-check";
 import { create, ScalarType, type DescField, type DescMessage, type MessageShape } from "@bufbuild/protobuf";
 
 /**
- * Cases per property: `ciRuns`, which keeps `npm test` to seconds per property, times
- * `FUZZ_SCALE` when set (`npm run fuzz` sets it to 20 for a nightly-style run).
+ * fast-check parameters of a property: `ciRuns` cases, which keeps `npm test` to seconds per
+ * property, with a fixed seed so that CI runs the same cases every time; `FUZZ_SCALE` (`npm run
+ * fuzz` sets 20) multiplies the cases and draws a new seed each run, and `FUZZ_SEED` replays one.
  */
-export function fuzzRuns(ciRuns: number): number {
+export function fuzzParameters(ciRuns: number): { numRuns: number; seed?: number } {
   const scale = Number(process.env.FUZZ_SCALE);
-  return Number.isFinite(scale) && scale > 0 ? Math.ceil(ciRuns * scale) : ciRuns;
+  const seed = Number(process.env.FUZZ_SEED);
+  const scaled = Number.isFinite(scale) && scale > 0;
+  return {
+    numRuns: scaled ? Math.ceil(ciRuns * scale) : ciRuns,
+    ...(Number.isInteger(seed) ? { seed } : scaled ? {} : { seed: 20261204 }),
+  };
 }
 
 /** The token type URIs of RFC 8693 §3 and a few near misses. */

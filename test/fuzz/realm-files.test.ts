@@ -14,7 +14,7 @@ import { parse as parseYaml } from "yaml";
 import type { AdminService } from "../../gen/tessera/admin/v1/admin_service_pb.js";
 import { parseRealmDocument, RealmFileError } from "../../src/realm-file/index.js";
 import { startTessera, type TesseraHarness } from "../support/tessera-harness.js";
-import { fuzzRuns } from "./fuzz-values.js";
+import { fuzzParameters } from "./fuzz-values.js";
 
 const DEMO_REALM = new URL("../../examples/demo-realm.yaml", import.meta.url);
 const KEYCLOAK_EXPORT = new URL("../../../shared/fixtures/keycloak/bench-realm-export.json", import.meta.url);
@@ -125,7 +125,7 @@ describe("fuzzing realm files and Keycloak exports", () => {
           for (const secret of secrets) assert.ok(!error.message.includes(secret), `the message quotes a secret: ${error.message}`);
         }
       }),
-      { numRuns: fuzzRuns(600) },
+      fuzzParameters(600),
     );
   });
 
@@ -143,7 +143,7 @@ describe("fuzzing realm files and Keycloak exports", () => {
           for (const secret of secrets) assert.ok(!error.rawMessage.includes(secret), `the status quotes a secret: ${error.rawMessage}`);
         }
       }),
-      { numRuns: fuzzRuns(200) },
+      fuzzParameters(200),
     );
   });
 
@@ -160,7 +160,7 @@ describe("fuzzing realm files and Keycloak exports", () => {
           assert.ok(!SERVER_FAILURES.has(error.code), `${Code[error.code]}: ${error.rawMessage}`);
         }
       }),
-      { numRuns: fuzzRuns(100) },
+      fuzzParameters(100),
     );
   });
 });

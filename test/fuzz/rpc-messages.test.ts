@@ -18,7 +18,7 @@ import type { AdminCaller } from "../support/admin-client.js";
 import { postForm } from "../support/oauth-client.js";
 import { startTessera, type TesseraHarness } from "../support/tessera-harness.js";
 import { buildTestRealm, SECRETS } from "../support/test-realm.js";
-import { fuzzRuns, fuzzString, GRANT_TYPES, messageOf, TOKEN_TYPES } from "./fuzz-values.js";
+import { fuzzParameters, fuzzString, GRANT_TYPES, messageOf, TOKEN_TYPES } from "./fuzz-values.js";
 
 const REALM = "fuzz-rpc";
 const OAUTH_CODES = new Set(["invalid_request", "invalid_client", "unauthorized_client", "unsupported_grant_type", "invalid_scope", "invalid_target", "invalid_grant", "not_linked", "not_found", "temporarily_unavailable"]);
@@ -84,7 +84,7 @@ describe("fuzzing every RPC's request message", () => {
             }
           }
         }),
-        { numRuns: fuzzRuns(1000) },
+        fuzzParameters(1000),
       );
     });
 
@@ -114,7 +114,7 @@ describe("fuzzing every RPC's request message", () => {
         assert.equal(answer.code, "internal");
         assert.match(answer.message ?? "", /^parse binary: /, `${method.name}: ${response.status} ${answer.message}`);
       }),
-      { numRuns: fuzzRuns(500) },
+      fuzzParameters(500),
     );
   });
 });
